@@ -1,0 +1,343 @@
+"""Read one flight file into a 1 Hz Polars frame of canonical parameters.
+
+Only the columns the analysis uses are ever materialised: CSV goes through `scan_csv` with
+projection and the streaming engine, gzip is inflated chunk by chunk to a temporary file
+first, Parquet through `scan_parquet` with projection.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from nubo.bleed._validate import CHUNK, MAX_FIELD_BYTES, ByteValidator
+from nubo.bleed.aliases import PARAMS, REQUIRED, canonical_name
+from nubo.bleed.errors import FlightDataError
+from nubo.bleed.sniff import UTF8_BOM, FileFormat, detect_format
+
+MAX_COLUMNS = 4096
+MAX_MASKED_SHARE = 0.20
+HEAD_BYTES = 64 * 1024
+TIME = "time_s"
+
+
+@dataclass
+class FlightFrame:
+    """A flight at 1 Hz: `time_s` (whole seconds from the first sample) + canonical columns."""
+
+    data: pl.DataFrame
+    source_format: FileFormat
+    rows: int
+    duration_s: float
+    sample_rate_hz: float
+    columns_total: int
+    masked_share: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Layout:
+    """Which file column feeds which canonical name."""
+
+    source: dict[str, str]  # canonical -> column name in the scan
+    time_col: str  # canonical time name: time_s or timestamp
+    columns_total: int
+    warnings: list[str]
+
+
+def read_flight(path: str | os.PathLike[str], *, aircraft_type: str | None = None) -> FlightFrame:
+    """Read, validate, mask and resample a flight file; raise FlightDataError if unusable."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise FlightDataError("empty-file", "the file is empty (0 bytes)")
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    fmt = _detect_or_fail(head)
+    if fmt == "parquet":
+        raw, layout = _scan_parquet(path, aircraft_type)
+    elif fmt == "csv.gz":
+        with _inflated(path) as plain:
+            raw, layout = _scan_csv(plain, aircraft_type)
+    else:
+        raw, layout = _scan_csv(path, aircraft_type)
+    return _finish(raw, layout, fmt)
+
+
+def _detect_or_fail(head: bytes) -> FileFormat:
+    fmt = detect_format(head)
+    if fmt is not None:
+        return fmt
+    body = head[len(UTF8_BOM) :] if head.startswith(UTF8_BOM) else head
+    if not body.strip():
+        raise FlightDataError("empty-file", "the file holds only whitespace")
+    if b"\x00" not in body:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(body) - 3:  # not merely a character cut by the head size
+                raise FlightDataError(
+                    "not-utf8",
+                    f"invalid UTF-8 at byte offset {exc.start + len(head) - len(body)}",
+                ) from exc
+    raise FlightDataError(
+        "unsupported-format",
+        "not CSV (a header of ',' or ';' separated names), gzip-compressed CSV or Parquet",
+    )
+
+
+# --- CSV -------------------------------------------------------------------------------
+
+
+def _scan_csv(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Layout]:
+    header, header_len = _read_header(path)
+    delim = ";" if header.count(";") > header.count(",") else ","
+    names = next(csv.reader([header], delimiter=delim))
+    if len(names) > MAX_COLUMNS:
+        raise FlightDataError(
+            "too-many-columns", f"{len(names)} columns, the limit is {MAX_COLUMNS}"
+        )
+    validator = ByteValidator(delim.encode())
+    with path.open("rb") as fh:
+        fh.seek(header_len)
+        while chunk := fh.read(CHUNK):
+            validator.feed(chunk)
+    validator.close()
+    if validator.data_bytes == 0:
+        raise FlightDataError("header-only", "the file has a header row but no data rows")
+    keys = [f"c{i}" for i in range(len(names))]
+    layout = _layout(names, keys, aircraft_type)
+    lf = pl.scan_csv(
+        path,
+        has_header=False,
+        skip_lines=1,
+        separator=delim,
+        schema=dict.fromkeys(keys, pl.String),
+        truncate_ragged_lines=True,
+        extra_columns="ignore",
+    )
+    return _collect(lf, layout), layout
+
+
+def _read_header(path: Path) -> tuple[str, int]:
+    """The first line, decoded, and its length in bytes including the newline."""
+    with path.open("rb") as fh:
+        raw = fh.readline(MAX_FIELD_BYTES * 4)
+    length = len(raw)
+    if not raw.endswith(b"\n") and length >= MAX_FIELD_BYTES * 4:
+        raise FlightDataError("field-too-large", "the header row exceeds 4 MiB")
+    if raw.startswith(UTF8_BOM):
+        raw = raw[len(UTF8_BOM) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FlightDataError(
+            "not-utf8", f"invalid UTF-8 in the header at byte offset {exc.start}"
+        ) from exc
+    return text.rstrip("\r\n"), length
+
+
+@contextmanager
+def _inflated(path: Path) -> Iterator[Path]:
+    """Inflate a gzip file to a temporary file chunk by chunk (bounded memory)."""
+    fd, tmp = tempfile.mkstemp(suffix=".csv")
+    out = Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as sink, path.open("rb") as raw, gzip.GzipFile(fileobj=raw) as gz:
+            try:
+                while chunk := gz.read(CHUNK):
+                    sink.write(chunk)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise FlightDataError(
+                    "corrupt-gzip", f"gzip stream broken near compressed byte offset {raw.tell()}"
+                ) from exc
+        if out.stat().st_size == 0:
+            raise FlightDataError("empty-file", "the gzip stream decompresses to nothing")
+        yield out
+    finally:
+        out.unlink(missing_ok=True)
+
+
+# --- Parquet ---------------------------------------------------------------------------
+
+
+def _scan_parquet(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Layout]:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pyarrow raises several types for a broken footer
+        raise FlightDataError(
+            "corrupt-parquet", f"cannot read the Parquet footer ({size_hint(path)}): {exc}"
+        ) from exc
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    if len(names) > MAX_COLUMNS:
+        raise FlightDataError(
+            "too-many-columns", f"{len(names)} columns, the limit is {MAX_COLUMNS}"
+        )
+    if meta.num_rows == 0:
+        raise FlightDataError("header-only", "the Parquet file has columns but no rows")
+    layout = _layout(names, names, aircraft_type)
+    try:
+        return _collect(pl.scan_parquet(path), layout), layout
+    except pl.exceptions.PolarsError as exc:
+        raise FlightDataError("corrupt-parquet", f"cannot decode the Parquet data: {exc}") from exc
+
+
+def size_hint(path: Path) -> str:
+    return f"{path.stat().st_size} bytes"
+
+
+# --- shared ----------------------------------------------------------------------------
+
+
+def _layout(names: list[str], keys: list[str], aircraft_type: str | None) -> _Layout:
+    source: dict[str, str] = {}
+    unknown: list[str] = []
+    warnings: list[str] = []
+    for name, key in zip(names, keys, strict=True):
+        canon = canonical_name(name, aircraft_type)
+        if canon is None:
+            unknown.append(name)
+        elif canon in source:
+            warnings.append(f"column '{name}' duplicates '{canon}'; the first one is used")
+        else:
+            source[canon] = key
+    missing = [c for c in REQUIRED if c not in source]
+    if missing:
+        raise FlightDataError("missing-column", f"required column(s) missing: {', '.join(missing)}")
+    time_col = next((t for t in (TIME, "timestamp") if t in source), None)
+    if time_col is None:
+        raise FlightDataError("no-time-column", "neither 'time_s' nor 'timestamp' is present")
+    if unknown:
+        shown = ", ".join(unknown[:20]) + (
+            f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+        )
+        warnings.insert(0, f"{len(unknown)} unknown column(s) ignored: {shown}")
+    if time_col == "timestamp" and TIME in source:
+        del source["timestamp"]
+    return _Layout(source, time_col, len(names), warnings)
+
+
+def _collect(lf: pl.LazyFrame, layout: _Layout) -> pl.DataFrame:
+    """Project the used columns, numeric-cast them and mask bad cells, streaming."""
+    schema = lf.collect_schema()
+    exprs = [
+        _time_expr(
+            pl.col(layout.source[layout.time_col]),
+            schema[layout.source[layout.time_col]],
+            layout.time_col,
+        )
+    ]
+    for canon, key in layout.source.items():
+        if canon in (TIME, "timestamp"):
+            continue
+        p = PARAMS[canon]
+        value = _numeric(pl.col(key), schema[key])
+        ok = value.is_finite() & value.is_between(p.low, p.high)
+        exprs.append(pl.when(ok).then(value).otherwise(None).alias(canon))
+    try:
+        return lf.select(exprs).collect(engine="streaming")
+    except pl.exceptions.ComputeError as exc:
+        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+            raise FlightDataError("not-utf8", f"invalid UTF-8: {exc}") from exc
+        raise
+
+
+def _numeric(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return expr.str.strip_chars().cast(pl.Float64, strict=False)
+    if dtype == pl.Boolean or dtype.is_numeric():
+        return expr.cast(pl.Float64, strict=False)
+    return pl.lit(None, dtype=pl.Float64)
+
+
+def _time_expr(expr: pl.Expr, dtype: pl.DataType, name: str) -> pl.Expr:
+    """Seconds as Float64: `time_s` as given, `timestamp` as UTC epoch seconds."""
+    if name == TIME:
+        sec = _numeric(expr, dtype)
+    else:
+        if dtype == pl.String:
+            expr = expr.str.strip_chars().str.to_datetime(
+                time_unit="us", time_zone="UTC", strict=False
+            )
+        elif isinstance(dtype, pl.Datetime):
+            expr = expr if dtype.time_zone else expr.dt.replace_time_zone("UTC")
+        else:
+            return pl.lit(None, dtype=pl.Float64).alias(TIME)
+        sec = expr.dt.epoch("us").cast(pl.Float64) / 1e6
+    return pl.when(sec.is_finite()).then(sec).otherwise(None).alias(TIME)
+
+
+def _finish(raw: pl.DataFrame, layout: _Layout, fmt: FileFormat) -> FlightFrame:
+    rows = raw.height
+    if rows == 0:
+        raise FlightDataError("header-only", "the file has a header row but no data rows")
+    warnings = list(layout.warnings)
+    params = [c for c in raw.columns if c != TIME]
+    masked = {c: raw[c].null_count() / rows for c in params}
+    for c in REQUIRED:
+        if masked[c] > MAX_MASKED_SHARE:
+            raise FlightDataError(
+                "insufficient-data",
+                f"column '{c}' has {masked[c]:.0%} unusable cells (limit {MAX_MASKED_SHARE:.0%})",
+            )
+    bad_time = raw[TIME].null_count()
+    if bad_time > rows - 2:
+        raise FlightDataError("no-time-column", f"column '{layout.time_col}' has no usable values")
+    if bad_time:
+        warnings.append(f"{bad_time} row(s) without a usable time were dropped")
+    df = _dedupe_sorted(raw.filter(pl.col(TIME).is_not_null()))
+    t0, t1 = df[TIME][0], df[TIME][-1]
+    duration = float(t1 - t0)
+    if duration <= 0:
+        raise FlightDataError("no-time-column", f"column '{layout.time_col}' does not advance")
+    data = resample_1hz(df.with_columns(pl.col(TIME) - t0), params)
+    return FlightFrame(
+        data=data,
+        source_format=fmt,
+        rows=rows,
+        duration_s=duration,
+        sample_rate_hz=(df.height - 1) / duration,
+        columns_total=layout.columns_total,
+        masked_share=masked,
+        warnings=warnings,
+    )
+
+
+def _dedupe_sorted(df: pl.DataFrame) -> pl.DataFrame:
+    """Sort by time; for exact duplicate timestamps keep the row that came last in the file."""
+    return (
+        df.with_row_index("_row")
+        .sort([TIME, "_row"])
+        .unique(subset=TIME, keep="last", maintain_order=True)
+        .drop("_row")
+    )
+
+
+def resample_1hz(df: pl.DataFrame, params: list[str]) -> pl.DataFrame:
+    """Whole-second bins: mean for continuous values, last valid value for discretes.
+
+    Seconds without samples stay as null rows so downstream code sees gaps as gaps.
+    """
+    aggs = [
+        pl.col(c).drop_nulls().last() if PARAMS[c].kind == "discrete" else pl.col(c).mean()
+        for c in params
+    ]
+    binned = (
+        df.with_columns(pl.col(TIME).floor().cast(pl.Int64))
+        .group_by(TIME, maintain_order=True)
+        .agg(aggs)
+    )
+    last = int(binned[TIME].max())  # type: ignore[arg-type]
+    grid = pl.DataFrame({TIME: pl.arange(0, last + 1, eager=True).cast(pl.Int64)})
+    return grid.join(binned, on=TIME, how="left")
