@@ -1,0 +1,53 @@
+"""create_app(settings) -> FastAPI, with every router under /api."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from nubo import __version__
+from nubo.identity.endpoints import routers as identity_routers
+from nubo.kit.db import create_engine, create_sessionmaker
+from nubo.kit.errors import install_error_handlers
+from nubo.kit.platform import Platform
+from nubo.ops.endpoints import database_ready
+from nubo.ops.endpoints import router as ops_router
+from nubo.ops.metrics import Metrics, MetricsMiddleware
+from nubo.settings import Settings
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix="/api")
+    api.include_router(ops_router)
+    for router in identity_routers:
+        api.include_router(router)
+    return api
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Nubo",
+        version=__version__,
+        description="Bleed-health monitoring and the Nubo data panel.",
+        lifespan=lifespan,
+    )
+    engine = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.platform = Platform.build(settings)
+    app.state.metrics = Metrics()
+    app.state.readiness_checks = {"database": database_ready}
+    install_error_handlers(app)
+    app.include_router(api_router())
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app

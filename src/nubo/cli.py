@@ -1,0 +1,110 @@
+"""nubo serve | worker | migrate | users | simulate | analyze | model | billing | fleet."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nubo.settings import Settings
+
+app = typer.Typer(
+    help="Nubo: bleed-health monitoring and the Nubo data panel.", no_args_is_help=True
+)
+users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+console = Console()
+
+
+async def _migrate(settings: Settings) -> None:
+    from nubo.kit.db import create_engine
+    from nubo.kit.migrate import upgrade
+
+    if settings.embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    asyncio.run(_migrate(Settings()))
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int | None, typer.Option(help="API processes")] = None,
+) -> None:
+    """Serve the API (the embedded database is migrated first)."""
+    import uvicorn
+
+    settings = Settings()
+    if settings.embedded:
+        asyncio.run(_migrate(settings))
+    uvicorn.run(
+        "nubo.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
+    )
+
+
+async def _create_operator(name: str, email: str, password: str) -> str:
+    from nubo.identity.schemas import SignupIn
+    from nubo.identity.service import create_operator
+    from nubo.kit.db import create_engine, create_sessionmaker
+    from nubo.kit.platform import Platform
+
+    settings = Settings()
+    await _migrate(settings) if settings.embedded else None
+    # Validate with the same rules as the API (email form, password length).
+    checked = SignupIn(account_name="operators", name=name, email=email, password=password)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            user = await create_operator(
+                session, Platform.build(settings), checked.name, checked.email, checked.password
+            )
+            return str(user.id)
+    finally:
+        await engine.dispose()
+
+
+@users_app.command("create-operator")
+def create_operator_command(
+    email: Annotated[str, typer.Option(help="the operator's email")],
+    password: Annotated[str, typer.Option(help="8–128 characters", prompt=True, hide_input=True)],
+    name: Annotated[str, typer.Option(help="display name")] = "Operator",
+) -> None:
+    """Create a platform operator (the bootstrap user)."""
+    from pydantic import ValidationError
+
+    from nubo.kit.errors import NuboError
+
+    try:
+        user_id = asyncio.run(_create_operator(name, email, password))
+    except ValidationError as exc:
+        console.print(f"[red]invalid input:[/red] {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from exc
+    except NuboError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]operator created[/green] {user_id}")
+
+
+if __name__ == "__main__":
+    app()

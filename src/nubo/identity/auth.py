@@ -1,0 +1,67 @@
+"""Who is calling: typed dependencies for the current user and their role."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from nubo.identity import repository
+from nubo.kit.db import Session
+from nubo.kit.errors import Forbidden, NotFound, Unauthorized
+from nubo.kit.platform import PlatformDep
+from nubo.kit.security import InvalidToken
+from nubo.models import Role, User
+
+bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/login")
+
+
+async def current_user(
+    request: Request,
+    session: Session,
+    platform: PlatformDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("a bearer access token is required", code="missing-token")
+    try:
+        claims = platform.tokens.decode(credentials.credentials, "access")
+    except InvalidToken as exc:
+        raise Unauthorized("the access token is not valid", code="invalid-token") from exc
+    user = await repository.active_user(session, claims.sub)
+    if user is None or user.token_version != claims.ver:
+        raise Unauthorized("the access token is no longer valid", code="invalid-token")
+    request.state.token_family = claims.fam
+    return user
+
+
+async def operator(user: Annotated[User, Depends(current_user)]) -> User:
+    if user.role is not Role.operator:
+        raise Forbidden("operators only", code="operator-required")
+    return user
+
+
+async def admin_or_operator(user: Annotated[User, Depends(current_user)]) -> User:
+    if user.role is Role.member:
+        raise Forbidden("account admins only", code="admin-required")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+Operator = Annotated[User, Depends(operator)]
+AdminOrOperator = Annotated[User, Depends(admin_or_operator)]
+
+
+def ensure_same_account(actor: User, account_id: uuid.UUID, what: str = "account") -> None:
+    """Another account's resources are indistinguishable from missing ones."""
+    if actor.role is not Role.operator and actor.account_id != account_id:
+        raise NotFound(f"{what} not found")
+
+
+def ensure_can_manage(actor: User, account_id: uuid.UUID, what: str = "account") -> None:
+    """Admins manage their own account, operators any; members of the account get 403."""
+    ensure_same_account(actor, account_id, what)
+    if actor.role is Role.member:
+        raise Forbidden("account admins only", code="admin-required")

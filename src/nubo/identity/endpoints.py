@@ -1,0 +1,217 @@
+"""HTTP routes of the identity domain: thin, they parse, delegate and shape."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+from pydantic import ValidationError
+
+from nubo.identity import service, sessions
+from nubo.identity.auth import AdminOrOperator, CurrentUser, Operator
+from nubo.identity.schemas import (
+    AccountCreate,
+    AccountOut,
+    AccountUpdate,
+    LoginIn,
+    ProfileEdit,
+    RefreshIn,
+    SignupIn,
+    SignupOut,
+    TokenPair,
+    UserCreate,
+    UserOut,
+)
+from nubo.kit.db import Session
+from nubo.kit.errors import Unprocessable, UnsupportedMediaType
+from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.platform import PlatformDep
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+users_router = APIRouter(prefix="/users", tags=["users"])
+accounts_router = APIRouter(prefix="/accounts", tags=["accounts"])
+
+EmailPath = Annotated[str, Path(min_length=3, max_length=320)]
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _login_body(request: Request) -> LoginIn:
+    """JSON, or the OAuth2 password form (so the docs' Authorize button works)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        raw = await request.json() if await request.body() else None
+    elif content_type == "application/x-www-form-urlencoded":
+        form = await request.form()
+        raw = {"email": form.get("username") or form.get("email"), "password": form.get("password")}
+    else:
+        raise UnsupportedMediaType("send JSON or an OAuth2 password form")
+    try:
+        return LoginIn.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        raise Unprocessable(
+            f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}",
+            errors=[
+                {"loc": [str(p) for p in e["loc"]], "message": e["msg"], "type": e["type"]}
+                for e in exc.errors()
+            ],
+        ) from exc
+
+
+_LOGIN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": LoginIn.model_json_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "username": {"type": "string", "description": "the email"},
+                        "password": {"type": "string"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@auth_router.post("/signup", status_code=status.HTTP_201_CREATED, response_model=SignupOut)
+async def signup(data: SignupIn, session: Session, platform: PlatformDep) -> SignupOut:
+    account, user = await service.signup(session, platform, data)
+    tokens = await sessions.issue_tokens(session, platform, user)
+    return SignupOut(
+        account=AccountOut.model_validate(account),
+        user=UserOut.model_validate(user),
+        tokens=tokens,
+    )
+
+
+async def _login(request: Request, session: Session, platform: PlatformDep) -> TokenPair:
+    data = await _login_body(request)
+    return await sessions.login(session, platform, data.email, data.password, _address(request))
+
+
+auth_router.add_api_route(
+    "/login",
+    _login,
+    methods=["POST"],
+    response_model=TokenPair,
+    openapi_extra=_LOGIN_BODY,
+    summary="Log in",
+)
+users_router.add_api_route(
+    "/authenticate",
+    _login,
+    methods=["POST"],
+    response_model=TokenPair,
+    openapi_extra=_LOGIN_BODY,
+    summary="Authenticate (same as /auth/login)",
+)
+
+
+@auth_router.post("/refresh", response_model=TokenPair)
+async def refresh(data: RefreshIn, session: Session, platform: PlatformDep) -> TokenPair:
+    return await sessions.refresh(session, platform, data.refresh_token)
+
+
+@auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(data: RefreshIn, session: Session, platform: PlatformDep) -> Response:
+    await sessions.logout(session, platform, data.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users_router.get("/profile", response_model=UserOut)
+async def profile(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@users_router.patch("/edit", response_model=UserOut)
+async def edit_profile(
+    data: ProfileEdit,
+    request: Request,
+    user: CurrentUser,
+    session: Session,
+    platform: PlatformDep,
+) -> UserOut:
+    family = getattr(request.state, "token_family", None)
+    edited = await service.edit_profile(session, platform, user, data, family)
+    return UserOut.model_validate(edited)
+
+
+@users_router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+async def create_user(
+    data: UserCreate, actor: AdminOrOperator, session: Session, platform: PlatformDep
+) -> UserOut:
+    return UserOut.model_validate(await service.create_user(session, platform, actor, data))
+
+
+@users_router.get("/email/{email}", response_model=UserOut)
+async def user_by_email(email: EmailPath, actor: CurrentUser, session: Session) -> UserOut:
+    return UserOut.model_validate(await service.user_by_email(session, actor, email))
+
+
+@users_router.get("/account/{accountId}", response_model=Page[UserOut])
+async def users_of_account(
+    account_id: Annotated[uuid.UUID, Path(alias="accountId")],
+    actor: CurrentUser,
+    session: Session,
+    page: Pagination,
+) -> Page[UserOut]:
+    rows = await service.users_of_account(session, actor, account_id, page)
+    items, cursor = build_page(rows, page, lambda u: (u.created_at, u.id))
+    return Page(items=[UserOut.model_validate(u) for u in items], next_cursor=cursor)
+
+
+@users_router.delete("/{userId}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(
+    user_id: Annotated[uuid.UUID, Path(alias="userId")], actor: AdminOrOperator, session: Session
+) -> Response:
+    await service.delete_user(session, actor, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@accounts_router.post("", status_code=status.HTTP_201_CREATED, response_model=AccountOut)
+async def create_account(data: AccountCreate, _: Operator, session: Session) -> AccountOut:
+    return AccountOut.model_validate(await service.create_account(session, data))
+
+
+@accounts_router.put("/{accountId}", response_model=AccountOut)
+async def update_account(
+    account_id: Annotated[uuid.UUID, Path(alias="accountId")],
+    data: AccountUpdate,
+    actor: CurrentUser,
+    session: Session,
+) -> AccountOut:
+    return AccountOut.model_validate(await service.update_account(session, actor, account_id, data))
+
+
+@accounts_router.get("/email/{email}", response_model=AccountOut)
+async def account_by_email(email: EmailPath, actor: CurrentUser, session: Session) -> AccountOut:
+    return AccountOut.model_validate(await service.account_by_email(session, actor, email))
+
+
+@accounts_router.get("", response_model=Page[AccountOut])
+async def list_accounts(actor: CurrentUser, session: Session, page: Pagination) -> Page[AccountOut]:
+    rows = await service.list_accounts(session, actor, page)
+    items, cursor = build_page(rows, page, lambda a: (a.created_at, a.id))
+    return Page(items=[AccountOut.model_validate(a) for a in items], next_cursor=cursor)
+
+
+@accounts_router.delete("/{accountId}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_account(
+    account_id: Annotated[uuid.UUID, Path(alias="accountId")],
+    actor: Operator,
+    session: Session,
+) -> Response:
+    await service.delete_account(session, actor, account_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+routers = [auth_router, users_router, accounts_router]

@@ -1,0 +1,111 @@
+"""Queries of the identity domain; tenant scoping lives in the `readable_*` statements."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nubo.kit.pagination import PageParams, keyset
+from nubo.kit.types import utcnow
+from nubo.models import Account, AccountStatus, RefreshToken, Role, User
+
+
+def readable_accounts(actor: User) -> Select[tuple[Account]]:
+    stmt = select(Account).where(Account.deleted_at.is_(None))
+    if actor.role is not Role.operator:
+        stmt = stmt.where(Account.id == actor.account_id)
+    return stmt
+
+
+def readable_users(actor: User) -> Select[tuple[User]]:
+    stmt = select(User).where(User.deleted_at.is_(None))
+    if actor.role is not Role.operator:
+        stmt = stmt.where(User.account_id == actor.account_id)
+    return stmt
+
+
+async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """The user behind a token, only while both user and account are live and enabled."""
+    stmt = (
+        select(User)
+        .join(Account, Account.id == User.account_id)
+        .where(
+            User.id == user_id,
+            User.deleted_at.is_(None),
+            Account.deleted_at.is_(None),
+            Account.status == AccountStatus.active,
+        )
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def login_candidate(session: AsyncSession, email: str) -> User | None:
+    stmt = (
+        select(User)
+        .join(Account, Account.id == User.account_id)
+        .where(
+            User.email == email,
+            User.deleted_at.is_(None),
+            Account.deleted_at.is_(None),
+            Account.status == AccountStatus.active,
+        )
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def email_taken(session: AsyncSession, model: type[User] | type[Account], email: str) -> bool:
+    stmt = select(model.id).where(model.email == email, model.deleted_at.is_(None)).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def page_of(
+    session: AsyncSession, stmt: Select[Any], params: PageParams, model: Any
+) -> list[Any]:
+    stmt = keyset(stmt, params, [model.created_at, model.id], [_dt, uuid.UUID])
+    return list((await session.execute(stmt)).scalars().all())
+
+
+def _dt(value: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value)
+
+
+async def count_admins(session: AsyncSession, account_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(
+        User.account_id == account_id, User.role == Role.admin, User.deleted_at.is_(None)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def lock_account(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """Serialise admin-count checks per account (a no-op lock on SQLite, which has one writer)."""
+    stmt = select(Account.id).where(Account.id == account_id).with_for_update()
+    await session.execute(stmt)
+
+
+async def refresh_token(session: AsyncSession, jti: uuid.UUID) -> RefreshToken | None:
+    stmt = select(RefreshToken).where(RefreshToken.id == jti).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def revoke_user_tokens(
+    session: AsyncSession, user_ids: Any, *, keep_family: uuid.UUID | None = None
+) -> None:
+    stmt = update(RefreshToken).where(
+        RefreshToken.user_id.in_(user_ids), RefreshToken.revoked_at.is_(None)
+    )
+    if keep_family is not None:
+        stmt = stmt.where(RefreshToken.family_id != keep_family)
+    await session.execute(stmt.values(revoked_at=utcnow()))

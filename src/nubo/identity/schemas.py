@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, EmailStr, Field
+
+from nubo.kit.schemas import RequestModel, ResponseModel
+from nubo.models import AccountStatus, Role
+
+
+def _lower(value: str) -> str:
+    return value.lower()
+
+
+Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_lower)]
+Password = Annotated[str, Field(min_length=8, max_length=128)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class SignupIn(RequestModel):
+    account_name: Name
+    name: Name
+    email: Email
+    password: Password
+
+
+class LoginIn(RequestModel):
+    email: Email
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class RefreshIn(RequestModel):
+    refresh_token: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class TokenPair(ResponseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class AccountOut(ResponseModel):
+    id: uuid.UUID
+    name: str
+    email: str
+    status: AccountStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserOut(ResponseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    name: str
+    email: str
+    role: Role
+    created_at: datetime
+    updated_at: datetime
+
+
+class SignupOut(ResponseModel):
+    account: AccountOut
+    user: UserOut
+    tokens: TokenPair
+
+
+class UserCreate(RequestModel):
+    account_id: uuid.UUID | None = None
+    name: Name
+    email: Email
+    password: Password
+    role: Role = Role.member
+
+
+class ProfileEdit(RequestModel):
+    name: Name | None = None
+    email: Email | None = None
+    password: Password | None = None
+    current_password: Annotated[str | None, Field(max_length=128)] = None
+
+
+class AccountCreate(RequestModel):
+    name: Name
+    email: Email
+
+
+class AccountUpdate(RequestModel):
+    name: Name | None = None
+    email: Email | None = None
+    status: AccountStatus | None = None

@@ -1,0 +1,238 @@
+"""Business rules of accounts and users. Services flush; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nubo.identity import repository
+from nubo.identity.auth import ensure_can_manage
+from nubo.identity.schemas import (
+    AccountCreate,
+    AccountUpdate,
+    ProfileEdit,
+    SignupIn,
+    UserCreate,
+)
+from nubo.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from nubo.kit.pagination import PageParams
+from nubo.kit.platform import Platform
+from nubo.kit.types import utcnow
+from nubo.models import Account, Role, User
+
+PLATFORM_ACCOUNT_EMAIL = "operators@nubo.invalid"
+
+
+async def _flush_unique(session: AsyncSession, what: str) -> None:
+    # Two racing requests both pass the pre-check; the live-email index settles it.
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"{what} is already in use", code="email-taken") from exc
+
+
+async def _ensure_free(
+    session: AsyncSession, model: type[User] | type[Account], email: str
+) -> None:
+    if await repository.email_taken(session, model, email):
+        raise Conflict(f"{email} is already in use", code="email-taken")
+
+
+async def _hash(platform: Platform, password: str) -> str:
+    return await asyncio.to_thread(platform.hasher.hash, password)
+
+
+async def signup(session: AsyncSession, platform: Platform, data: SignupIn) -> tuple[Account, User]:
+    await _ensure_free(session, Account, data.email)
+    await _ensure_free(session, User, data.email)
+    account = Account(name=data.account_name, email=data.email)
+    session.add(account)
+    await _flush_unique(session, data.email)
+    user = User(
+        account_id=account.id,
+        name=data.name,
+        email=data.email,
+        password_hash=await _hash(platform, data.password),
+        role=Role.admin,
+    )
+    session.add(user)
+    await _flush_unique(session, data.email)
+    return account, user
+
+
+async def get_account(session: AsyncSession, actor: User, account_id: uuid.UUID) -> Account:
+    stmt = repository.readable_accounts(actor).where(Account.id == account_id)
+    account = (await session.execute(stmt)).scalar_one_or_none()
+    if account is None:
+        raise NotFound("account not found")
+    return account
+
+
+async def create_user(
+    session: AsyncSession, platform: Platform, actor: User, data: UserCreate
+) -> User:
+    account_id = data.account_id or actor.account_id
+    account = await get_account(session, actor, account_id)
+    ensure_can_manage(actor, account.id)
+    if data.role is Role.operator and actor.role is not Role.operator:
+        raise Forbidden("only operators create operators", code="operator-required")
+    await _ensure_free(session, User, data.email)
+    user = User(
+        account_id=account.id,
+        name=data.name,
+        email=data.email,
+        password_hash=await _hash(platform, data.password),
+        role=data.role,
+    )
+    session.add(user)
+    await _flush_unique(session, data.email)
+    return user
+
+
+async def user_by_email(session: AsyncSession, actor: User, email: str) -> User:
+    stmt = repository.readable_users(actor).where(User.email == email.strip().lower())
+    user = (await session.execute(stmt)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("user not found")
+    return user
+
+
+async def users_of_account(
+    session: AsyncSession, actor: User, account_id: uuid.UUID, params: PageParams
+) -> list[User]:
+    await get_account(session, actor, account_id)
+    stmt = repository.readable_users(actor).where(User.account_id == account_id)
+    return await repository.page_of(session, stmt, params, User)
+
+
+async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) -> None:
+    stmt = repository.readable_users(actor).where(User.id == user_id)
+    user = (await session.execute(stmt)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("user not found")
+    ensure_can_manage(actor, user.account_id, "user")
+    if user.role is Role.admin:
+        await repository.lock_account(session, user.account_id)
+        if await repository.count_admins(session, user.account_id) <= 1:
+            raise Conflict("the last admin of an account cannot be deleted", code="last-admin")
+    user.deleted_at = utcnow()
+    await repository.revoke_user_tokens(session, [user.id])
+    await session.flush()
+
+
+async def edit_profile(
+    session: AsyncSession,
+    platform: Platform,
+    user: User,
+    data: ProfileEdit,
+    current_family: uuid.UUID | None,
+) -> User:
+    if data.email is not None and data.email != user.email:
+        await _ensure_free(session, User, data.email)
+        user.email = data.email
+    if data.name is not None:
+        user.name = data.name
+    if data.password is not None:
+        if data.current_password is None:
+            raise Unprocessable(
+                "current_password is required to change the password",
+                code="current-password-required",
+            )
+        ok = await asyncio.to_thread(
+            platform.hasher.verify, data.current_password, user.password_hash
+        )
+        if not ok:
+            raise Forbidden("the current password is wrong", code="wrong-password")
+        user.password_hash = await _hash(platform, data.password)
+        # Every access token minted before now dies; refresh tokens of other logins too.
+        user.token_version += 1
+        await repository.revoke_user_tokens(session, [user.id], keep_family=current_family)
+    user.updated_at = utcnow()
+    await _flush_unique(session, user.email)
+    return user
+
+
+async def create_account(session: AsyncSession, data: AccountCreate) -> Account:
+    await _ensure_free(session, Account, data.email)
+    account = Account(name=data.name, email=data.email)
+    session.add(account)
+    await _flush_unique(session, data.email)
+    return account
+
+
+async def update_account(
+    session: AsyncSession, actor: User, account_id: uuid.UUID, data: AccountUpdate
+) -> Account:
+    account = await get_account(session, actor, account_id)
+    ensure_can_manage(actor, account.id)
+    if data.status is not None and actor.role is not Role.operator:
+        raise Forbidden("only operators change an account's status", code="operator-required")
+    if data.email is not None and data.email != account.email:
+        await _ensure_free(session, Account, data.email)
+        account.email = data.email
+    if data.name is not None:
+        account.name = data.name
+    if data.status is not None:
+        account.status = data.status
+    account.updated_at = utcnow()
+    await _flush_unique(session, account.email)
+    return account
+
+
+async def account_by_email(session: AsyncSession, actor: User, email: str) -> Account:
+    stmt = repository.readable_accounts(actor).where(Account.email == email.strip().lower())
+    account = (await session.execute(stmt)).scalar_one_or_none()
+    if account is None:
+        raise NotFound("account not found")
+    return account
+
+
+async def list_accounts(session: AsyncSession, actor: User, params: PageParams) -> list[Account]:
+    return await repository.page_of(session, repository.readable_accounts(actor), params, Account)
+
+
+async def delete_account(session: AsyncSession, actor: User, account_id: uuid.UUID) -> Account:
+    account = await get_account(session, actor, account_id)
+    if account.is_platform:
+        raise Conflict("the platform account cannot be deleted", code="platform-account")
+    now = utcnow()
+    account.deleted_at = now
+    user_ids = select(User.id).where(User.account_id == account.id)
+    await repository.revoke_user_tokens(session, user_ids)
+    for hook in ACCOUNT_DELETED_HOOKS:
+        await hook(session, account.id)
+    await session.flush()
+    return account
+
+
+async def create_operator(
+    session: AsyncSession, platform: Platform, name: str, email: str, password: str
+) -> User:
+    """Bootstrap: the first operator, in the platform account (made on first use)."""
+    stmt = select(Account).where(Account.is_platform.is_(True), Account.deleted_at.is_(None))
+    account = (await session.execute(stmt)).scalar_one_or_none()
+    if account is None:
+        account = Account(name="Nubo operators", email=PLATFORM_ACCOUNT_EMAIL, is_platform=True)
+        session.add(account)
+        await session.flush()
+    await _ensure_free(session, User, email)
+    user = User(
+        account_id=account.id,
+        name=name,
+        email=email,
+        password_hash=await _hash(platform, password),
+        role=Role.operator,
+    )
+    session.add(user)
+    await _flush_unique(session, email)
+    return user
+
+
+# Other domains register what must happen when an account goes (cancel subscriptions, ...).
+AccountDeletedHook = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
+ACCOUNT_DELETED_HOOKS: list[AccountDeletedHook] = []

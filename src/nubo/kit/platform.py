@@ -1,0 +1,50 @@
+"""The long-lived parts of a running Nubo, built once from Settings and kept on app.state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from nubo.kit.ratelimit import RateLimiter
+from nubo.kit.security import PasswordHasher, TokenCodec
+from nubo.settings import Settings
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    hasher: PasswordHasher
+    tokens: TokenCodec
+    login_by_email: RateLimiter
+    login_by_address: RateLimiter
+
+    @classmethod
+    def build(cls, settings: Settings) -> Platform:
+        return cls(
+            settings=settings,
+            hasher=PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
+            tokens=TokenCodec(settings.signing_key, settings.jwt_issuer, settings.jwt_audience),
+            login_by_email=RateLimiter(settings.login_attempts_per_email, settings.login_window_s),
+            login_by_address=RateLimiter(
+                settings.login_attempts_per_address, settings.login_window_s
+            ),
+        )
+
+    @property
+    def access_ttl(self) -> timedelta:
+        return timedelta(seconds=self.settings.access_token_ttl_s)
+
+    @property
+    def refresh_ttl(self) -> timedelta:
+        return timedelta(seconds=self.settings.refresh_token_ttl_s)
+
+
+def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+PlatformDep = Annotated[Platform, Depends(get_platform)]

@@ -1,0 +1,99 @@
+"""One Settings class, read from the environment and `.env` (prefix `NUBO_`)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+DEFAULT_SECRET_MARKERS = ("change-me", "changeme", "secret", "default")
+
+
+class UnsafeSettings(RuntimeError):
+    """Production was asked to start with a value that is only fit for development."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NUBO_", env_file=".env", extra="ignore", frozen=False
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    storage_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_allow_http: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    db_pool_size: int = 10
+
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "nubo"
+    jwt_audience: str = "nubo-api"
+    access_token_ttl_s: int = Field(default=900, ge=30, le=3600)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=300)
+
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+
+    login_attempts_per_email: int = 10
+    login_attempts_per_address: int = 50
+    login_window_s: int = 300
+
+    max_upload_bytes: int = 2 * 1024**3
+    jobs: Literal["inprocess", "procrastinate"] = "inprocess"
+    jobs_database_url: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env != "production":
+            return self
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise UnsafeSettings(
+                f"NUBO_JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes in production"
+            )
+        if any(marker in secret.lower() for marker in DEFAULT_SECRET_MARKERS):
+            raise UnsafeSettings("NUBO_JWT_SECRET looks like a placeholder; generate a real one")
+        if self.database_url is None:
+            raise UnsafeSettings("NUBO_DATABASE_URL must be set in production")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'nubo.db').resolve()}"
+
+    @property
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "objects").resolve().as_uri()
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The JWT key: configured, or generated once and kept in the data directory."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        if self.env == "production":  # unreachable after validation; kept as a guard
+            raise UnsafeSettings("NUBO_JWT_SECRET is required in production")
+        path = self.data_dir / "jwt-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
