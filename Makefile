@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make run` and `make test`. Each installs what it needs.
+SHELL := /bin/bash
+PY ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export UV_LINK_MODE ?= copy
+
+.PHONY: run test lint typecheck bench install clean
+
+$(UV):
+	$(PY) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --quiet
+	@touch $@
+
+install: .venv/.synced
+
+run: install
+	$(UV) run nubo serve
+
+test: install lint
+	$(UV) run pytest $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run ruff check src tests bench migrations
+	$(UV) run mypy
+
+bench: install
+	$(UV) run python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf .venv .tools var bench/out
