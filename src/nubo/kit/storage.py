@@ -153,7 +153,7 @@ class ObjectStore:
         kind: Kind,
         root: Path | None = None,
         part_size: int = DEFAULT_PART_SIZE,
-        max_concurrency: int = 4,
+        max_concurrency: int = 2,
         ping_timeout_s: float = 5.0,
     ) -> None:
         if part_size < _MIN_PART_SIZE:
@@ -183,7 +183,7 @@ class ObjectStore:
         request_timeout_s: float = 60.0,
         max_retries: int = 3,
         part_size: int = DEFAULT_PART_SIZE,
-        max_concurrency: int = 4,
+        max_concurrency: int = 2,
     ) -> ObjectStore:
         """Build a store from a URL.
 
