@@ -87,7 +87,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
-def test_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "env": "test",
         "data_dir": data_dir,
@@ -131,7 +131,7 @@ async def session(
 
 @pytest.fixture
 def settings(database_url: str, data_dir: Path) -> Settings:
-    return test_settings(database_url, data_dir)
+    return make_settings(database_url, data_dir)
 
 
 @pytest.fixture

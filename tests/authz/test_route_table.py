@@ -1,0 +1,88 @@
+"""Walks every route of the OpenAPI schema as every kind of caller and checks the status
+against the table in docs/authz.md."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import tests.authz
+from nubo.app import create_app
+from tests.authz.cases import CASES
+from tests.conftest import make_settings
+
+TABLE = Path(__file__).resolve().parents[2] / "docs" / "authz.md"
+CALLERS = ["anon", "operator", "admin_a", "member_a", "admin_b"]
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+for module in pkgutil.iter_modules(tests.authz.__path__):
+    if module.name.startswith("cases_"):
+        importlib.import_module(f"tests.authz.{module.name}")
+
+
+def table_rows() -> dict[tuple[str, str], dict[str, int]]:
+    rows: dict[tuple[str, str], dict[str, int]] = {}
+    pattern = re.compile(r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*(\S+)\s*\|(.*)\|\s*$")
+    for line in TABLE.read_text().splitlines():
+        match = pattern.match(line)
+        if match:
+            statuses = [int(cell.strip()) for cell in match.group(3).split("|")]
+            assert len(statuses) == len(CALLERS), f"bad row: {line}"
+            rows[(match.group(1), match.group(2))] = dict(zip(CALLERS, statuses, strict=True))
+    return rows
+
+
+def schema_routes() -> set[tuple[str, str]]:
+    schema = create_app(make_settings("sqlite+aiosqlite://", Path("/nonexistent"))).openapi()
+    return {
+        (method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+
+
+ROWS = table_rows()
+ROUTES = sorted(schema_routes())
+
+
+def test_every_route_has_a_row_in_the_table():
+    missing = [f"{m} {p}" for m, p in ROUTES if (m, p) not in ROWS]
+    assert not missing, f"routes without a row in docs/authz.md: {missing}"
+
+
+def test_every_row_names_a_real_route():
+    stale = [f"{m} {p}" for m, p in ROWS if (m, p) not in set(ROUTES)]
+    assert not stale, f"rows in docs/authz.md for routes that do not exist: {stale}"
+
+
+def test_every_route_has_a_call_example():
+    missing = [f"{m} {p}" for m, p in ROUTES if (m, p) not in CASES]
+    assert not missing, f"routes without a case in tests/authz/cases_*.py: {missing}"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+async def test_route_answers_caller_as_the_table_says(route, caller, client, world, session):
+    method, path = route
+    if route not in ROWS or route not in CASES:
+        pytest.fail(f"{method} {path} has no row or no case")
+    call = await CASES[route](world, session)
+    headers = dict(call.headers)
+    if caller != "anon":
+        headers.update(world.headers(caller))
+    url = path.format(**call.path)
+    response = await client.request(
+        method, url, json=call.json, params=call.params, headers=headers,
+        content=call.content, data=call.data, files=call.files,
+    )
+    expected = ROWS[route][caller]
+    assert response.status_code == expected, (
+        f"{method} {url} as {caller}: {response.status_code} {response.text[:300]}"
+    )
+    if response.status_code == 401:
+        assert response.headers.get("www-authenticate") == "Bearer"
