@@ -190,7 +190,9 @@ def _engine(
         hpv_pos = hpv_cmd * (opening > 0.5)
     elif kind == "duct_leak":
         press = press - s * 9 * (0.4 + demand)
-    press = np.where(running, np.minimum(press, source), 0.3)
+    # The HP stage supplies far more pressure than the IP stage when its valve is open.
+    supply = np.where(hpv_pos > 0.5, 1.6 * source, source)
+    press = np.where(running, np.minimum(press, supply), 0.3)
     press = _lag(press, 3.0, rate_hz) + rng.normal(
         0, 0.4 + (1.5 * s if kind == "prv_under_regulating" else 0), t.size
     )

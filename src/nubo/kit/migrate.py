@@ -18,12 +18,12 @@ def alembic_config() -> Config:
     return cfg
 
 
-def upgrade_connection(connection: Connection, revision: str = "head") -> None:
+def upgrade_connection(connection: Connection, revision: str = "heads") -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     async with engine.begin() as conn:
         await conn.run_sync(upgrade_connection, revision)
