@@ -8,6 +8,7 @@ highest level band) and 3,000 ft above the landing runway.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TypedDict
 
 import numpy as np
@@ -82,7 +83,7 @@ def detect_phases(df: pl.DataFrame) -> list[Phase]:
     touch -= 1
     cuts = _cuts(cas, alt, lift, touch, n)
     phases: list[Phase] = []
-    for name, (a, b) in zip(PHASES, zip(cuts[:-1], cuts[1:], strict=True), strict=True):
+    for name, (a, b) in zip(PHASES, pairwise(cuts), strict=True):
         if b > a:
             phases.append(Phase(phase=name, start_s=float(t[a]), end_s=float(t[min(b, n - 1)])))
     return phases
