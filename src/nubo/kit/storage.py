@@ -72,15 +72,27 @@ _KEY_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._=+-]*(?:/[A-Za-z0-9_][A-Za
 
 
 class StorageError(Exception):
-    """Base class of every storage error."""
+    """Base class of every storage error.
+
+    ``status``/``code`` are hints for the app's error handler (problem+json).
+    """
+
+    status = 500
+    code = "storage-error"
 
 
 class StorageUnavailable(StorageError):
     """The object store cannot be reached or refused the operation (answer 503)."""
 
+    status = 503
+    code = "storage-unavailable"
+
 
 class ObjectTooLarge(StorageError):
     """The body passed the size cap (answer 413)."""
+
+    status = 413
+    code = "payload-too-large"
 
     def __init__(self, max_bytes: int, message: str | None = None) -> None:
         self.max_bytes = max_bytes
@@ -90,6 +102,9 @@ class ObjectTooLarge(StorageError):
 class ObjectNotFound(StorageError):
     """No object at this key (answer 404)."""
 
+    status = 404
+    code = "not-found"
+
     def __init__(self, key: str) -> None:
         self.key = key
         super().__init__(f"no object at key {key!r}")
@@ -97,6 +112,9 @@ class ObjectNotFound(StorageError):
 
 class NotSupported(StorageError):
     """The operation is not supported by this backend (e.g. presigned URLs on a folder)."""
+
+    status = 501
+    code = "not-supported"
 
 
 # --------------------------------------------------------------------------- values
