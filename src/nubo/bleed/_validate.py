@@ -15,10 +15,10 @@ CHUNK = 1 << 20
 
 
 class ByteValidator:
-    def __init__(self, delimiter: bytes) -> None:
+    def __init__(self, delimiter: bytes, start_offset: int = 0) -> None:
         self._delim = delimiter
         self._decoder = codecs.getincrementaldecoder("utf-8")()
-        self._offset = 0  # bytes seen before the current chunk
+        self._offset = start_offset  # file offset of the current chunk
         self._run = 0  # bytes since the last delimiter or newline
         self.data_bytes = 0  # non-whitespace bytes seen, to tell header-only files apart
 

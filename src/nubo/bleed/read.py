@@ -106,7 +106,7 @@ def _scan_csv(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Lay
         raise FlightDataError(
             "too-many-columns", f"{len(names)} columns, the limit is {MAX_COLUMNS}"
         )
-    validator = ByteValidator(delim.encode())
+    validator = ByteValidator(delim.encode(), header_len)
     with path.open("rb") as fh:
         fh.seek(header_len)
         while chunk := fh.read(CHUNK):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -348,7 +349,8 @@ def simulate_fleet(
     seed: int = 0,
     fmt: OutFormat = "mixed",
     rates_hz: tuple[float, ...] = (1, 2, 4, 8),
-    progress=None,
+    hours: tuple[float, float] = (1.0, 3.0),
+    progress: Callable[[], None] | None = None,
 ) -> Path:
     """Write `aircraft × flights` files plus `labels.csv`; returns the labels path.
 
@@ -370,6 +372,7 @@ def simulate_fleet(
             df = simulate_flight(
                 seed=int(rng.integers(2**31)),
                 rate_hz=float(rng.choice(rates_hz)),
+                duration_h=float(rng.uniform(*hours)),
                 fault=Fault(kind, sev, engine) if sev > 0 else None,
                 biases=biases,
             )
