@@ -374,3 +374,14 @@ async def test_streaming_200_mib_keeps_memory_bounded(tmp_path: Path) -> None:
     assert await store.head("big/one") == total
     assert traced_peak < 32 * MiB, f"python peak {traced_peak / MiB:.1f} MiB"
     assert peak_rss - baseline < 64 * MiB, f"RSS grew {(peak_rss - baseline) / MiB:.1f} MiB"
+
+
+def test_s3_fixture_fails_instead_of_skipping_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fixtures import s3
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception):
+        s3._unavailable("cannot start")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        s3._unavailable("cannot start")

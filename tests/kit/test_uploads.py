@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -367,3 +367,35 @@ def test_sanitize_filename_limits_length_and_keeps_the_extension() -> None:
     name = sanitize_filename("x" * 1000 + ".csv.gz", max_length=50)
     assert len(name) <= 50 and name.endswith(".gz")
     assert sanitize_filename("y" * 1000, max_length=50) == "y" * 50
+
+
+async def test_client_disconnect_mid_file_stores_nothing(tmp_path: Path) -> None:
+    """The ASGI server reports a disconnect half-way through a 12 MiB file part."""
+    root = tmp_path / "objects"
+    store = ObjectStore.from_url(str(root))
+    app = make_app(store, limit=64 * MiB)
+    head = part("file", b"", filename="x.csv")[: -len(b"\r\n")] + b"a,b\n"
+    messages = [{"type": "http.request", "body": head, "more_body": True}]
+    messages += [
+        {"type": "http.request", "body": b"1,2\n" * (64 * KiB), "more_body": True}
+        for _ in range(48)
+    ]
+    messages.append({"type": "http.disconnect"})
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        pass
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/create",
+        "headers": [(b"content-type", f"multipart/form-data; boundary={BOUNDARY}".encode())],
+        "query_string": b"",
+    }
+    with pytest.raises(ClientDisconnect):
+        await app(scope, receive, send)
+    assert messages == []  # the whole 12 MiB went through before the disconnect
+    assert stored_files(root) == []

@@ -182,6 +182,7 @@ class ObjectStore:
         self.part_size = part_size
         self.max_concurrency = max_concurrency
         self.ping_timeout_s = ping_timeout_s
+        self._background: set[asyncio.Future[Any]] = set()
 
     def __repr__(self) -> str:
         where = f" root={self.root}" if self.root else ""
@@ -373,11 +374,7 @@ class ObjectStore:
             await asyncio.shield(task)
         except asyncio.CancelledError:
             # A single PUT cannot be aborted: let it finish, then remove what it wrote.
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(task), _ABORT_TIMEOUT_S)
-            if task.done() and not task.cancelled() and task.exception() is None:
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(self.delete(key))
+            await self._settle(key, task)
             raise
         except Exception as exc:
             raise self._map(exc, key) from exc
@@ -390,12 +387,40 @@ class ObjectStore:
             while not queue.empty():
                 queue.get_nowait()
             queue.put_nowait(_ABORT)
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(put_task), _ABORT_TIMEOUT_S)
-        if put_task.done() and not put_task.cancelled() and put_task.exception() is None:
-            # Completed before we could abort (e.g. cancelled right at the end).
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(self.delete(key))
+        await self._settle(key, put_task)
+
+    async def _settle(self, key: str, task: asyncio.Future[Any]) -> None:
+        """Wait (bounded, shielded) for an abandoned write to end; remove the object if the
+        write succeeded anyway. If we are cancelled again meanwhile, or the write is still
+        running after the timeout, the removal happens in the background when it ends.
+        """
+
+        def cleanup(done: asyncio.Future[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                background = asyncio.ensure_future(self.delete(key))
+                self._background.add(background)
+                background.add_done_callback(_forget(self._background))
+
+        cancelled = False
+        if not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), _ABORT_TIMEOUT_S)
+            except asyncio.CancelledError:
+                cancelled = True
+            except BaseException:
+                pass
+        if task.done():
+            if not task.cancelled() and task.exception() is None:
+                try:
+                    await asyncio.shield(self.delete(key))
+                except asyncio.CancelledError:
+                    cancelled = True
+                except Exception:
+                    cleanup(task)  # one more try in the background
+        else:
+            task.add_done_callback(cleanup)
+        if cancelled:
+            raise asyncio.CancelledError
 
     # ----------------------------------------------------------------- reads
 
@@ -570,6 +595,15 @@ async def _send(queue: asyncio.Queue[object], item: object, put_task: asyncio.Fu
             putter.cancel()
     if not putter.done() or putter.cancelled():
         raise _PutFailed
+
+
+def _forget(tasks: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
+    def done(task: asyncio.Future[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed background delete is not an error
+
+    return done
 
 
 def _exception(task: asyncio.Future[Any]) -> BaseException | None:
