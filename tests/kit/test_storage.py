@@ -385,3 +385,35 @@ def test_s3_fixture_fails_instead_of_skipping_in_ci(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         s3._unavailable("cannot start")
+
+
+async def test_storage_dying_mid_upload_is_storage_unavailable() -> None:
+    """A dedicated S3 server is killed after the first part: 503, and no hang."""
+    from tests.fixtures import s3
+
+    try:
+        proc, port = s3._start_moto()
+    except Exception as exc:
+        s3._unavailable(str(exc))
+    server = s3.S3Server(endpoint=f"http://127.0.0.1:{port}")
+    try:
+        server.boto3_client().create_bucket(Bucket=server.bucket)
+        store = ObjectStore.from_url(
+            f"s3://{server.bucket}",
+            **{**server.store_kwargs(), "request_timeout_s": 3, "max_retries": 0},
+        )
+
+        async def body() -> AsyncIterator[bytes]:
+            for i in range(30 * 4):
+                if i == 10 * 4:
+                    proc.kill()
+                yield b"z" * (256 * KiB)
+                await asyncio.sleep(0)
+
+        start = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            await store.put_stream(new_key("k"), body(), max_bytes=100 * MiB)
+        assert time.monotonic() - start < 20
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
