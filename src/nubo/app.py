@@ -10,7 +10,8 @@ from fastapi import APIRouter, FastAPI
 from nubo import __version__
 from nubo.identity.endpoints import routers as identity_routers
 from nubo.kit.db import create_engine, create_sessionmaker
-from nubo.kit.errors import install_error_handlers
+from nubo.kit.edge import RefuseNulMiddleware
+from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from nubo.kit.platform import Platform
 from nubo.ops.endpoints import database_ready
 from nubo.ops.endpoints import router as ops_router
@@ -19,7 +20,7 @@ from nubo.settings import Settings
 
 
 def api_router() -> APIRouter:
-    api = APIRouter(prefix="/api")
+    api = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES)
     api.include_router(ops_router)
     for router in identity_routers:
         api.include_router(router)
@@ -49,5 +50,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness_checks = {"database": database_ready}
     install_error_handlers(app)
     app.include_router(api_router())
+    app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated
 
@@ -43,7 +44,10 @@ async def _login_body(request: Request) -> LoginIn:
     """JSON, or the OAuth2 password form (so the docs' Authorize button works)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        raw = await request.json() if await request.body() else None
+        try:
+            raw = json.loads(await request.body())
+        except ValueError as exc:
+            raise Unprocessable("the body is not valid JSON", code="invalid-json") from exc
     elif content_type == "application/x-www-form-urlencoded":
         form = await request.form()
         raw = {"email": form.get("username") or form.get("email"), "password": form.get("password")}

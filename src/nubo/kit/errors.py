@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("nubo.errors")
@@ -86,6 +88,30 @@ class ServiceUnavailable(NuboError):
     status, code, title = 503, "service-unavailable", "Service unavailable"
 
 
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of the API is rendered."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    key: {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }
+    for key, description in (
+        ("4XX", "Client error (problem+json; validation errors carry `errors`)"),
+        ("5XX", "Server or dependency error (problem+json)"),
+    )
+}
+
+
 def problem(
     status: int,
     code: str,
@@ -135,19 +161,46 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = _field_errors(exc)
+    if errors and all(e["loc"][:1] == ["path"] for e in errors):
+        # A path segment that cannot be an id names no resource: 404, not a payload problem;
+        # and DELETE /users/profile is a method the literal /users/profile lacks: 405.
+        allowed = allowed_methods(request)
+        if request.method not in allowed:
+            return problem(405, "method-not-allowed", "Method not allowed",
+                           "Method Not Allowed", {"Allow": ", ".join(allowed)})
+        return problem(404, "not-found", "Not found", "no resource at this path")
     first = errors[0] if errors else {"loc": [], "message": "invalid request"}
     detail = f"{'.'.join(first['loc'])}: {first['message']}" if first["loc"] else first["message"]
     return problem(422, "validation-error", "Unprocessable content", detail, errors=errors)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = HTTP_CODES.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem(exc.status_code, code, title, detail, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(exc.status_code, code, title, detail, headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method any route offers at this path (the router only reports its first match)."""
+    index = getattr(request.app.state, "allow_index", None)
+    if index is None:
+        index = []
+        for template, item in request.app.openapi()["paths"].items():
+            pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template))
+            index.append((re.compile(f"^{pattern}$"), [m.upper() for m in item]))
+        request.app.state.allow_index = index
+    matches = [(regex.pattern.count("[^/]+"), ms) for regex, ms in index
+               if regex.match(request.url.path)]
+    # /users/authenticate is its own resource even though /users/{userId} also matches it.
+    fewest = min((n for n, _ in matches), default=0)
+    return sorted({m for n, ms in matches if n == fewest for m in ms})
 
 
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
