@@ -199,7 +199,7 @@ class ObjectStore:
         secret_access_key: str | None = None,
         allow_http: bool = False,
         connect_timeout_s: float = 5.0,
-        request_timeout_s: float = 60.0,
+        request_timeout_s: float = 120.0,
         max_retries: int = 3,
         part_size: int = DEFAULT_PART_SIZE,
         max_concurrency: int = 2,
@@ -209,7 +209,12 @@ class ObjectStore:
         * ``file:///abs/dir`` or a plain directory path: a local folder (created if missing);
         * ``memory://``: in memory (tests);
         * ``s3://bucket[/prefix]``: S3 or any S3-compatible service at ``endpoint``.
-          Credentials left ``None`` fall back to the usual AWS environment/instance chain.
+          Credentials left ``None`` fall back to the usual AWS environment/instance chain;
+          ``allow_http=True`` is needed for an ``http://`` endpoint (MinIO, moto).
+
+        ``request_timeout_s`` bounds one request (e.g. one part), ``max_retries`` the retries
+        of a failed request; :meth:`ping` answers within about ``connect_timeout_s``.
+        Memory per streaming upload is about ``part_size * (max_concurrency + 1)``.
         """
         if url.startswith("memory://"):
             return cls(
