@@ -13,6 +13,7 @@ from nubo.kit.db import create_engine, create_sessionmaker
 from nubo.kit.edge import RefuseNulMiddleware
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from nubo.kit.platform import Platform
+from nubo.marketplace.endpoints import routers as marketplace_routers
 from nubo.ops.endpoints import database_ready
 from nubo.ops.endpoints import router as ops_router
 from nubo.ops.metrics import Metrics, MetricsMiddleware
@@ -23,6 +24,8 @@ def api_router() -> APIRouter:
     api = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES)
     api.include_router(ops_router)
     for router in identity_routers:
+        api.include_router(router)
+    for router in marketplace_routers:
         api.include_router(router)
     return api
 

@@ -2,7 +2,29 @@
 
 from nubo.models.account import Account, AccountStatus
 from nubo.models.base import Base
+from nubo.models.dataset import Dataset
+from nubo.models.idempotency_key import IdempotencyKey
+from nubo.models.invoice import Invoice, InvoiceCounter, InvoiceLine, InvoiceStatus
 from nubo.models.refresh_token import RefreshToken
+from nubo.models.subscription import Subscription, SubscriptionStatus
+from nubo.models.transaction import Transaction, TransactionType
 from nubo.models.user import Role, User
 
-__all__ = ["Account", "AccountStatus", "Base", "RefreshToken", "Role", "User"]
+__all__ = [
+    "Account",
+    "AccountStatus",
+    "Base",
+    "Dataset",
+    "IdempotencyKey",
+    "Invoice",
+    "InvoiceCounter",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "RefreshToken",
+    "Role",
+    "Subscription",
+    "SubscriptionStatus",
+    "Transaction",
+    "TransactionType",
+    "User",
+]

@@ -1,0 +1,287 @@
+"""HTTP routes of the marketplace: thin, they parse, delegate and shape."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from nubo.identity.auth import CurrentUser, Operator
+from nubo.kit.db import Session
+from nubo.kit.errors import Unprocessable
+from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.types import utcnow
+from nubo.marketplace import billing, datasets, idempotency, invoicing, repository
+from nubo.marketplace.idempotency import IdempotencyHeader
+from nubo.marketplace.months import MonthError, parse_month
+from nubo.marketplace.schemas import (
+    DatasetCreate,
+    DatasetOut,
+    DatasetSort,
+    DatasetUpdate,
+    InvoiceCreate,
+    InvoiceOut,
+    PurchaseIn,
+    SubscriptionIn,
+    SubscriptionOut,
+    TransactionOut,
+)
+from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus
+
+datasets_router = APIRouter(prefix="/datasets", tags=["datasets"])
+transactions_router = APIRouter(prefix="/transactions", tags=["billing"])
+subscriptions_router = APIRouter(prefix="/subscriptions", tags=["billing"])
+invoices_router = APIRouter(prefix="/invoices", tags=["billing"])
+
+DatasetId = Annotated[uuid.UUID, Path(alias="datasetId")]
+AccountId = Annotated[uuid.UUID, Path(alias="accountId")]
+Text = Annotated[str | None, Query(max_length=200)]
+PriceQuery = Annotated[str | None, Query(max_length=32, examples=["10.00"])]
+CurrencyQuery = Annotated[
+    str | None, Query(max_length=3, description="ISO 4217; price filters are in it (BRL)")
+]
+
+
+def _month_query(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return parse_month(value)
+    except MonthError as exc:
+        raise Unprocessable(str(exc), code="invalid-month") from exc
+
+
+def _dataset_page(rows: list[Dataset], page: Pagination, sort: str) -> Page[DatasetOut]:
+    items, cursor = build_page(rows, page, lambda d: repository.sort_key(sort, d))
+    return Page(items=[DatasetOut.of(d) for d in items], next_cursor=cursor)
+
+
+# ------------------------------------------------------------------ datasets
+
+
+@datasets_router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut)
+async def create_dataset(data: DatasetCreate, actor: Operator, session: Session) -> DatasetOut:
+    return DatasetOut.of(await datasets.create(session, actor, data))
+
+
+@datasets_router.get("", response_model=Page[DatasetOut])
+async def list_datasets(
+    _: CurrentUser,
+    session: Session,
+    page: Pagination,
+    q: Text = None,
+    location: Text = None,
+    min_price: PriceQuery = None,
+    max_price: PriceQuery = None,
+    currency: CurrencyQuery = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    sort: DatasetSort = "created_at",
+) -> Page[DatasetOut]:
+    rows = await datasets.search(
+        session,
+        page,
+        q=q,
+        location=location,
+        min_price=min_price,
+        max_price=max_price,
+        currency=currency,
+        category=category,
+        sort=sort,
+    )
+    return _dataset_page(rows, page, sort)
+
+
+@datasets_router.get("/location/{location}", response_model=Page[DatasetOut])
+async def datasets_by_location(
+    location: Annotated[str, Path(max_length=200)],
+    _: CurrentUser,
+    session: Session,
+    page: Pagination,
+) -> Page[DatasetOut]:
+    return _dataset_page(await datasets.by_location(session, location, page), page, "created_at")
+
+
+@datasets_router.get("/price/{price}", response_model=Page[DatasetOut])
+async def datasets_by_price(
+    price: Annotated[str, Path(max_length=32)],
+    _: CurrentUser,
+    session: Session,
+    page: Pagination,
+    currency: CurrencyQuery = None,
+) -> Page[DatasetOut]:
+    return _dataset_page(await datasets.by_price(session, price, currency, page), page, "price")
+
+
+@datasets_router.get("/{datasetId}", response_model=DatasetOut)
+async def get_dataset(dataset_id: DatasetId, _: CurrentUser, session: Session) -> DatasetOut:
+    return DatasetOut.of(await datasets.get(session, dataset_id))
+
+
+@datasets_router.put("/{datasetId}", response_model=DatasetOut)
+async def update_dataset(
+    dataset_id: DatasetId, data: DatasetUpdate, _: Operator, session: Session
+) -> DatasetOut:
+    return DatasetOut.of(await datasets.update(session, dataset_id, data))
+
+
+@datasets_router.delete("/{datasetId}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_dataset(dataset_id: DatasetId, _: Operator, session: Session) -> Response:
+    await datasets.delete(session, dataset_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# ------------------------------------------------------- transactions, subscriptions
+
+
+@transactions_router.post("", status_code=status.HTTP_201_CREATED, response_model=TransactionOut)
+async def create_transaction(
+    data: PurchaseIn,
+    request: Request,
+    actor: CurrentUser,
+    session: Session,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
+    body = data.model_dump(mode="json")
+    claim = await idempotency.claim(session, actor, idempotency_key, "POST", request.url.path, body)
+    if claim.replay is not None:
+        return claim.replay
+    transaction, subscription = await billing.purchase(
+        session, actor, data.type, data.account_id, data.dataset_id
+    )
+    out = TransactionOut.of(transaction, subscription, utcnow())
+    return await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+
+
+@subscriptions_router.post("", status_code=status.HTTP_201_CREATED, response_model=SubscriptionOut)
+async def create_subscription(
+    data: SubscriptionIn,
+    request: Request,
+    actor: CurrentUser,
+    session: Session,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
+    body = data.model_dump(mode="json")
+    claim = await idempotency.claim(session, actor, idempotency_key, "POST", request.url.path, body)
+    if claim.replay is not None:
+        return claim.replay
+    subscription = await billing.subscribe(session, actor, data.account_id, data.dataset_id)
+    out = SubscriptionOut.of(subscription, utcnow())
+    return await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+
+
+@subscriptions_router.delete("/{subscriptionId}", response_model=SubscriptionOut)
+async def cancel_subscription(
+    subscription_id: Annotated[uuid.UUID, Path(alias="subscriptionId")],
+    actor: CurrentUser,
+    session: Session,
+    at_period_end: bool = False,
+) -> SubscriptionOut:
+    subscription = await billing.cancel(
+        session, actor, subscription_id, at_period_end=at_period_end
+    )
+    return SubscriptionOut.of(subscription, utcnow())
+
+
+@subscriptions_router.get("/account/{accountId}", response_model=Page[SubscriptionOut])
+async def subscriptions_of_account(
+    account_id: AccountId,
+    actor: CurrentUser,
+    session: Session,
+    page: Pagination,
+    status: SubscriptionStatus | None = None,
+) -> Page[SubscriptionOut]:
+    rows = await billing.of_account(session, actor, account_id, page, status)
+    return _subscription_page(rows, page)
+
+
+@subscriptions_router.get(
+    "/account/{accountId}/month/{month}", response_model=Page[SubscriptionOut]
+)
+async def subscriptions_of_account_in_month(
+    account_id: AccountId,
+    month: Annotated[str, Path(max_length=16, description="YYYY-MM, or 1-12 (this UTC year)")],
+    actor: CurrentUser,
+    session: Session,
+    page: Pagination,
+) -> Page[SubscriptionOut]:
+    try:
+        parsed = parse_month(month, allow_number=True)
+    except MonthError as exc:
+        raise Unprocessable(str(exc), code="invalid-month") from exc
+    rows = await billing.of_account_in_month(session, actor, account_id, parsed, page)
+    return _subscription_page(rows, page)
+
+
+def _subscription_page(rows: list, page: Pagination) -> Page[SubscriptionOut]:
+    items, cursor = build_page(rows, page, lambda s: (s.created_at, s.id))
+    now = utcnow()
+    return Page(items=[SubscriptionOut.of(s, now) for s in items], next_cursor=cursor)
+
+
+# ------------------------------------------------------------------ invoices
+
+
+@invoices_router.post("", status_code=status.HTTP_201_CREATED, response_model=InvoiceOut)
+async def create_invoice(
+    data: InvoiceCreate,
+    request: Request,
+    actor: Operator,
+    session: Session,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
+    body = data.model_dump(mode="json")
+    claim = await idempotency.claim(session, actor, idempotency_key, "POST", request.url.path, body)
+    if claim.replay is not None:
+        return claim.replay
+    invoice, lines = await invoicing.create(session, actor, data)
+    out = InvoiceOut.of(invoice, lines)
+    return await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+
+
+@invoices_router.get("", response_model=Page[InvoiceOut])
+async def list_invoices(
+    actor: Operator,
+    session: Session,
+    page: Pagination,
+    account_id: uuid.UUID | None = None,
+    status: InvoiceStatus | None = None,
+    month: Annotated[str | None, Query(max_length=7, examples=["2026-11"])] = None,
+) -> Page[InvoiceOut]:
+    rows, lines = await invoicing.search(
+        session, actor, page, account_id=account_id, status=status, month=_month_query(month)
+    )
+    return _invoice_page(rows, lines, page)
+
+
+@invoices_router.get("/account/{accountId}", response_model=Page[InvoiceOut])
+async def invoices_of_account(
+    account_id: AccountId,
+    actor: CurrentUser,
+    session: Session,
+    page: Pagination,
+    status: InvoiceStatus | None = None,
+    month: Annotated[str | None, Query(max_length=7, examples=["2026-11"])] = None,
+) -> Page[InvoiceOut]:
+    rows, lines = await invoicing.of_account(
+        session, actor, account_id, page, status=status, month=_month_query(month)
+    )
+    return _invoice_page(rows, lines, page)
+
+
+@invoices_router.get("/{invoiceId}", response_model=InvoiceOut)
+async def get_invoice(
+    invoice_id: Annotated[uuid.UUID, Path(alias="invoiceId")],
+    actor: CurrentUser,
+    session: Session,
+) -> InvoiceOut:
+    invoice, lines = await invoicing.get(session, actor, invoice_id)
+    return InvoiceOut.of(invoice, lines)
+
+
+def _invoice_page(rows: list, lines: dict, page: Pagination) -> Page[InvoiceOut]:
+    items, cursor = build_page(rows, page, lambda i: (i.created_at, i.id))
+    return Page(items=[InvoiceOut.of(i, lines.get(i.id, [])) for i in items], next_cursor=cursor)
+
+
+routers = [datasets_router, transactions_router, subscriptions_router, invoices_router]

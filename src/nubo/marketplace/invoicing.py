@@ -1,0 +1,273 @@
+"""Monthly invoices: built from the month's subscriptions and unbilled one-off purchases, or
+from explicit lines; numbered from a gapless per-month sequence in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nubo.identity import service as identity
+from nubo.kit.errors import Conflict, NotFound, Unprocessable
+from nubo.kit.pagination import PageParams
+from nubo.kit.types import utcnow
+from nubo.marketplace import money, repository
+from nubo.marketplace.months import active_days, bounds, days_in
+from nubo.marketplace.schemas import InvoiceCreate, InvoiceLineIn
+from nubo.models import (
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    InvoiceStatus,
+    User,
+)
+
+
+@dataclass
+class Draft:
+    description: str
+    period_start: datetime | None
+    period_end: datetime | None
+    quantity: Fraction
+    unit_minor: int
+    currency: str
+    transaction_id: uuid.UUID | None = None
+    subscription_id: uuid.UUID | None = None
+
+    @property
+    def amount_minor(self) -> int:
+        return money.round_fraction(self.quantity * self.unit_minor)
+
+
+class EmptyMonth(Unprocessable):
+    code = "empty-month"
+
+
+class InvoiceExists(Conflict):
+    code = "invoice-exists"
+
+
+async def next_number(session: AsyncSession, month: str) -> str:
+    """Advance the month's counter (row-locked until commit; rolled back with the invoice)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(InvoiceCounter)
+        .values(month=month, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["month"], set_={"last_value": InvoiceCounter.last_value + 1}
+        )
+        .returning(InvoiceCounter.last_value)
+    )
+    value = (await session.execute(stmt)).scalar_one()
+    return f"INV-{month[:4]}{month[5:7]}-{value:06d}"
+
+
+async def _exists(session: AsyncSession, account_id: uuid.UUID, month: str) -> bool:
+    stmt = select(Invoice.id).where(
+        Invoice.account_id == account_id,
+        Invoice.month == month,
+        Invoice.status != InvoiceStatus.void,
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def drafts_for_month(
+    session: AsyncSession, account_id: uuid.UUID, month: str, *, prorate: bool
+) -> list[Draft]:
+    start, end = bounds(month)
+    dim = days_in(month)
+    drafts: list[Draft] = []
+    for sub, dataset in (
+        await session.execute(repository.subscriptions_in_month(account_id, start, end))
+    ).all():
+        days = active_days(sub.started_at, sub.ends_at, month)
+        if days <= 0:
+            continue
+        drafts.append(
+            Draft(
+                description=f"Subscription: {dataset.name} ({month})",
+                period_start=max(sub.started_at, start),
+                period_end=min(sub.ends_at, end) if sub.ends_at else end,
+                quantity=Fraction(days, dim) if prorate else Fraction(1),
+                unit_minor=sub.price_minor,
+                currency=sub.currency,
+                subscription_id=sub.id,
+            )
+        )
+    for tx, dataset in (
+        await session.execute(repository.unbilled_one_offs(account_id, start, end))
+    ).all():
+        drafts.append(
+            Draft(
+                description=f"Purchase: {dataset.name}",
+                period_start=tx.created_at,
+                period_end=None,
+                quantity=Fraction(1),
+                unit_minor=tx.amount_minor,
+                currency=tx.currency,
+                transaction_id=tx.id,
+            )
+        )
+    return drafts
+
+
+def manual_drafts(lines: list[InvoiceLineIn], currency: str) -> list[Draft]:
+    drafts = []
+    for line in lines:
+        try:
+            quantity = Fraction(money.parse_decimal(str(line.quantity)))
+            unit = money.to_minor(str(line.unit_amount), currency)
+        except money.MoneyError as exc:
+            raise Unprocessable(str(exc), code="invalid-amount") from exc
+        if quantity == 0:
+            raise Unprocessable("a line's quantity must be above zero", code="invalid-amount")
+        drafts.append(
+            Draft(
+                description=line.description,
+                period_start=line.period_start,
+                period_end=line.period_end,
+                quantity=quantity,
+                unit_minor=unit,
+                currency=currency,
+            )
+        )
+    return drafts
+
+
+async def issue(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    month: str,
+    drafts: list[Draft],
+    *,
+    prorated: bool = False,
+    manual: bool = False,
+) -> tuple[Invoice, list[InvoiceLine]]:
+    if not drafts:
+        raise EmptyMonth(f"nothing to invoice for {month}")
+    currencies = {d.currency for d in drafts}
+    if len(currencies) > 1:
+        raise Conflict(
+            f"the month has charges in several currencies ({', '.join(sorted(currencies))})",
+            code="mixed-currencies",
+        )
+    now = utcnow()
+    # The number is taken last: the counter row stays locked only until the commit.
+    invoice = Invoice(
+        id=uuid.uuid4(),
+        account_id=account_id,
+        month=month,
+        number=await next_number(session, month),
+        status=InvoiceStatus.open,
+        currency=currencies.pop(),
+        total_minor=sum(d.amount_minor for d in drafts),
+        prorated=prorated,
+        manual=manual,
+        created_at=now,
+        updated_at=now,
+    )
+    lines = [
+        InvoiceLine(
+            invoice_id=invoice.id,
+            position=i,
+            description=d.description,
+            period_start=d.period_start,
+            period_end=d.period_end,
+            quantity_num=d.quantity.numerator,
+            quantity_den=d.quantity.denominator,
+            unit_amount_minor=d.unit_minor,
+            amount_minor=d.amount_minor,
+            transaction_id=d.transaction_id,
+            subscription_id=d.subscription_id,
+        )
+        for i, d in enumerate(drafts, start=1)
+    ]
+    session.add(invoice)
+    session.add_all(lines)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # Another invoice of this account and month (or of these purchases) won the race.
+        raise InvoiceExists(f"the account already has an invoice for {month}") from exc
+    return invoice, lines
+
+
+async def build_for_account(
+    session: AsyncSession, account_id: uuid.UUID, month: str, *, prorate: bool = False
+) -> tuple[Invoice, list[InvoiceLine]]:
+    """The month's invoice of one account (used by the API and by `nubo billing close-month`)."""
+    if await _exists(session, account_id, month):
+        raise InvoiceExists(f"the account already has an invoice for {month}")
+    drafts = await drafts_for_month(session, account_id, month, prorate=prorate)
+    return await issue(session, account_id, month, drafts, prorated=prorate)
+
+
+async def create(
+    session: AsyncSession, actor: User, data: InvoiceCreate
+) -> tuple[Invoice, list[InvoiceLine]]:
+    account = await identity.get_account(session, actor, data.account_id)
+    if data.lines is None:
+        if data.currency is not None:
+            raise Unprocessable(
+                "currency is only given with explicit lines", code="currency-without-lines"
+            )
+        return await build_for_account(session, account.id, data.month, prorate=data.prorate)
+    if data.prorate:
+        raise Unprocessable(
+            "prorate applies to built invoices, not to explicit lines", code="prorate-with-lines"
+        )
+    if await _exists(session, account.id, data.month):
+        raise InvoiceExists(f"the account already has an invoice for {data.month}")
+    drafts = manual_drafts(data.lines, data.currency or money.DEFAULT_CURRENCY)
+    return await issue(session, account.id, data.month, drafts, manual=True)
+
+
+async def get(
+    session: AsyncSession, actor: User, invoice_id: uuid.UUID
+) -> tuple[Invoice, list[InvoiceLine]]:
+    stmt = repository.readable_invoices(actor).where(Invoice.id == invoice_id)
+    invoice = (await session.execute(stmt)).scalar_one_or_none()
+    if invoice is None:
+        raise NotFound("invoice not found")
+    lines = await repository.lines_of(session, [invoice.id])
+    return invoice, lines[invoice.id]
+
+
+async def search(
+    session: AsyncSession,
+    actor: User,
+    params: PageParams,
+    *,
+    account_id: uuid.UUID | None = None,
+    status: InvoiceStatus | None = None,
+    month: str | None = None,
+) -> tuple[list[Invoice], dict[uuid.UUID, list[InvoiceLine]]]:
+    stmt = repository.readable_invoices(actor)
+    if account_id is not None:
+        stmt = stmt.where(Invoice.account_id == account_id)
+    if status is not None:
+        stmt = stmt.where(Invoice.status == status)
+    if month is not None:
+        stmt = stmt.where(Invoice.month == month)
+    rows = await repository.page_of_invoices(session, stmt, params)
+    return rows, await repository.lines_of(session, [r.id for r in rows[: params.limit]])
+
+
+async def of_account(
+    session: AsyncSession,
+    actor: User,
+    account_id: uuid.UUID,
+    params: PageParams,
+    *,
+    status: InvoiceStatus | None = None,
+    month: str | None = None,
+) -> tuple[list[Invoice], dict[uuid.UUID, list[InvoiceLine]]]:
+    await identity.get_account(session, actor, account_id)
+    return await search(session, actor, params, account_id=account_id, status=status, month=month)

@@ -1,0 +1,187 @@
+"""Queries of the marketplace; tenant scoping lives in the `readable_*` statements."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nubo.kit.pagination import PageParams, keyset
+from nubo.models import (
+    Dataset,
+    Invoice,
+    InvoiceLine,
+    Role,
+    Subscription,
+    SubscriptionStatus,
+    Transaction,
+    TransactionType,
+    User,
+)
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("not an integer")
+    return value
+
+
+# ------------------------------------------------------------------ datasets
+
+
+def readable_datasets() -> Select[Dataset]:
+    """The catalogue is public to every signed-in user; deleted datasets do not exist."""
+    return select(Dataset).where(Dataset.deleted_at.is_(None))
+
+
+async def dataset(
+    session: AsyncSession, dataset_id: uuid.UUID, *, lock: str | None = None
+) -> Dataset | None:
+    """A live dataset; `lock` "update" (exclusive) or "share" (blocks only exclusive)."""
+    stmt = readable_datasets().where(Dataset.id == dataset_id)
+    if lock is not None:
+        stmt = stmt.with_for_update(read=lock == "share")
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+SORTS: dict[str, tuple[list[Any], list[Any], bool]] = {
+    "price": ([Dataset.price_minor, Dataset.id], [_int, uuid.UUID], False),
+    "-price": ([Dataset.price_minor, Dataset.id], [_int, uuid.UUID], True),
+    "created_at": ([Dataset.created_at, Dataset.id], [_dt, uuid.UUID], False),
+    "-created_at": ([Dataset.created_at, Dataset.id], [_dt, uuid.UUID], True),
+}
+
+
+def sort_key(sort: str, d: Dataset) -> tuple[Any, ...]:
+    return (d.price_minor, d.id) if sort.endswith("price") else (d.created_at, d.id)
+
+
+async def page_of_datasets(
+    session: AsyncSession, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
+) -> list[Dataset]:
+    columns, parsers, descending = SORTS[sort]
+    stmt = keyset(
+        readable_datasets().where(*conditions), params, columns, parsers, descending=descending
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+# ------------------------------------------------------------- entitlements
+
+
+def active_now(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        Subscription.status == SubscriptionStatus.active,
+        or_(Subscription.ends_at.is_(None), Subscription.ends_at > now),
+    )
+
+
+def active_during(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Active at some moment of [start, end): started before the end, not ended before start."""
+    return and_(
+        Subscription.started_at < end,
+        or_(Subscription.ends_at.is_(None), Subscription.ends_at > start),
+        # A canceled row always has ends_at; an active row without one runs on.
+        or_(Subscription.status == SubscriptionStatus.active, Subscription.ends_at.is_not(None)),
+    )
+
+
+async def is_entitled(
+    session: AsyncSession, account_id: uuid.UUID, dataset_id: uuid.UUID, now: datetime
+) -> bool:
+    bought = exists().where(
+        Transaction.account_id == account_id,
+        Transaction.dataset_id == dataset_id,
+        Transaction.type == TransactionType.one_time,
+    )
+    subscribed = exists().where(
+        Subscription.account_id == account_id,
+        Subscription.dataset_id == dataset_id,
+        active_now(now),
+    )
+    return bool((await session.execute(select(or_(bought, subscribed)))).scalar())
+
+
+# ------------------------------------------------------------ subscriptions
+
+
+def readable_subscriptions(actor: User) -> Select[Subscription]:
+    stmt = select(Subscription)
+    if actor.role is not Role.operator:
+        stmt = stmt.where(Subscription.account_id == actor.account_id)
+    return stmt
+
+
+async def page_of_subscriptions(
+    session: AsyncSession, stmt: Select[Subscription], params: PageParams
+) -> list[Subscription]:
+    columns: list[Any] = [Subscription.created_at, Subscription.id]
+    stmt = keyset(stmt, params, columns, [_dt, uuid.UUID], descending=True)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+# ----------------------------------------------------------------- invoices
+
+
+def readable_invoices(actor: User) -> Select[Invoice]:
+    stmt = select(Invoice)
+    if actor.role is not Role.operator:
+        stmt = stmt.where(Invoice.account_id == actor.account_id)
+    return stmt
+
+
+async def page_of_invoices(
+    session: AsyncSession, stmt: Select[Invoice], params: PageParams
+) -> list[Invoice]:
+    columns: list[Any] = [Invoice.created_at, Invoice.id]
+    stmt = keyset(stmt, params, columns, [_dt, uuid.UUID], descending=True)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def lines_of(
+    session: AsyncSession, invoice_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[InvoiceLine]]:
+    """Lines of many invoices in one query (no N+1)."""
+    out: dict[uuid.UUID, list[InvoiceLine]] = {i: [] for i in invoice_ids}
+    if not invoice_ids:
+        return out
+    stmt = select(InvoiceLine).where(InvoiceLine.invoice_id.in_(invoice_ids))
+    for line in (await session.execute(stmt)).scalars():
+        out[line.invoice_id].append(line)
+    return out
+
+
+def unbilled_one_offs(
+    account_id: uuid.UUID, start: datetime, end: datetime
+) -> Select[Transaction, Dataset]:
+    held = exists().where(InvoiceLine.transaction_id == Transaction.id)
+    return (
+        select(Transaction, Dataset)
+        .join(Dataset, Dataset.id == Transaction.dataset_id)
+        .where(
+            Transaction.account_id == account_id,
+            Transaction.type == TransactionType.one_time,
+            Transaction.created_at >= start,
+            Transaction.created_at < end,
+            ~held,
+        )
+        .order_by(Transaction.created_at, Transaction.id)
+    )
+
+
+def subscriptions_in_month(
+    account_id: uuid.UUID, start: datetime, end: datetime
+) -> Select[Subscription, Dataset]:
+    return (
+        select(Subscription, Dataset)
+        .join(Dataset, Dataset.id == Subscription.dataset_id)
+        .where(Subscription.account_id == account_id, active_during(start, end))
+        .order_by(Subscription.started_at, Subscription.id)
+    )
