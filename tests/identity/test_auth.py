@@ -1,0 +1,252 @@
+"""Signup, login, token rotation, logout and the rules every token must pass."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import jwt
+import pytest
+
+from nubo.kit.security import TokenCodec
+from nubo.kit.types import utcnow
+from nubo.models import Role
+from tests.fixtures.world import PASSWORD, make_user
+
+SIGNUP = {"account_name": "Acme Air", "name": "Ana", "email": "Ana@Acme.example.com",
+          "password": "s3cure-passw0rd"}
+
+
+def assert_problem(response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["code"] == code
+    assert {"type", "title", "detail"} <= body.keys()
+
+
+async def login(client, email: str, password: str = PASSWORD):
+    return await client.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def test_signup_creates_account_and_its_first_admin(client):
+    response = await client.post("/api/auth/signup", json=SIGNUP)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["user"]["role"] == "admin"
+    assert body["user"]["account_id"] == body["account"]["id"]
+    assert body["user"]["email"] == "ana@acme.example.com"
+    profile = await client.get(
+        "/api/users/profile",
+        headers={"Authorization": f"Bearer {body['tokens']['access_token']}"},
+    )
+    assert profile.json()["id"] == body["user"]["id"]
+
+
+async def test_signup_with_an_email_in_use_is_409_whatever_its_case(client):
+    assert (await client.post("/api/auth/signup", json=SIGNUP)).status_code == 201
+    again = await client.post("/api/auth/signup", json={**SIGNUP, "email": "ANA@acme.example.COM"})
+    assert_problem(again, 409, "email-taken")
+
+
+@pytest.mark.parametrize("password", ["short", "x" * 129])
+async def test_signup_password_outside_8_to_128_characters_is_422(client, password):
+    response = await client.post("/api/auth/signup", json={**SIGNUP, "password": password})
+    assert_problem(response, 422, "validation-error")
+    assert response.json()["errors"][0]["loc"] == ["body", "password"]
+
+
+async def test_signup_refuses_unknown_fields_so_role_cannot_be_assigned(client):
+    response = await client.post("/api/auth/signup", json={**SIGNUP, "role": "operator"})
+    assert_problem(response, 422, "validation-error")
+
+
+async def test_login_with_json_returns_access_and_refresh_tokens(client, world):
+    response = await login(client, world.member_a.email)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 900
+    assert body["access_token"] and body["refresh_token"]
+
+
+async def test_login_with_oauth2_form_works_for_the_docs_button(client, world):
+    response = await client.post(
+        "/api/auth/login", data={"username": world.member_a.email, "password": PASSWORD}
+    )
+    assert response.status_code == 200
+    assert response.json()["access_token"]
+
+
+async def test_users_authenticate_is_the_same_as_login(client, world):
+    response = await client.post(
+        "/api/users/authenticate", json={"email": world.admin_a.email, "password": PASSWORD}
+    )
+    assert response.status_code == 200
+
+
+async def test_login_with_wrong_password_is_401(client, world):
+    assert_problem(await login(client, world.member_a.email, "wrong-password"), 401,
+                   "invalid-credentials")
+
+
+async def test_login_with_unknown_email_is_401_like_a_wrong_password(client, world):
+    assert_problem(await login(client, "nobody@example.com"), 401, "invalid-credentials")
+
+
+async def test_login_with_malformed_json_is_422_not_500(client):
+    response = await client.post(
+        "/api/auth/login", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 422, "invalid-json")
+
+
+async def test_login_with_other_content_type_is_415(client):
+    response = await client.post("/api/auth/login", content=b"x",
+                                 headers={"content-type": "text/plain"})
+    assert_problem(response, 415, "unsupported-media-type")
+
+
+async def test_login_of_a_deleted_user_is_401(client, world, session):
+    world.member_a.deleted_at = utcnow()
+    await session.commit()
+    assert_problem(await login(client, world.member_a.email), 401, "invalid-credentials")
+
+
+async def test_a_deleted_users_email_can_be_reused(client, world, session):
+    world.member_a.deleted_at = utcnow()
+    await session.commit()
+    reused = await make_user(session, world.platform, world.account_b, email=world.member_a.email)
+    await session.commit()
+    response = await login(client, reused.email)
+    assert response.status_code == 200
+
+
+async def test_repeated_failed_logins_for_one_email_are_429_with_retry_after(client, world):
+    for _ in range(10):
+        await login(client, world.member_a.email, "wrong-password")
+    response = await login(client, world.member_a.email)  # even the right password now waits
+    assert_problem(response, 429, "too-many-requests")
+    assert int(response.headers["retry-after"]) > 0
+
+
+async def test_logins_from_one_address_are_rate_limited(app, client, world):
+    app.state.platform.login_by_address.limit = 3
+    for _ in range(3):
+        assert (await login(client, world.member_a.email)).status_code == 200
+    response = await login(client, world.admin_a.email)
+    assert_problem(response, 429, "too-many-requests")
+    assert "retry-after" in response.headers
+
+
+async def test_refresh_rotates_the_refresh_token(client, world):
+    tokens = (await login(client, world.member_a.email)).json()
+    response = await client.post("/api/auth/refresh",
+                                 json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 200
+    rotated = response.json()
+    assert rotated["refresh_token"] != tokens["refresh_token"]
+    again = await client.post("/api/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert again.status_code == 200
+
+
+async def test_reusing_an_old_refresh_token_revokes_the_whole_family(client, world):
+    first = (await login(client, world.member_a.email)).json()["refresh_token"]
+    second = (await client.post("/api/auth/refresh", json={"refresh_token": first})).json()
+    reuse = await client.post("/api/auth/refresh", json={"refresh_token": first})
+    assert_problem(reuse, 401, "refresh-token-reused")
+    after = await client.post("/api/auth/refresh",
+                              json={"refresh_token": second["refresh_token"]})
+    assert_problem(after, 401, "invalid-token")
+
+
+async def test_logout_revokes_the_refresh_token(client, world):
+    tokens = (await login(client, world.member_a.email)).json()
+    out = await client.post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+    assert out.status_code == 204
+    response = await client.post("/api/auth/refresh",
+                                 json={"refresh_token": tokens["refresh_token"]})
+    assert_problem(response, 401, "invalid-token")
+
+
+async def test_no_token_is_401_with_www_authenticate(client):
+    response = await client.get("/api/users/profile")
+    assert_problem(response, 401, "missing-token")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def _forge(world, **overrides) -> str:
+    now = utcnow()
+    claims = {
+        "sub": str(world.member_a.id), "jti": str(uuid.uuid4()), "typ": "access",
+        "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5)).timestamp()),
+        "iss": "nubo", "aud": "nubo-api", "ver": 0,
+    }
+    key = overrides.pop("key", world.platform.settings.signing_key)
+    algorithm = overrides.pop("algorithm", "HS256")
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        {"key": "another-key-of-sufficient-length-for-hmac-000"},
+        {"aud": "someone-else"},
+        {"iss": "someone-else"},
+        {"exp": 1_000_000},
+        {"typ": "refresh"},
+        {"jti": None},
+        {"sub": str(uuid.uuid4())},
+        {"algorithm": "HS512"},
+    ],
+    ids=["wrong-key", "wrong-audience", "wrong-issuer", "expired", "refresh-as-access",
+         "no-jti", "unknown-subject", "other-algorithm"],
+)
+async def test_forged_or_misused_access_tokens_are_401(client, world, forgery):
+    token = _forge(world, **forgery)
+    response = await client.get("/api/users/profile", headers={"Authorization": f"Bearer {token}"})
+    assert_problem(response, 401, "invalid-token")
+
+
+async def test_alg_none_token_is_401(client, world):
+    header = jwt.utils.base64url_encode(b'{"alg":"none","typ":"JWT"}').decode()
+    body = _forge(world).split(".")[1]
+    response = await client.get(
+        "/api/users/profile", headers={"Authorization": f"Bearer {header}.{body}."}
+    )
+    assert_problem(response, 401, "invalid-token")
+
+
+async def test_a_real_refresh_token_is_not_an_access_token(client, world):
+    tokens = (await login(client, world.member_a.email)).json()
+    response = await client.get(
+        "/api/users/profile", headers={"Authorization": f"Bearer {tokens['refresh_token']}"}
+    )
+    assert_problem(response, 401, "invalid-token")
+
+
+async def test_deleting_a_user_kills_their_tokens_at_once(client, world):
+    headers = world.headers("member_a")
+    assert (await client.get("/api/users/profile", headers=headers)).status_code == 200
+    deleted = await client.delete(f"/api/users/{world.member_a.id}",
+                                  headers=world.headers("admin_a"))
+    assert deleted.status_code == 204
+    assert_problem(await client.get("/api/users/profile", headers=headers), 401, "invalid-token")
+
+
+def test_token_codec_round_trip_keeps_family_and_version():
+    codec = TokenCodec("k" * 40, "nubo", "nubo-api")
+    family, sub = uuid.uuid4(), uuid.uuid4()
+    token, _ = codec.encode(sub=sub, typ="access", ttl=timedelta(minutes=1), family=family,
+                            version=3)
+    claims = codec.decode(token, "access")
+    assert (claims.sub, claims.fam, claims.ver, claims.typ) == (sub, family, 3, "access")
+
+
+async def test_operator_can_use_any_route_of_their_role(client, world, session):
+    extra = await make_user(session, world.platform, world.platform_account, Role.operator)
+    await session.commit()
+    response = await client.get("/api/accounts", headers=world.headers("operator"))
+    assert response.status_code == 200
+    assert extra.account_id == world.platform_account.id
