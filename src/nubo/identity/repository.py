@@ -13,14 +13,14 @@ from nubo.kit.types import utcnow
 from nubo.models import Account, AccountStatus, RefreshToken, Role, User
 
 
-def readable_accounts(actor: User) -> Select[tuple[Account]]:
+def readable_accounts(actor: User) -> Select[Account]:
     stmt = select(Account).where(Account.deleted_at.is_(None))
     if actor.role is not Role.operator:
         stmt = stmt.where(Account.id == actor.account_id)
     return stmt
 
 
-def readable_users(actor: User) -> Select[tuple[User]]:
+def readable_users(actor: User) -> Select[User]:
     stmt = select(User).where(User.deleted_at.is_(None))
     if actor.role is not Role.operator:
         stmt = stmt.where(User.account_id == actor.account_id)

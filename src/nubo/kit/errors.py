@@ -172,8 +172,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             return problem(405, "method-not-allowed", "Method not allowed",
                            "Method Not Allowed", {"Allow": ", ".join(allowed)})
         return problem(404, "not-found", "Not found", "no resource at this path")
-    first = errors[0] if errors else {"loc": [], "message": "invalid request"}
-    detail = f"{'.'.join(first['loc'])}: {first['message']}" if first["loc"] else first["message"]
+    detail = "invalid request"
+    if errors:
+        loc, message = ".".join(errors[0]["loc"]), str(errors[0]["message"])
+        detail = f"{loc}: {message}" if loc else message
     return problem(422, "validation-error", "Unprocessable content", detail, errors=errors)
 
 
