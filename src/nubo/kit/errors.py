@@ -11,6 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from nubo.kit.storage import ObjectNotFound, StorageError
+from nubo.kit.uploads import UploadError
 
 log = logging.getLogger("nubo.errors")
 
@@ -140,6 +144,9 @@ HTTP_CODES = {
     406: ("not-acceptable", "Not acceptable"),
     413: ("payload-too-large", "Payload too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
+    500: ("internal-error", "Internal server error"),
+    501: ("not-implemented", "Not implemented"),
+    503: ("service-unavailable", "Service unavailable"),
 }
 
 
@@ -205,6 +212,24 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted({m for n, ms in matches if n == fewest for m in ms})
 
 
+async def _coded_error(_: Request, exc: Exception) -> JSONResponse:
+    """Storage and upload errors carry their own `status` and `code` (kit/storage, kit/uploads)."""
+    status = int(getattr(exc, "status", 500))
+    code = str(getattr(exc, "code", "internal-error"))
+    title = HTTP_CODES.get(status, (code, "Error"))[1]
+    if status >= 500:
+        log.warning("dependency error: %s", exc)
+        detail = "a dependency failed; try again later" if status == 503 else title
+    else:
+        detail = str(exc) if not isinstance(exc, ObjectNotFound) else "object not found"
+    return problem(status, code, title, detail)
+
+
+async def _client_gone(_: Request, exc: Exception) -> JSONResponse:
+    # Nobody is listening any more; answer something sane for the logs.
+    return problem(400, "client-disconnected", "Bad request", "the client went away mid-request")
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal-error", "Internal server error", "An unexpected error occurred")
@@ -214,4 +239,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NuboError, _nubo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StorageError, _coded_error)
+    app.add_exception_handler(UploadError, _coded_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unhandled)
