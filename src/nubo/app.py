@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from nubo import __version__
+from nubo.flights import wiring as flights_wiring
+from nubo.flights.endpoints import routers as flights_routers
 from nubo.identity.endpoints import routers as identity_routers
 from nubo.kit.db import create_engine, create_sessionmaker
 from nubo.kit.edge import RefuseNulMiddleware
@@ -27,6 +29,8 @@ def api_router() -> APIRouter:
         api.include_router(router)
     for router in marketplace_routers:
         api.include_router(router)
+    for router in flights_routers:
+        api.include_router(router)
     return api
 
 
@@ -35,7 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with flights_wiring.running(app):
+            yield
         await app.state.engine.dispose()
 
     app = FastAPI(
@@ -51,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.platform = Platform.build(settings)
     app.state.metrics = Metrics()
     app.state.readiness_checks = {"database": database_ready}
+    flights_wiring.install(app, settings)
     install_error_handlers(app)
     app.include_router(api_router())
     app.add_middleware(RefuseNulMiddleware)

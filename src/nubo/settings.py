@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 2 * 1024**3
     jobs: Literal["inprocess", "procrastinate"] = "inprocess"
     jobs_database_url: str | None = None
+    jobs_concurrency: int = Field(default=2, ge=1, le=64)
+    # A processing job holds its flight for this long; past it, the sweeper re-defers.
+    jobs_lease_s: int = Field(default=900, ge=10)
+    # Flights left `queued` this long without being claimed are re-deferred by the sweeper.
+    jobs_requeue_after_s: int = Field(default=60, ge=1)
+    jobs_sweep_every_s: float = Field(default=60.0, gt=0)
+    events_poll_s: float = Field(default=0.5, gt=0)
+    events_heartbeat_s: float = Field(default=10.0, gt=0, le=15)
+    presigned_upload_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -3,6 +3,8 @@
 from nubo.models.account import Account, AccountStatus
 from nubo.models.base import Base
 from nubo.models.dataset import Dataset
+from nubo.models.flight import BleedStatus, Flight, ProcessingStatus
+from nubo.models.flight_event import FlightEvent
 from nubo.models.idempotency_key import IdempotencyKey
 from nubo.models.invoice import Invoice, InvoiceCounter, InvoiceLine, InvoiceStatus
 from nubo.models.refresh_token import RefreshToken
@@ -14,12 +16,16 @@ __all__ = [
     "Account",
     "AccountStatus",
     "Base",
+    "BleedStatus",
     "Dataset",
+    "Flight",
+    "FlightEvent",
     "IdempotencyKey",
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",
     "InvoiceStatus",
+    "ProcessingStatus",
     "RefreshToken",
     "Role",
     "Subscription",

@@ -1,0 +1,66 @@
+"""Live status: a flight's stored events as Server-Sent Events.
+
+The stream polls the database for events after the last one sent, so an event written by
+any process (a worker on another machine) reaches a client connected to any API process.
+`Last-Event-ID` (or `?after=`) resumes after that event; a comment is sent as a heartbeat;
+the stream ends once the flight reached a terminal state (`processed`, `failed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+
+from nubo.flights import repository
+from nubo.flights.schemas import FlightEventOut
+from nubo.kit.errors import Unprocessable
+from nubo.models import ProcessingStatus
+from nubo.models.flight import TERMINAL_STATUSES
+
+BATCH = 500
+_TERMINAL = {str(s) for s in TERMINAL_STATUSES}
+
+
+def parse_last_event_id(header: str | None, after: int | None) -> int:
+    if header is None or not header.strip():
+        return after or 0
+    try:
+        value = int(header.strip())
+    except ValueError as exc:
+        raise Unprocessable("Last-Event-ID must be an event id", code="invalid-event-id") from exc
+    if value < 0:
+        raise Unprocessable("Last-Event-ID must be an event id", code="invalid-event-id")
+    return value
+
+
+async def event_stream(
+    request: Request,
+    maker: async_sessionmaker[AsyncSession],
+    flight_id: uuid.UUID,
+    after_id: int,
+    current_status: ProcessingStatus,
+    poll_s: float,
+) -> AsyncIterator[dict[str, Any]]:
+    last = after_id
+    while True:
+        async with maker() as session:
+            rows = await repository.events_after(session, flight_id, last, BATCH)
+            events = [FlightEventOut.model_validate(e).model_dump(mode="json") for e in rows]
+        for body in events:
+            last = body["id"]
+            yield {"id": str(body["id"]), "event": "status", "data": json.dumps(body)}
+        if events:
+            if len(events) < BATCH and events[-1]["status"] in _TERMINAL:
+                return
+        elif last > 0 and current_status in TERMINAL_STATUSES and after_id == last:
+            # Resumed after the terminal event itself: nothing more will come for this run.
+            return
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(poll_s)

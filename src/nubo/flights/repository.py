@@ -1,0 +1,61 @@
+"""Queries of the flights domain; tenant scoping lives in `readable_flights`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nubo.kit.pagination import PageParams, keyset
+from nubo.models import Account, Flight, FlightEvent, Role, User
+
+
+def readable_flights(actor: User) -> Select[Any]:
+    """Live flights the actor may see: their account's, or every account's for operators."""
+    stmt = (
+        select(Flight)
+        .join(Account, Account.id == Flight.account_id)
+        .where(Flight.deleted_at.is_(None), Account.deleted_at.is_(None))
+    )
+    if actor.role is not Role.operator:
+        stmt = stmt.where(Flight.account_id == actor.account_id)
+    return stmt
+
+
+async def get_readable(
+    session: AsyncSession, actor: User, flight_id: uuid.UUID, *, for_update: bool = False
+) -> Flight | None:
+    stmt = readable_flights(actor).where(Flight.id == flight_id)
+    if for_update:
+        stmt = stmt.with_for_update(of=Flight)
+    flight: Flight | None = (await session.execute(stmt)).scalar_one_or_none()
+    return flight
+
+
+async def page_of_flights(
+    session: AsyncSession, stmt: Select[Any], params: PageParams
+) -> list[Flight]:
+    columns: list[Any] = [Flight.created_at, Flight.id]
+    stmt = keyset(
+        stmt,
+        params,
+        columns,
+        [datetime.fromisoformat, uuid.UUID],
+        descending=True,
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def events_after(
+    session: AsyncSession, flight_id: uuid.UUID, after_id: int, limit: int = 500
+) -> list[FlightEvent]:
+    stmt = (
+        select(FlightEvent)
+        .where(FlightEvent.flight_id == flight_id, FlightEvent.id > after_id)
+        .order_by(FlightEvent.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars().all())

@@ -1,0 +1,138 @@
+"""Request and response shapes of the flights domain."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+
+from nubo.kit.schemas import RequestModel, ResponseModel
+from nubo.models import BleedStatus, ProcessingStatus
+
+_REGISTRATION = re.compile(r"^[A-Z0-9]{1,7}(?:-[A-Z0-9]{1,7})?$")
+_AIRPORT = re.compile(r"^(?:[A-Z]{3}|[A-Z]{4})$")  # IATA (3) or ICAO (4)
+_FLIGHT_NUMBER = re.compile(r"^[A-Z0-9]{2,3}[0-9]{1,4}[A-Z]?$")
+
+
+def _registration(value: str) -> str:
+    value = value.strip().upper()
+    if not _REGISTRATION.fullmatch(value):
+        raise ValueError("an aircraft registration such as PR-XBA or N12345")
+    return value
+
+
+def _airport(value: str) -> str:
+    value = value.strip().upper()
+    if not _AIRPORT.fullmatch(value):
+        raise ValueError("an ICAO (4 letters) or IATA (3 letters) airport code")
+    return value
+
+
+def _flight_number(value: str) -> str:
+    value = value.strip().upper().replace(" ", "")
+    if not _FLIGHT_NUMBER.fullmatch(value):
+        raise ValueError("a flight number such as LA3401 or AZU4050")
+    return value
+
+
+Registration = Annotated[str, Field(min_length=2, max_length=16), AfterValidator(_registration)]
+Airport = Annotated[str, Field(min_length=3, max_length=4), AfterValidator(_airport)]
+FlightNumber = Annotated[str, Field(min_length=3, max_length=16), AfterValidator(_flight_number)]
+AircraftType = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class FlightCreate(RequestModel):
+    account_id: uuid.UUID | None = Field(
+        default=None, description="operators only; defaults to the caller's account"
+    )
+    registration: Registration
+    aircraft_type: AircraftType | None = None
+    flight_number: FlightNumber | None = None
+    origin: Airport | None = None
+    destination: Airport | None = None
+    departure_at: AwareDatetime | None = None
+    arrival_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _times_in_order(self) -> FlightCreate:
+        if self.departure_at and self.arrival_at and self.arrival_at < self.departure_at:
+            raise ValueError("arrival_at is before departure_at")
+        return self
+
+
+class FileOut(ResponseModel):
+    key: str
+    size: int
+    sha256: str
+    format: str
+    name: str | None
+    uploaded_at: datetime
+
+
+class ErrorOut(ResponseModel):
+    code: str
+    message: str
+
+
+class FlightOut(ResponseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    registration: str
+    aircraft_type: str | None
+    flight_number: str | None
+    origin: str | None
+    destination: str | None
+    departure_at: datetime | None
+    arrival_at: datetime | None
+    processing_status: ProcessingStatus
+    processing_run: int
+    bleed_status: BleedStatus | None
+    integrity_score: float | None
+    engine_scores: dict[str, Any] | None
+    findings: list[dict[str, Any]] | None
+    phases: list[dict[str, Any]] | None
+    model_version: str | None
+    error: ErrorOut | None
+    file: FileOut | None
+    processed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, flight: Any) -> FlightOut:
+        file = None
+        if flight.file_key is not None:
+            file = FileOut(
+                key=flight.file_key,
+                size=flight.file_size,
+                sha256=flight.file_sha256,
+                format=flight.file_format,
+                name=flight.file_name,
+                uploaded_at=flight.file_uploaded_at,
+            )
+        data = {name: getattr(flight, name) for name in cls.model_fields if name != "file"}
+        return cls.model_validate({**data, "file": file})
+
+
+class FlightEventOut(ResponseModel):
+    id: int
+    flight_id: uuid.UUID
+    status: str
+    message: str | None
+    data: dict[str, Any] | None
+    created_at: datetime
+
+
+class UploadUrlIn(RequestModel):
+    file_name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+
+
+class UploadUrlOut(ResponseModel):
+    method: str = "PUT"
+    url: str
+    key: str
+    expires_at: datetime
+    max_bytes: int

@@ -1,0 +1,176 @@
+"""Business rules of flight records. Services flush; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nubo.flights import repository
+from nubo.flights.schemas import FlightCreate
+from nubo.identity.auth import ensure_can_manage, ensure_same_account
+from nubo.kit.errors import Forbidden, NotFound
+from nubo.kit.pagination import PageParams
+from nubo.kit.storage import StoredObject
+from nubo.kit.types import utcnow
+from nubo.models import Account, BleedStatus, Flight, FlightEvent, ProcessingStatus, Role, User
+
+
+async def target_account(
+    session: AsyncSession, actor: User, account_id: uuid.UUID | None
+) -> uuid.UUID:
+    """The account a new flight belongs to: the caller's, or (operators) the one named."""
+    if account_id is None:
+        if actor.role is Role.operator:
+            raise Forbidden(
+                "operators must name the account_id the flight belongs to",
+                code="account-required",
+            )
+        return actor.account_id
+    ensure_same_account(actor, account_id)
+    account = await session.get(Account, account_id)
+    if account is None or account.deleted_at is not None:
+        raise NotFound("account not found")
+    return account_id
+
+
+def new_flight(
+    account_id: uuid.UUID, data: FlightCreate, flight_id: uuid.UUID | None = None
+) -> Flight:
+    return Flight(
+        id=flight_id or uuid.uuid4(),
+        account_id=account_id,
+        registration=data.registration,
+        aircraft_type=data.aircraft_type,
+        flight_number=data.flight_number,
+        origin=data.origin,
+        destination=data.destination,
+        departure_at=data.departure_at,
+        arrival_at=data.arrival_at,
+        processing_status=ProcessingStatus.created,
+    )
+
+
+def add_event(
+    session: AsyncSession,
+    flight: Flight,
+    status: ProcessingStatus | str,
+    message: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> FlightEvent:
+    event = FlightEvent(flight_id=flight.id, status=str(status), message=message, data=data)
+    session.add(event)
+    return event
+
+
+async def create_flight(
+    session: AsyncSession, actor: User, data: FlightCreate, flight_id: uuid.UUID | None = None
+) -> Flight:
+    account_id = await target_account(session, actor, data.account_id)
+    flight = new_flight(account_id, data, flight_id)
+    session.add(flight)
+    await session.flush()
+    add_event(session, flight, ProcessingStatus.created, "flight recorded")
+    await session.flush()
+    return flight
+
+
+async def get_flight(
+    session: AsyncSession, actor: User, flight_id: uuid.UUID, *, for_update: bool = False
+) -> Flight:
+    flight = await repository.get_readable(session, actor, flight_id, for_update=for_update)
+    if flight is None:
+        raise NotFound("flight not found")
+    return flight
+
+
+async def list_flights(
+    session: AsyncSession,
+    actor: User,
+    params: PageParams,
+    *,
+    registration: str | None = None,
+    status: ProcessingStatus | None = None,
+    bleed_status: BleedStatus | None = None,
+    departed_from: datetime | None = None,
+    departed_to: datetime | None = None,
+    account_id: uuid.UUID | None = None,
+) -> list[Flight]:
+    stmt = repository.readable_flights(actor)
+    if account_id is not None:
+        stmt = stmt.where(Flight.account_id == account_id)
+    if registration:
+        stmt = stmt.where(Flight.registration == registration.strip().upper())
+    if status is not None:
+        stmt = stmt.where(Flight.processing_status == status)
+    if bleed_status is not None:
+        stmt = stmt.where(Flight.bleed_status == bleed_status)
+    if departed_from is not None:
+        stmt = stmt.where(Flight.departure_at >= departed_from)
+    if departed_to is not None:
+        stmt = stmt.where(Flight.departure_at < departed_to)
+    return await repository.page_of_flights(session, stmt, params)
+
+
+async def delete_flight(session: AsyncSession, actor: User, flight_id: uuid.UUID) -> Flight:
+    flight = await get_flight(session, actor, flight_id, for_update=True)
+    ensure_can_manage(actor, flight.account_id, "flight")
+    now = utcnow()
+    flight.deleted_at = now
+    flight.updated_at = now
+    await session.flush()
+    return flight
+
+
+def record_file(
+    session: AsyncSession,
+    flight: Flight,
+    stored: StoredObject,
+    file_format: str,
+    file_name: str | None,
+) -> str | None:
+    """Point the flight at a completely written object and owe it a processing run.
+
+    Returns the key of the file it replaced (to delete after commit), if any. The flight
+    moves to `queued` in the same transaction: the row is the job's outbox.
+    """
+    now = utcnow()
+    replaced = flight.file_key if flight.file_key != stored.key else None
+    flight.file_key = stored.key
+    flight.file_size = stored.size
+    flight.file_sha256 = stored.sha256
+    flight.file_format = file_format
+    flight.file_name = file_name
+    flight.file_uploaded_at = now
+    flight.processing_run += 1
+    flight.processing_status = ProcessingStatus.queued
+    flight.queued_at = now
+    flight.job_token = None
+    flight.lease_until = None
+    flight.pending_key = flight.pending_name = flight.pending_expires_at = None
+    _clear_result(flight)
+    flight.updated_at = now
+    info = {"run": flight.processing_run, "size": stored.size, "format": file_format}
+    add_event(session, flight, ProcessingStatus.uploaded, "data file stored", info)
+    add_event(
+        session,
+        flight,
+        ProcessingStatus.queued,
+        "processing queued",
+        {"run": flight.processing_run},
+    )
+    return replaced
+
+
+def _clear_result(flight: Flight) -> None:
+    flight.bleed_status = None
+    flight.integrity_score = None
+    flight.engine_scores = None
+    flight.findings = None
+    flight.phases = None
+    flight.model_version = None
+    flight.error_code = None
+    flight.error_message = None
+    flight.processed_at = None

@@ -1,0 +1,453 @@
+"""Background jobs: one task registry and one job wrapper, two ways to run them.
+
+* ``settings.jobs == "inprocess"`` (embedded default): :class:`InProcessQueue`, an asyncio
+  worker inside the API process. Nothing is durable in memory; durability comes from the
+  database: every piece of owed work is a row state (an *outbox*, e.g. a flight in
+  ``queued``), and the domain's sweeper re-defers it on start and periodically.
+* ``settings.jobs == "procrastinate"``: :class:`ProcrastinateQueue`, Procrastinate on
+  PostgreSQL; ``nubo worker`` processes (on any number of machines) run the jobs; the API
+  processes only defer.
+
+Rules for tasks (see docs/decisions/jobs-procrastinate-and-inprocess.md):
+
+* A task receives ids only (JSON-able keyword arguments) and must be idempotent: a job may
+  run twice (a sweep re-defers, a worker dies after finishing but before acknowledging).
+* A task never commits by itself: :meth:`JobContext.unit` is the job's unit of work
+  (committed when the block ends, rolled back if it raises), exactly like a request's
+  ``get_session``. A task may open several units (e.g. "claimed" then "finished").
+* CPU-bound work goes off the event loop (:meth:`JobContext.run_cpu`).
+
+Usage::
+
+    @task("flights.process", lock=lambda kw: f"flight:{kw['flight_id']}")
+    async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None: ...
+
+    @periodic("flights.sweep", every_s=60)
+    async def sweep(ctx: JobContext) -> None: ...
+
+    await queue.defer("flights.process", flight_id=str(flight.id), run=flight.processing_run)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from nubo.kit.storage import ObjectStore
+from nubo.settings import Settings
+
+log = logging.getLogger("nubo.jobs")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_QUEUE = "default"
+
+Handler = Callable[..., Awaitable[None]]
+LockKey = Callable[[dict[str, Any]], str]
+
+
+class JobsUnavailable(RuntimeError):
+    """The queue cannot accept jobs (its database is down, the runner is stopped)."""
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    handler: Handler
+    queue: str = DEFAULT_QUEUE
+    # Jobs with the same key are not queued twice while one is waiting (it is still run
+    # again after the waiting one started: handlers are idempotent).
+    lock: LockKey | None = None
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    handler: Callable[[JobContext], Awaitable[Any]]
+    every_s: float | None  # None: settings.jobs_sweep_every_s
+
+
+TASKS: dict[str, Task] = {}
+PERIODIC: dict[str, Periodic] = {}
+
+
+def task(
+    name: str, *, queue: str = DEFAULT_QUEUE, lock: LockKey | None = None, max_attempts: int = 5
+) -> Callable[[Handler], Handler]:
+    """Register ``handler(ctx, **ids)`` as the task ``name``."""
+
+    def register(handler: Handler) -> Handler:
+        TASKS[name] = Task(name, handler, queue, lock, max_attempts)
+        return handler
+
+    return register
+
+
+PeriodicHandler = Callable[["JobContext"], Awaitable[Any]]
+H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
+
+
+def periodic(name: str, *, every_s: float | None = None) -> Callable[[H], H]:
+    """Register ``handler(ctx)`` to run when a worker starts and every ``every_s`` seconds
+    (``None``: ``settings.jobs_sweep_every_s``)."""
+
+    def register(handler: H) -> H:
+        PERIODIC[name] = Periodic(name, handler, every_s)
+        return handler
+
+    return register
+
+
+@dataclass
+class JobContext:
+    """What a job gets: the long-lived parts of the process, never request objects."""
+
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    store: ObjectStore
+    queue: JobQueue
+    executor: Executor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: committed at the end of the block, rolled back if it raises."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def run_cpu(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run CPU-bound ``fn`` off the event loop (the executor, or a thread)."""
+        loop = asyncio.get_running_loop()
+        if self.executor is not None:
+            return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def run_job(ctx: JobContext, name: str, kwargs: dict[str, Any]) -> None:
+    """The job wrapper, the same in both modes: find the task, run it, log the outcome.
+
+    Exceptions propagate so the runner can retry (Procrastinate) or log (in-process);
+    expected failures (bad input files) are a *result* the handler records, not an error.
+    """
+    spec = TASKS.get(name)
+    if spec is None:
+        raise LookupError(f"unknown task {name!r}")
+    started = time.perf_counter()
+    try:
+        await spec.handler(ctx, **kwargs)
+    except Exception:
+        log.exception("job %s %s failed", name, kwargs)
+        raise
+    log.info("job %s %s done in %.3f s", name, kwargs, time.perf_counter() - started)
+
+
+class JobQueue:
+    """Defer jobs; optionally run them (``start(ctx, worker=True)``)."""
+
+    mode = "abstract"
+
+    def __init__(self) -> None:
+        self._periodic_tasks: list[asyncio.Task[None]] = []
+        self.ctx: JobContext | None = None
+
+    async def start(self, ctx: JobContext, *, worker: bool) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def defer(self, name: str, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    async def ping(self) -> None:
+        """Raise :class:`JobsUnavailable` unless jobs can be deferred (for ``/ready``)."""
+        raise NotImplementedError
+
+    async def defer_quietly(self, name: str, **kwargs: Any) -> bool:
+        """Defer, logging instead of raising: for hand-offs backed by an outbox + sweeper."""
+        try:
+            await self.defer(name, **kwargs)
+        except Exception:
+            log.warning("could not defer %s %s; the sweeper will", name, kwargs, exc_info=True)
+            return False
+        return True
+
+    # Periodic work (sweepers) runs where jobs run: once at start, then every N seconds.
+    def _start_periodic(self, ctx: JobContext) -> None:
+        for spec in PERIODIC.values():
+            self._periodic_tasks.append(asyncio.create_task(_every(ctx, spec)))
+
+    async def _stop_periodic(self) -> None:
+        for t in self._periodic_tasks:
+            t.cancel()
+        for t in self._periodic_tasks:
+            with contextlib.suppress(BaseException):
+                await t
+        self._periodic_tasks.clear()
+
+
+async def run_periodic_once(ctx: JobContext) -> None:
+    for spec in PERIODIC.values():
+        try:
+            await spec.handler(ctx)
+        except Exception:
+            log.exception("periodic %s failed", spec.name)
+
+
+async def _every(ctx: JobContext, spec: Periodic) -> None:
+    while True:
+        try:
+            await spec.handler(ctx)
+        except Exception:
+            log.exception("periodic %s failed", spec.name)
+        await asyncio.sleep(spec.every_s or ctx.settings.jobs_sweep_every_s)
+
+
+# --------------------------------------------------------------------------- in-process
+
+
+class InProcessQueue(JobQueue):
+    """Jobs run by asyncio workers inside this process (embedded mode and tests).
+
+    Not durable by itself: the outbox rows and the sweepers make it so (a restart re-defers
+    whatever was owed). Jobs with the same lock key are not queued twice.
+    """
+
+    mode = "inprocess"
+
+    def __init__(self, concurrency: int = 2, max_attempts: int | None = None) -> None:
+        super().__init__()
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any], str | None]] = asyncio.Queue()
+        self._waiting: set[str] = set()
+        self._workers: list[asyncio.Task[None]] = []
+        self._running = False
+
+    async def start(self, ctx: JobContext, *, worker: bool = True) -> None:
+        self.ctx = ctx
+        if not worker:
+            return
+        self._running = True
+        self._workers = [
+            asyncio.create_task(self._work(ctx), name=f"nubo-job-worker-{i}")
+            for i in range(self.concurrency)
+        ]
+        self._start_periodic(ctx)
+
+    async def stop(self) -> None:
+        self._running = False
+        await self._stop_periodic()
+        for t in self._workers:
+            t.cancel()
+        for t in self._workers:
+            with contextlib.suppress(BaseException):
+                await t
+        self._workers.clear()
+
+    async def defer(self, name: str, **kwargs: Any) -> None:
+        spec = TASKS.get(name)
+        if spec is None:
+            raise LookupError(f"unknown task {name!r}")
+        key = spec.lock(kwargs) if spec.lock else None
+        if key is not None:
+            if key in self._waiting:
+                return
+            self._waiting.add(key)
+        self._queue.put_nowait((name, kwargs, key))
+
+    async def ping(self) -> None:
+        if self._workers and all(t.done() for t in self._workers):
+            raise JobsUnavailable("the in-process job workers have stopped")
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    async def join(self, timeout_s: float = 30.0) -> None:
+        """Wait until every queued job ran (tests)."""
+        await asyncio.wait_for(self._queue.join(), timeout_s)
+
+    async def _work(self, ctx: JobContext) -> None:
+        while True:
+            name, kwargs, key = await self._queue.get()
+            if key is not None:
+                self._waiting.discard(key)
+            try:
+                attempts = self.max_attempts or TASKS[name].max_attempts
+                for attempt in range(1, attempts + 1):
+                    try:
+                        await run_job(ctx, name, kwargs)
+                        break
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        if attempt == attempts:
+                            log.error("job %s %s gave up after %d attempts", name, kwargs, attempt)
+                        else:
+                            await asyncio.sleep(min(2**attempt, 30))
+            finally:
+                self._queue.task_done()
+
+
+# --------------------------------------------------------------------------- procrastinate
+
+
+def procrastinate_conninfo(settings: Settings) -> str:
+    """The psycopg conninfo of the job queue: ``jobs_database_url`` or the database URL."""
+    raw = settings.jobs_database_url or settings.resolved_database_url
+    url = make_url(raw)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError("NUBO_JOBS=procrastinate needs PostgreSQL (NUBO_JOBS_DATABASE_URL)")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# Serialises the one-time creation of Procrastinate's tables between processes.
+_SCHEMA_LOCK = 0x6E75626F  # "nubo"
+
+
+class ProcrastinateQueue(JobQueue):
+    """Procrastinate on PostgreSQL: durable jobs, any number of ``nubo worker`` processes."""
+
+    mode = "procrastinate"
+
+    def __init__(self, conninfo: str, *, concurrency: int = 2, poll_interval_s: float = 5.0):
+        super().__init__()
+        import procrastinate
+
+        self.conninfo = conninfo
+        self.concurrency = concurrency
+        self.poll_interval_s = poll_interval_s
+        self.app = procrastinate.App(
+            connector=procrastinate.PsycopgConnector(
+                conninfo=conninfo, kwargs={"autocommit": True}, min_size=1, max_size=4
+            )
+        )
+        self._registered: set[str] = set()
+        self._register_tasks()
+        self._opened = False
+        self._worker: asyncio.Task[None] | None = None
+
+    def _register_tasks(self) -> None:
+        import procrastinate
+
+        for spec in TASKS.values():
+            if spec.name in self._registered:
+                continue
+
+            async def run(
+                context: procrastinate.JobContext, _name: str = spec.name, **kwargs: Any
+            ) -> None:
+                ctx = context.additional_context["nubo"]
+                await run_job(ctx, _name, kwargs)
+
+            self.app.task(
+                name=spec.name,
+                queue=spec.queue,
+                pass_context=True,
+                retry=procrastinate.RetryStrategy(
+                    max_attempts=spec.max_attempts, exponential_wait=2
+                ),
+            )(run)
+            self._registered.add(spec.name)
+
+    async def ensure_schema(self) -> None:
+        """Create Procrastinate's tables once (PostgreSQL advisory lock between processes)."""
+        import psycopg
+        from procrastinate.schema import SchemaManager
+
+        async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+            try:
+                cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+                row = await cur.fetchone()
+                if not (row and row[0]):
+                    await conn.execute(SchemaManager.get_schema())
+                    log.info("created the procrastinate schema")
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+
+    async def start(self, ctx: JobContext, *, worker: bool) -> None:
+        self.ctx = ctx
+        self._register_tasks()
+        await self.ensure_schema()
+        await self.app.open_async()
+        self._opened = True
+        if worker:
+            self._worker = asyncio.create_task(
+                self.app.run_worker_async(
+                    queues=sorted({t.queue for t in TASKS.values()}),
+                    concurrency=self.concurrency,
+                    install_signal_handlers=False,
+                    additional_context={"nubo": ctx},
+                    fetch_job_polling_interval=self.poll_interval_s,
+                    delete_jobs="successful",
+                ),
+                name="nubo-procrastinate-worker",
+            )
+            self._start_periodic(ctx)
+
+    async def run_worker(self) -> None:
+        """Block until the worker stops (``nubo worker``)."""
+        if self._worker is None:
+            raise RuntimeError("start(ctx, worker=True) first")
+        await self._worker
+
+    async def stop(self) -> None:
+        await self._stop_periodic()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._worker, 30)
+            self._worker = None
+        if self._opened:
+            await self.app.close_async()
+            self._opened = False
+
+    async def defer(self, name: str, **kwargs: Any) -> None:
+        import procrastinate.exceptions
+
+        spec = TASKS.get(name)
+        if spec is None:
+            raise LookupError(f"unknown task {name!r}")
+        self._register_tasks()
+        lock = spec.lock(kwargs) if spec.lock else None
+        try:
+            await self.app.configure_task(name, queueing_lock=lock).defer_async(**kwargs)
+        except procrastinate.exceptions.AlreadyEnqueued:
+            return  # the same work is already waiting
+        except procrastinate.exceptions.ConnectorException as exc:
+            raise JobsUnavailable(str(exc)) from exc
+
+    async def ping(self) -> None:
+        if not self._opened:
+            raise JobsUnavailable("the job queue is not open")
+        try:
+            await self.app.connector.execute_query_one_async("SELECT 1 AS ok")
+        except Exception as exc:
+            raise JobsUnavailable(f"job queue database: {type(exc).__name__}") from exc
+
+
+def build_queue(settings: Settings) -> JobQueue:
+    if settings.jobs == "procrastinate":
+        return ProcrastinateQueue(
+            procrastinate_conninfo(settings), concurrency=settings.jobs_concurrency
+        )
+    return InProcessQueue(concurrency=settings.jobs_concurrency)
