@@ -82,9 +82,11 @@ def test_rows_out_of_order_are_sorted_and_duplicate_timestamps_keep_last(write):
 
 def test_8hz_is_resampled_to_1hz_mean_and_last_discrete(tmp_path):
     path = tmp_path / "hz.csv"
-    rows = ["time_s,alt_std_ft,cas_kt,tat_degc,eng1_n1_pct,eng1_n2_pct,eng1_bleed_press_psi,"
-            "eng1_precooler_out_temp_degc,eng1_prv_open,eng2_n1_pct,eng2_n2_pct,"
-            "eng2_bleed_press_psi,eng2_precooler_out_temp_degc,eng2_prv_open"]
+    rows = [
+        "time_s,alt_std_ft,cas_kt,tat_degc,eng1_n1_pct,eng1_n2_pct,eng1_bleed_press_psi,"
+        "eng1_precooler_out_temp_degc,eng1_prv_open,eng2_n1_pct,eng2_n2_pct,"
+        "eng2_bleed_press_psi,eng2_precooler_out_temp_degc,eng2_prv_open"
+    ]
     for i in range(16):
         t = i / 8
         prv = 1 if i in (7, 15) else 0
@@ -108,7 +110,9 @@ def test_bad_cells_are_masked_and_their_share_reported(write):
 
 def test_more_than_20_percent_masked_in_a_required_column_is_insufficient_data(write):
     df = SMALL.with_columns(
-        pl.when(pl.int_range(pl.len()) % 4 == 0).then(500.0).otherwise(pl.col("tat_degc"))
+        pl.when(pl.int_range(pl.len()) % 4 == 0)
+        .then(500.0)
+        .otherwise(pl.col("tat_degc"))
         .alias("tat_degc")
     )
     err = _fails(write(df), "insufficient-data")

@@ -26,6 +26,7 @@ from nubo.bleed.sniff import UTF8_BOM, FileFormat, detect_format
 
 MAX_COLUMNS = 4096
 MAX_MASKED_SHARE = 0.20
+MAX_SPAN_S = 86_400.0
 HEAD_BYTES = 64 * 1024
 TIME = "time_s"
 
@@ -291,6 +292,13 @@ def _finish(raw: pl.DataFrame, layout: _Layout, fmt: FileFormat) -> FlightFrame:
                 "insufficient-data",
                 f"column '{c}' has {masked[c]:.0%} unusable cells (limit {MAX_MASKED_SHARE:.0%})",
             )
+    # A garbage time far from the bulk of the recording would stretch the 1 Hz grid to
+    # absurd lengths; one flight never spans more than a day either side of its median.
+    mid = raw[TIME].median()
+    if mid is not None:
+        raw = raw.with_columns(
+            pl.when((pl.col(TIME) - mid).abs() <= MAX_SPAN_S).then(pl.col(TIME)).alias(TIME)
+        )
     bad_time = raw[TIME].null_count()
     if bad_time > rows - 2:
         raise FlightDataError("no-time-column", f"column '{layout.time_col}' has no usable values")

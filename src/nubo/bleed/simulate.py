@@ -8,7 +8,6 @@ precooler holding ~200 °C (150 °C at low demand), first-order sensor lags and 
 from __future__ import annotations
 
 import csv
-import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -309,8 +308,9 @@ def write_flight(
     if fmt == "parquet":
         df.write_parquet(path)
     elif fmt == "csv.gz":
-        with gzip.open(path, "wb", compresslevel=3) as fh:
-            df.write_csv(fh, separator=delimiter, float_precision=3)
+        df.write_csv(
+            path, separator=delimiter, float_precision=3, compression="gzip", compression_level=3
+        )
     else:
         df.write_csv(path, separator=delimiter, float_precision=3)
     return path

@@ -1,0 +1,56 @@
+import copy
+import json
+
+import numpy as np
+
+from nubo.bleed.trend import update_trend
+
+
+def _flight(rng, press_shift=0.0, temp_shift=0.0):
+    def eng(shift_p, shift_t):
+        return {
+            "press_res_ip": 0.3 + shift_p + rng.normal(0, 0.15),
+            "press_res_hp": -0.2 + rng.normal(0, 0.2),
+            "temp_res_hi": 2.0 + shift_t + rng.normal(0, 0.8),
+            "temp_res_lo": 1.0 + rng.normal(0, 0.8),
+            "press_off": 0.3 + rng.normal(0, 0.05),
+            "asym_press": None,
+        }
+
+    return {1: eng(press_shift, temp_shift), 2: eng(0.0, 0.0)}
+
+
+def test_state_is_json_serialisable_and_the_input_is_not_mutated():
+    rng = np.random.default_rng(0)
+    state, _, _ = update_trend(None, _flight(rng))
+    before = copy.deepcopy(state)
+    new, _, _ = update_trend(state, _flight(rng))
+    assert state == before
+    assert new["flights"] == 2
+    assert json.loads(json.dumps(new, allow_nan=False)) == new
+
+
+def test_a_steady_engine_stays_normal_for_hundreds_of_flights():
+    rng = np.random.default_rng(1)
+    state = None
+    for _ in range(300):
+        state, findings, status = update_trend(state, _flight(rng))
+        assert status == "normal", findings
+
+
+def test_slow_temperature_drift_raises_watch_before_it_reaches_a_rule_limit():
+    rng = np.random.default_rng(2)
+    state, first_watch = None, None
+    for k in range(60):
+        shift = max(0, k - 10) * 0.5  # +0.5 °C per flight, reaches the 15 °C rule at k=40
+        state, findings, status = update_trend(state, _flight(rng, temp_shift=shift))
+        if status == "watch" and first_watch is None:
+            first_watch = k
+            assert findings[0]["engine"] == 1
+            assert findings[0]["code"] == "precooler_degradation"
+    assert first_watch is not None and first_watch < 35
+
+
+def test_missing_channels_are_skipped():
+    state, findings, status = update_trend(None, {1: {"press_res_ip": None}, 2: {}})
+    assert status == "normal" and findings == []
