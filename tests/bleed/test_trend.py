@@ -52,5 +52,5 @@ def test_slow_temperature_drift_raises_watch_before_it_reaches_a_rule_limit():
 
 
 def test_missing_channels_are_skipped():
-    state, findings, status = update_trend(None, {1: {"press_res_ip": None}, 2: {}})
+    _, findings, status = update_trend(None, {1: {"press_res_ip": None}, 2: {}})
     assert status == "normal" and findings == []
