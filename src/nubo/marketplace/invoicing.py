@@ -223,9 +223,9 @@ async def create(
         raise Unprocessable(
             "prorate applies to built invoices, not to explicit lines", code="prorate-with-lines"
         )
+    drafts = manual_drafts(data.lines, data.currency or money.DEFAULT_CURRENCY)
     if await _exists(session, account.id, data.month):
         raise InvoiceExists(f"the account already has an invoice for {data.month}")
-    drafts = manual_drafts(data.lines, data.currency or money.DEFAULT_CURRENCY)
     return await issue(session, account.id, data.month, drafts, manual=True)
 
 
