@@ -15,6 +15,8 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+billing_app = typer.Typer(help="Invoices and billing runs.", no_args_is_help=True)
+app.add_typer(billing_app, name="billing")
 console = Console()
 
 
@@ -104,6 +106,67 @@ def create_operator_command(
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(1) from exc
     console.print(f"[green]operator created[/green] {user_id}")
+
+
+async def _close_month(month: str, prorate: bool, concurrency: int | None) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from nubo.kit.db import create_engine, create_sessionmaker
+    from nubo.marketplace.closing import close_month
+    from nubo.marketplace.money import format_minor
+
+    settings = Settings()
+    if settings.embedded:
+        await _migrate(settings)
+    # SQLite has one writer: parallel transactions would only queue behind each other.
+    workers = concurrency or (1 if settings.embedded else 8)
+    engine = create_engine(settings.resolved_database_url, pool_size=workers)
+    try:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(f"invoicing {month}", total=None)
+            result = await close_month(
+                create_sessionmaker(engine),
+                month,
+                prorate=prorate,
+                concurrency=workers,
+                on_start=lambda total: progress.update(task, total=total),
+                on_progress=lambda: progress.advance(task),
+            )
+    finally:
+        await engine.dispose()
+    totals = ", ".join(f"{format_minor(v, c)} {c}" for c, v in sorted(result.totals_minor.items()))
+    console.print(
+        f"[green]{month}: {result.created} invoices created[/green], {result.skipped} skipped, "
+        f"{len(result.failed)} failed" + (f"; billed {totals}" if totals else "")
+    )
+    for account_id, reason in list(result.failed.items())[:20]:
+        console.print(f"[red]{account_id}: {reason}[/red]")
+    return 1 if result.failed else 0
+
+
+@billing_app.command("close-month")
+def close_month_command(
+    month: Annotated[str, typer.Argument(help="the month to invoice, YYYY-MM")],
+    prorate: Annotated[bool, typer.Option(help="charge active days ÷ days of the month")] = False,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=64, help="parallel transactions (8; SQLite: 1)")
+    ] = None,
+) -> None:
+    """Invoice every account for MONTH (subscriptions active in it, unbilled one-offs)."""
+    from nubo.marketplace.months import MonthError, parse_month
+
+    try:
+        parsed = parse_month(month)
+    except MonthError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    raise typer.Exit(asyncio.run(_close_month(parsed, prorate, concurrency)))
 
 
 if __name__ == "__main__":
