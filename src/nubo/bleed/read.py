@@ -117,12 +117,17 @@ def _scan_csv(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Lay
         raise FlightDataError("header-only", "the file has a header row but no data rows")
     keys = [f"c{i}" for i in range(len(names))]
     layout = _layout(names, keys, aircraft_type)
+    # Used numeric columns parse straight to Float64; with ignore_errors an unparseable
+    # cell becomes null, which is exactly the masking the spec asks for, at native speed.
+    numeric = {k for c, k in layout.source.items() if c != "timestamp"}
+    schema = {k: pl.Float64 if k in numeric else pl.String for k in keys}
     lf = pl.scan_csv(
         path,
         has_header=False,
         skip_lines=1,
         separator=delim,
-        schema=dict.fromkeys(keys, pl.String),
+        schema=schema,
+        ignore_errors=True,
         truncate_ragged_lines=True,
         extra_columns="ignore",
     )
@@ -324,6 +329,8 @@ def _finish(raw: pl.DataFrame, layout: _Layout, fmt: FileFormat) -> FlightFrame:
 
 def _dedupe_sorted(df: pl.DataFrame) -> pl.DataFrame:
     """Sort by time; for exact duplicate timestamps keep the row that came last in the file."""
+    if df.select((pl.col(TIME).diff().drop_nulls() > 0).all()).item():
+        return df  # the usual case: already strictly increasing
     return (
         df.with_row_index("_row")
         .sort([TIME, "_row"])

@@ -1,0 +1,219 @@
+"""The ceiling for bench_api: a raw ASGI callable (no FastAPI, no Starlette, no ORM objects).
+
+It answers the three benchmarked routes on the same paths, doing the same work at the database
+level as Nubo, over the same driver and pool (Nubo's `create_engine`: SQLAlchemy async engine
+over asyncpg, same pool size, overflow and pre-ping), inside one transaction per request:
+
+- GET /api/users/profile: verify the bearer JWT (same codec), select the user joined to its
+  account by id (the statement of `repository.active_user`), compare the token version,
+  answer the user as JSON.
+- GET /api/users/account/{id}: the same three statements as the route (the caller's user, the
+  account visible to it, the keyset page of 50+1 users) and the page as JSON.
+- POST /api/auth/login: parse the JSON body, select the login candidate, the same Argon2id
+  verify (Nubo's `PasswordHasher`, same parameters, off the event loop), mint the access and
+  refresh JWTs and insert the refresh-token row.
+
+Served by uvicorn with the settings of `nubo serve` (uvloop, httptools, 1 worker, no access
+log): `python -m uvicorn bench.api_ceiling:app --loop uvloop --http httptools ...`.
+Configuration comes from the same NUBO_* environment as Nubo.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nubo.kit.db import create_engine
+from nubo.kit.security import InvalidToken, PasswordHasher, TokenCodec
+from nubo.models import Account, AccountStatus, RefreshToken, User
+from nubo.settings import Settings
+
+users = User.__table__
+accounts = Account.__table__
+refresh_tokens = RefreshToken.__table__
+USER_FIELDS = ("id", "account_id", "name", "email", "role", "created_at", "updated_at")
+
+# The statements Nubo sends, built at the table level (same SQL, no ORM identity map).
+ACTIVE_USER = (
+    select(users)
+    .join(accounts, accounts.c.id == users.c.account_id)
+    .where(
+        users.c.deleted_at.is_(None),
+        accounts.c.deleted_at.is_(None),
+        accounts.c.status == AccountStatus.active,
+    )
+)
+LIST_PREFIX = "/api/users/account/"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _user_json(row: Any) -> dict[str, Any]:
+    mapping = row._mapping
+    return {field: _jsonable(mapping[field]) for field in USER_FIELDS}
+
+
+class Ceiling:
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.engine: AsyncEngine | None = None
+        self.tokens = TokenCodec(
+            self.settings.signing_key, self.settings.jwt_issuer, self.settings.jwt_audience
+        )
+        self.hasher = PasswordHasher(
+            self.settings.argon2_time_cost, self.settings.argon2_memory_cost_kib
+        )
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path, method = scope["path"], scope["method"]
+        try:
+            if method == "GET" and path == "/api/users/profile":
+                status, body = await self.profile(scope)
+            elif method == "GET" and path.startswith(LIST_PREFIX):
+                status, body = await self.users_of_account(scope, path[len(LIST_PREFIX) :])
+            elif method == "POST" and path == "/api/auth/login":
+                status, body = await self.login(await _read_body(receive))
+            elif path == "/ping":
+                status, body = 200, {"status": "ok"}
+            else:
+                status, body = 404, {"code": "not-found"}
+        except (InvalidToken, ValueError, KeyError, TypeError):
+            status, body = 401, {"code": "invalid-token"}
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.engine = create_engine(
+                    self.settings.resolved_database_url, pool_size=self.settings.db_pool_size
+                )
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.engine is not None:
+                    await self.engine.dispose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _claims(self, scope: dict[str, Any]) -> Any:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() == "bearer":
+                    return self.tokens.decode(token, "access")
+        raise InvalidToken("missing")
+
+    async def profile(self, scope: dict[str, Any]) -> tuple[int, Any]:
+        claims = self._claims(scope)
+        assert self.engine is not None
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(ACTIVE_USER.where(users.c.id == claims.sub))).first()
+        if row is None or row.token_version != claims.ver:
+            return 401, {"code": "invalid-token"}
+        return 200, _user_json(row)
+
+    async def users_of_account(self, scope: dict[str, Any], raw_id: str) -> tuple[int, Any]:
+        claims = self._claims(scope)
+        account_id = uuid.UUID(raw_id)
+        assert self.engine is not None
+        async with self.engine.begin() as conn:
+            actor = (await conn.execute(ACTIVE_USER.where(users.c.id == claims.sub))).first()
+            if actor is None or actor.token_version != claims.ver:
+                return 401, {"code": "invalid-token"}
+            visible = select(accounts).where(
+                accounts.c.deleted_at.is_(None), accounts.c.id == account_id
+            )
+            scoped = select(users).where(users.c.deleted_at.is_(None))
+            if actor.role != "operator":
+                visible = visible.where(accounts.c.id == actor.account_id)
+                scoped = scoped.where(users.c.account_id == actor.account_id)
+            if (await conn.execute(visible)).first() is None:
+                return 404, {"code": "not-found"}
+            page = (
+                scoped.where(users.c.account_id == account_id)
+                .order_by(users.c.created_at.asc(), users.c.id.asc())
+                .limit(51)
+            )
+            rows = (await conn.execute(page)).all()
+        items = rows[:50]
+        cursor = None
+        if len(rows) > 50:
+            last = items[-1]
+            cursor = json.dumps([last.created_at.isoformat(), str(last.id)])
+        return 200, {"items": [_user_json(r) for r in items], "next_cursor": cursor}
+
+    async def login(self, raw: bytes) -> tuple[int, Any]:
+        data = json.loads(raw)
+        email, password = str(data["email"]).lower(), str(data["password"])
+        assert self.engine is not None
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(ACTIVE_USER.where(users.c.email == email))).first()
+            ok = await asyncio.to_thread(
+                self.hasher.verify, password, row.password_hash if row else None
+            )
+            if not ok or row is None:
+                return 401, {"code": "invalid-credentials"}
+            family = uuid.uuid4()
+            access, _ = self.tokens.encode(
+                sub=row.id,
+                typ="access",
+                ttl=timedelta(seconds=self.settings.access_token_ttl_s),
+                family=family,
+                version=row.token_version,
+            )
+            refresh, claims = self.tokens.encode(
+                sub=row.id,
+                typ="refresh",
+                ttl=timedelta(seconds=self.settings.refresh_token_ttl_s),
+                family=family,
+            )
+            # Column defaults (issued_at, used_at, revoked_at) fill in as for the ORM insert.
+            await conn.execute(
+                insert(refresh_tokens).values(
+                    id=claims.jti, user_id=row.id, family_id=family, expires_at=claims.exp
+                )
+            )
+        return 200, {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "bearer",
+            "expires_in": self.settings.access_token_ttl_s,
+        }
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+app = Ceiling()
