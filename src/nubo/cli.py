@@ -65,6 +65,32 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="jobs run at once (default NUBO_JOBS_CONCURRENCY)")
+    ] = None,
+) -> None:
+    """Run background jobs from the PostgreSQL queue (NUBO_JOBS=procrastinate).
+
+    Start as many as needed, on any number of machines. In the embedded mode
+    (NUBO_JOBS=inprocess) the API process runs the jobs itself.
+    """
+    import logging
+
+    from nubo.flights.wiring import worker_main
+
+    settings = Settings()
+    if settings.jobs != "procrastinate":
+        console.print(
+            "[yellow]NUBO_JOBS=inprocess: `nubo serve` runs the jobs itself; "
+            "set NUBO_JOBS=procrastinate to run separate workers[/yellow]"
+        )
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(worker_main(settings, concurrency=concurrency))
+
+
 async def _create_operator(name: str, email: str, password: str) -> str:
     from nubo.identity.schemas import SignupIn
     from nubo.identity.service import create_operator

@@ -133,3 +133,45 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await queue.stop()
+
+
+async def worker_main(settings: Settings, *, concurrency: int | None = None) -> None:
+    """`nubo worker`: run the queued jobs and the sweeper until SIGINT/SIGTERM."""
+    import asyncio
+    import signal
+
+    import nubo.flights.tasks  # noqa: F401  (registers the tasks and the sweeper)
+    from nubo.kit.db import create_engine, create_sessionmaker
+
+    if concurrency is not None:
+        settings.jobs_concurrency = concurrency
+    engine = create_engine(settings.resolved_database_url, pool_size=settings.jobs_concurrency + 2)
+    queue = jobs.build_queue(settings)
+    ctx = jobs.JobContext(
+        settings=settings,
+        sessionmaker=create_sessionmaker(engine),
+        store=build_store(settings),
+        queue=queue,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await queue.start(ctx, worker=True)
+        log.info("worker started (%s, concurrency %d)", queue.mode, settings.jobs_concurrency)
+        waiter = asyncio.create_task(stop.wait())
+        runner = (
+            asyncio.create_task(queue.run_worker())
+            if isinstance(queue, jobs.ProcrastinateQueue)
+            else asyncio.create_task(asyncio.Event().wait())
+        )
+        done, _ = await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if runner in done and runner.exception() is not None:
+            raise runner.exception()  # type: ignore[misc]
+        runner.cancel()
+    finally:
+        await queue.stop()
+        await engine.dispose()
+        log.info("worker stopped")

@@ -1,0 +1,237 @@
+"""Processing hand-off end to end (committing app, in-process job workers) and the live
+event stream: replay, Last-Event-ID, heartbeats, end on a terminal state, events written by
+another process."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nubo.flights import analysis, tasks
+from nubo.flights.wiring import job_context
+from nubo.kit.db import create_engine, create_sessionmaker
+from nubo.kit.storage import new_key
+from nubo.kit.types import utcnow
+from nubo.models import Flight, FlightEvent, ProcessingStatus
+from tests.flights.helpers import HEADER, csv_bytes, csv_gz_bytes, parquet_bytes
+from tests.flights.live import Live, read_sse, start_live
+
+
+@pytest.fixture
+async def live(database_url: str, engine: Any, tmp_path: Path) -> AsyncIterator[Live]:
+    async for value in start_live(database_url, tmp_path):
+        yield value
+
+
+async def _new_flight(live: Live, **fields: Any) -> dict[str, Any]:
+    r = await live.client.post(
+        "/api/flight/create",
+        json={"registration": "PR-XBA", **fields},
+        headers=live.world.headers("admin_a"),
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def _upload(live: Live, flight_id: str, data: bytes, name: str = "f.csv") -> dict[str, Any]:
+    r = await live.client.post(
+        f"/api/flight/{flight_id}/upload",
+        files={"file": (name, data)},
+        headers=live.world.headers("member_a"),
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("make", [csv_bytes, csv_gz_bytes, parquet_bytes])
+async def test_a_good_file_is_processed(live: Live, make: Any):
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], make(10))
+    done = await live.wait_terminal(flight["id"])
+    assert done["processing_status"] == "processed", done
+    assert done["error"] is None
+    assert done["model_version"] == analysis.HEADER_CHECK_VERSION
+    events, _, ended = await read_sse(
+        live.app, f"/api/flight/{flight['id']}/events", live.world.headers("member_a")
+    )
+    assert ended
+    assert [e["data"]["status"] for e in events] == [
+        "created",
+        "uploaded",
+        "queued",
+        "processing",
+        "processed",
+    ]
+    ids = [int(e["id"]) for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (csv_bytes(5, header=[h for h in HEADER if h != "eng2_bleed_press_psi"]), "missing-column"),
+        (csv_bytes(0), "header-only"),
+        (csv_bytes(3, header=[h for h in HEADER if h != "time_s"]), "no-time-column"),
+        (b"\x1f\x8b" + b"garbage" * 100, "corrupt-gzip"),
+        (b"PAR1" + b"\x00" * 64, "corrupt-parquet"),
+    ],
+)
+async def test_a_bad_file_fails_with_a_code(live: Live, data: bytes, code: str):
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], data)
+    done = await live.wait_terminal(flight["id"])
+    assert done["processing_status"] == "failed"
+    assert done["error"]["code"] == code, done["error"]
+    assert done["file"] is not None  # the raw file is kept
+
+
+async def test_sse_reconnect_with_last_event_id_misses_nothing(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+):
+    real = analysis.ANALYZE
+
+    def slow(path: Any, **kw: Any) -> Any:
+        time.sleep(0.8)
+        return real(path, **kw)
+
+    monkeypatch.setattr(analysis, "ANALYZE", slow)
+    flight = await _new_flight(live)
+    path = f"/api/flight/{flight['id']}/events"
+    headers = live.world.headers("member_a")
+    await _upload(live, flight["id"], csv_bytes())
+
+    # First connection: read two events, then the client drops.
+    first, _, ended = await read_sse(live.app, path, headers, stop=lambda ev, _: len(ev) >= 2)
+    assert not ended and len(first) >= 2
+    # Reconnect where it stopped; the server sends the rest and ends at the terminal state.
+    rest, _, ended = await read_sse(live.app, path, {**headers, "Last-Event-ID": first[-1]["id"]})
+    assert ended
+    whole, _, _ = await read_sse(live.app, path, headers)
+    assert [e["id"] for e in first + rest] == [e["id"] for e in whole]
+    assert whole[-1]["data"]["status"] == "processed"
+    # Resuming after the terminal event: nothing to send, the stream ends at once.
+    after, _, ended = await read_sse(live.app, path, {**headers, "Last-Event-ID": whole[-1]["id"]})
+    assert after == [] and ended
+    # `?after=` is the same as the header; a bad header is 422.
+    r = await live.client.get(path, headers={**headers, "Last-Event-ID": "x"})
+    assert r.status_code == 422
+
+
+async def test_heartbeats_while_nothing_happens(live: Live):
+    flight = await _new_flight(live)  # no file: nothing will happen
+    events, comments, ended = await read_sse(
+        live.app,
+        f"/api/flight/{flight['id']}/events",
+        live.world.headers("admin_a"),
+        stop=lambda _, c: len(c) >= 2,
+        timeout_s=10,
+    )
+    assert not ended
+    assert [e["data"]["status"] for e in events] == ["created"]
+    assert len(comments) >= 2  # heartbeat comments
+
+
+async def test_events_from_another_process_reach_the_stream(live: Live, database_url: str):
+    """A writer with its own engine (as a worker on another machine would be)."""
+    flight = await _new_flight(live)
+    other = create_engine(database_url)
+    written = False
+
+    async def write_from_elsewhere() -> None:
+        nonlocal written
+        async with create_sessionmaker(other)() as s:
+            fid = uuid.UUID(flight["id"])
+            for status in ("processing", "failed"):
+                s.add(FlightEvent(flight_id=fid, status=status, message="elsewhere"))
+            await s.commit()
+        written = True
+
+    def stop(events: list[dict[str, Any]], _: list[str]) -> bool:
+        return False
+
+    import asyncio
+
+    writer = asyncio.get_running_loop().call_later(
+        0.3, lambda: asyncio.ensure_future(write_from_elsewhere())
+    )
+    try:
+        events, _, ended = await read_sse(
+            live.app,
+            f"/api/flight/{flight['id']}/events",
+            live.world.headers("admin_a"),
+            stop=stop,
+            timeout_s=15,
+        )
+    finally:
+        writer.cancel()
+        await other.dispose()
+    assert written and ended
+    assert [e["data"]["status"] for e in events] == ["created", "processing", "failed"]
+
+
+async def test_the_sweeper_hands_off_a_flight_left_without_a_job(live: Live):
+    """An upload committed `queued` whose defer was lost (crash between commit and defer),
+    and a job that died holding its lease: the sweeper re-defers both."""
+    store = live.app.state.store
+    a = live.world.account_a.id
+    flights = []
+    async with live.app.state.sessionmaker() as s:
+        for status, lease in [
+            (ProcessingStatus.queued, None),
+            (ProcessingStatus.processing, utcnow()),
+        ]:
+            fid = uuid.uuid4()
+            stored = await store.put_bytes(new_key(f"raw/account={a}/flight={fid}"), csv_bytes())
+            s.add(
+                Flight(
+                    id=fid,
+                    account_id=a,
+                    registration="PR-XBA",
+                    processing_status=status,
+                    processing_run=1,
+                    queued_at=utcnow(),
+                    lease_until=lease,
+                    job_token=uuid.uuid4() if lease else None,
+                    file_key=stored.key,
+                    file_size=stored.size,
+                    file_sha256=stored.sha256,
+                    file_format="csv",
+                    file_uploaded_at=utcnow(),
+                )
+            )
+            flights.append(str(fid))
+        await s.commit()
+    for fid in flights:
+        done = await live.wait_terminal(fid, timeout_s=30)
+        assert done["processing_status"] == "processed"
+
+
+async def test_a_job_is_idempotent(live: Live):
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], csv_bytes())
+    await live.wait_terminal(flight["id"])
+    ctx = job_context(live.app, live.app.state.jobs)
+    # The same job again, and a job of an old run: both find nothing to claim.
+    await tasks.process_flight(ctx, flight_id=flight["id"], run=1)
+    await tasks.process_flight(ctx, flight_id=flight["id"], run=0)
+    await tasks.process_flight(ctx, flight_id=str(uuid.uuid4()), run=1)
+    events, _, _ = await read_sse(
+        live.app, f"/api/flight/{flight['id']}/events", live.world.headers("admin_a")
+    )
+    assert [e["data"]["status"] for e in events].count("processing") == 1
+
+
+async def test_a_replaced_file_starts_a_new_run(live: Live):
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], csv_bytes(5, header=["time_s", "x"]))
+    first = await live.wait_terminal(flight["id"])
+    assert first["processing_status"] == "failed"
+    await _upload(live, flight["id"], csv_bytes())
+    second = await live.wait_terminal(flight["id"])
+    assert second["processing_status"] == "processed"
+    assert second["processing_run"] == 2 and second["error"] is None
