@@ -169,7 +169,7 @@ async def test_cap_without_content_length_stops_midway(
             else:
                 boundary = "nubo-test-boundary"
 
-                async def form():
+                async def form(boundary: str = boundary):
                     yield (
                         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
                         f'filename="big.csv"\r\n\r\n'
@@ -309,14 +309,14 @@ async def test_multipart_rules(client: AsyncClient, world: World, flight_a: dict
             f"!!\r\n--{boundary}--\r\n"
         ).encode()
     )
-    before = set(p for p in store_root.rglob("*") if p.is_file())
+    before = set(files_under(store_root, ""))
     r = await client.post(
         "/api/flight/create",
         content=body,
         headers={**h, "Content-Type": f"multipart/form-data; boundary={boundary}"},
     )
     assert r.status_code == 422, r.text
-    assert set(p for p in store_root.rglob("*") if p.is_file()) == before
+    assert set(files_under(store_root, "")) == before
     assert files_under(store_root, _prefix(flight_a)) == []
 
 
