@@ -249,8 +249,9 @@ def _collect(lf: pl.LazyFrame, layout: _Layout) -> pl.DataFrame:
             continue
         p = PARAMS[canon]
         value = _numeric(pl.col(key), schema[key])
-        ok = value.is_finite() & value.is_between(p.low, p.high)
-        exprs.append(pl.when(ok).then(value).otherwise(None).alias(canon))
+        # NaN sorts above every number and ±inf lie outside every range, so the range test
+        # alone masks non-finite cells too.
+        exprs.append(pl.when(value.is_between(p.low, p.high)).then(value).alias(canon))
     try:
         return lf.select(exprs).collect(engine="streaming")
     except pl.exceptions.ComputeError as exc:
