@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo.kit.storage import ObjectStore, new_key
 from nubo.kit.types import utcnow
+from nubo.marketplace.files import dataset_prefix
 from nubo.marketplace.months import month_of
 from tests.authz.cases import Call, case
 from tests.fixtures.world import World
@@ -21,6 +23,14 @@ DATASET = {"name": "Rain gauges", "description": "Daily rain", "location": "Reci
 
 async def _dataset(world: World, session: AsyncSession):  # type: ignore[no-untyped-def]
     return await make_dataset(session, world.platform_account)
+
+
+async def _attach_file(world: World, session: AsyncSession, dataset) -> None:  # type: ignore[no-untyped-def]
+    """Put a data file in the app's store (same settings) and point the dataset at it."""
+    store = ObjectStore.from_url(world.platform.settings.resolved_storage_url)
+    stored = await store.put_bytes(new_key(dataset_prefix(dataset.id)), b"station,mm\nA,1\n")
+    dataset.file_key, dataset.file_size, dataset.file_name = stored.key, stored.size, "rain.csv"
+    await session.commit()
 
 
 @case("POST", "/api/datasets")
@@ -121,5 +131,13 @@ async def _an_invoice(world: World, session: AsyncSession) -> Call:
 async def _download(world: World, session: AsyncSession) -> Call:
     dataset = await _dataset(world, session)
     await make_purchase(session, world.account_a, dataset)
-    await session.commit()
+    await _attach_file(world, session, dataset)
     return Call(path={"datasetId": str(dataset.id)})
+
+
+@case("POST", "/api/datasets/{datasetId}/file")
+async def _upload(world: World, session: AsyncSession) -> Call:
+    dataset = await _dataset(world, session)
+    await session.commit()
+    return Call(path={"datasetId": str(dataset.id)}, content=b"station,mm\nA,1\n",
+                params={"filename": "rain.csv"}, headers={"Content-Type": "text/csv"})

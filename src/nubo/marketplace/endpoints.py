@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from nubo.identity.auth import CurrentUser, Operator
 from nubo.kit.db import Session
 from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.storage import ObjectStore
 from nubo.kit.types import utcnow
-from nubo.marketplace import billing, datasets, idempotency, invoicing, repository
+from nubo.marketplace import billing, datasets, files, idempotency, invoicing, repository
 from nubo.marketplace.idempotency import IdempotencyHeader
 from nubo.marketplace.months import MonthError, parse_month
 from nubo.marketplace.schemas import (
@@ -129,6 +132,67 @@ async def update_dataset(
 async def delete_dataset(dataset_id: DatasetId, _: Operator, session: Session) -> Response:
     await datasets.delete(session, dataset_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _store(request: Request) -> ObjectStore:
+    store: ObjectStore = request.app.state.store
+    return store
+
+
+@datasets_router.post(
+    "/{datasetId}/file",
+    response_model=DatasetOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_dataset_file(
+    dataset_id: DatasetId,
+    request: Request,
+    background: BackgroundTasks,
+    _: Operator,
+    session: Session,
+    filename: Annotated[str | None, Query(max_length=255, description="shown to buyers")] = None,
+) -> DatasetOut:
+    """Stream the request body (any content type) into object storage as the data file."""
+    store = _store(request)
+    max_bytes = request.app.state.settings.max_upload_bytes
+    dataset, replaced = await files.upload(session, store, request, dataset_id, filename, max_bytes)
+    if replaced is not None:
+        background.add_task(store.delete, replaced)  # after the commit and the response
+    return DatasetOut.of(dataset)
+
+
+@datasets_router.get(
+    "/{datasetId}/download",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_dataset_file(
+    dataset_id: DatasetId, request: Request, actor: CurrentUser, session: Session
+) -> StreamingResponse:
+    """The data file, for accounts with a purchase or a subscription active now (else 404)."""
+    dataset, chunks = await files.open_download(session, _store(request), actor, dataset_id)
+    name = (dataset.file_name or "data").replace('"', "")
+    ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
+    headers = {
+        "Content-Disposition": (
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+        ),
+        "X-Content-SHA256": dataset.file_sha256 or "",
+    }
+    if dataset.file_size is not None:
+        headers["Content-Length"] = str(dataset.file_size)
+    return StreamingResponse(
+        chunks,
+        media_type=dataset.file_content_type or files.DEFAULT_CONTENT_TYPE,
+        headers=headers,
+    )
 
 
 # ------------------------------------------------------- transactions, subscriptions
