@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from nubo import __version__
+from nubo.fleet.endpoints import router as fleet_router
 from nubo.flights import wiring as flights_wiring
 from nubo.flights.endpoints import routers as flights_routers
 from nubo.identity.endpoints import routers as identity_routers
@@ -31,6 +32,7 @@ def api_router() -> APIRouter:
         api.include_router(router)
     for router in flights_routers:
         api.include_router(router)
+    api.include_router(fleet_router)
     return api
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
 
 from nubo.kit.errors import Unprocessable
 
@@ -65,7 +66,7 @@ def _jsonable(value: Any) -> Any:
 def keyset(
     stmt: Select[Any],
     params: PageParams,
-    columns: Sequence[ColumnElement[Any]],
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
     parse: Sequence[Callable[[Any], Any]],
     *,
     descending: bool = False,
@@ -83,7 +84,9 @@ def keyset(
 
 
 def _after(
-    columns: Sequence[ColumnElement[Any]], values: Sequence[Any], descending: bool
+    columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    values: Sequence[Any],
+    descending: bool,
 ) -> ColumnElement[bool]:
     # Expanded row comparison: (a, b) > (x, y) is a > x OR (a = x AND b > y); portable to SQLite.
     clauses = []

@@ -507,6 +507,15 @@ class ObjectStore:
             raise self._map(exc, key) from exc
         return int(meta["size"])
 
+    async def list_keys(self, prefix: str) -> AsyncIterator[str]:
+        """Every key under ``prefix`` (a folder-like prefix, no trailing slash needed)."""
+        try:
+            async for batch in obstore.list(self._store, prefix=prefix):
+                for meta in batch:
+                    yield str(meta["path"])
+        except Exception as exc:
+            raise self._map(exc, prefix) from exc
+
     # ----------------------------------------------------------------- other
 
     async def delete(self, key: str) -> None:

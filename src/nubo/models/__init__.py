@@ -1,6 +1,7 @@
 """Every ORM table; importing this module registers them all on Base.metadata."""
 
 from nubo.models.account import Account, AccountStatus
+from nubo.models.aircraft import Aircraft, TrendPoint
 from nubo.models.base import Base
 from nubo.models.dataset import Dataset
 from nubo.models.flight import BleedStatus, Flight, ProcessingStatus
@@ -15,6 +16,7 @@ from nubo.models.user import Role, User
 __all__ = [
     "Account",
     "AccountStatus",
+    "Aircraft",
     "Base",
     "BleedStatus",
     "Dataset",
@@ -32,5 +34,6 @@ __all__ = [
     "SubscriptionStatus",
     "Transaction",
     "TransactionType",
+    "TrendPoint",
     "User",
 ]

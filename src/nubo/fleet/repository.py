@@ -1,0 +1,57 @@
+"""Queries of the fleet domain; tenant scoping lives in `readable_aircraft`."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import Select, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nubo.kit.types import utcnow
+from nubo.models import Aircraft, Role, TrendPoint, User
+
+
+def readable_aircraft(actor: User) -> Select[Aircraft]:
+    stmt = select(Aircraft)
+    if actor.role is not Role.operator:
+        stmt = stmt.where(Aircraft.account_id == actor.account_id)
+    return stmt
+
+
+async def aircraft_for_update(
+    session: AsyncSession, account_id: uuid.UUID, registration: str
+) -> Aircraft | None:
+    stmt = (
+        select(Aircraft)
+        .where(Aircraft.account_id == account_id, Aircraft.registration == registration)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def ensure_aircraft(
+    session: AsyncSession, account_id: uuid.UUID, registration: str, aircraft_type: str | None
+) -> Aircraft:
+    """The aircraft row, created if missing and locked; two jobs racing create it once."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    await session.execute(
+        insert(Aircraft)
+        .values(id=uuid.uuid4(), account_id=account_id, registration=registration,
+                aircraft_type=aircraft_type, flights_processed=0, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["account_id", "registration"])
+    )
+    aircraft = await aircraft_for_update(session, account_id, registration)
+    assert aircraft is not None
+    return aircraft
+
+
+async def trend_points(session: AsyncSession, aircraft_id: uuid.UUID) -> list[TrendPoint]:
+    stmt = (
+        select(TrendPoint)
+        .where(TrendPoint.aircraft_id == aircraft_id)
+        .order_by(TrendPoint.flown_at, TrendPoint.flight_id)
+    )
+    return list((await session.execute(stmt)).scalars().all())

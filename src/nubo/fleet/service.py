@@ -1,0 +1,50 @@
+"""Fleet views: each aircraft's latest verdict, and its trend flight by flight."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nubo.fleet.repository import readable_aircraft
+from nubo.kit.errors import Conflict, NotFound
+from nubo.kit.pagination import PageParams, keyset
+from nubo.models import Aircraft, TrendPoint, User
+
+
+def normalise_registration(registration: str) -> str:
+    return registration.strip().upper()
+
+
+async def list_aircraft(session: AsyncSession, actor: User, params: PageParams) -> list[Aircraft]:
+    stmt = keyset(readable_aircraft(actor), params, [Aircraft.registration, Aircraft.id],
+                  [str, uuid.UUID])
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def get_aircraft(
+    session: AsyncSession, actor: User, registration: str, account_id: uuid.UUID | None
+) -> Aircraft:
+    stmt = readable_aircraft(actor).where(
+        Aircraft.registration == normalise_registration(registration)
+    )
+    if account_id is not None:
+        stmt = stmt.where(Aircraft.account_id == account_id)
+    found = list((await session.execute(stmt.limit(2))).scalars().all())
+    if not found:
+        raise NotFound("aircraft not found")
+    if len(found) > 1:  # only operators see several accounts
+        raise Conflict("several accounts fly this registration; pass account_id",
+                       code="ambiguous-registration")
+    return found[0]
+
+
+async def trend_page(
+    session: AsyncSession, aircraft: Aircraft, params: PageParams
+) -> list[TrendPoint]:
+    stmt = select(TrendPoint).where(TrendPoint.aircraft_id == aircraft.id)
+    stmt = keyset(stmt, params, [TrendPoint.flown_at, TrendPoint.flight_id],
+                  [datetime.fromisoformat, uuid.UUID])
+    return list((await session.execute(stmt)).scalars().all())
