@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from nubo.bleed.cli import analyze_command, model_app, simulate_command
 from nubo.settings import Settings
 
 app = typer.Typer(
@@ -15,6 +16,12 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+fleet_app = typer.Typer(help="Fleet-wide views over the stored flight features.",
+                        no_args_is_help=True)
+app.add_typer(fleet_app, name="fleet")
+app.command("analyze")(analyze_command)
+app.command("simulate")(simulate_command)
+app.add_typer(model_app, name="model")
 billing_app = typer.Typer(help="Invoices and billing runs.", no_args_is_help=True)
 app.add_typer(billing_app, name="billing")
 console = Console()
@@ -193,6 +200,29 @@ def close_month_command(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     raise typer.Exit(asyncio.run(_close_month(parsed, prorate, concurrency)))
+
+
+@fleet_app.command("query")
+def fleet_query_command(
+    sql: Annotated[str, typer.Argument(help="SQL over the `features` view (DuckDB dialect)")],
+) -> None:
+    """Run SQL over every flight's features in the object store (account/aircraft/date)."""
+    import duckdb
+    from rich.table import Table
+
+    from nubo.fleet.features import fleet_query
+    from nubo.flights.wiring import build_store
+
+    try:
+        columns, rows = asyncio.run(fleet_query(build_store(Settings()), sql))
+    except duckdb.Error as exc:
+        console.print(f"[red]query failed:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    console.print(f"{len(rows)} row(s)")
 
 
 if __name__ == "__main__":
