@@ -232,10 +232,13 @@ class InProcessQueue(JobQueue):
 
     mode = "inprocess"
 
-    def __init__(self, concurrency: int = 2, max_attempts: int | None = None) -> None:
+    def __init__(
+        self, concurrency: int = 2, max_attempts: int | None = None, retry_base_s: float = 2.0
+    ) -> None:
         super().__init__()
         self.concurrency = concurrency
         self.max_attempts = max_attempts
+        self.retry_base_s = retry_base_s
         self._queue: asyncio.Queue[tuple[str, dict[str, Any], str | None]] = asyncio.Queue()
         self._waiting: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
@@ -302,7 +305,7 @@ class InProcessQueue(JobQueue):
                         if attempt == attempts:
                             log.error("job %s %s gave up after %d attempts", name, kwargs, attempt)
                         else:
-                            await asyncio.sleep(min(2**attempt, 30))
+                            await asyncio.sleep(min(self.retry_base_s**attempt, 30))
             finally:
                 self._queue.task_done()
 
@@ -337,7 +340,7 @@ class ProcrastinateQueue(JobQueue):
         self.poll_interval_s = poll_interval_s
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
-                conninfo=conninfo, kwargs={"autocommit": True}, min_size=1, max_size=4
+                conninfo=conninfo, min_size=1, max_size=4
             )
         )
         self._registered: set[str] = set()

@@ -1,0 +1,177 @@
+"""The job system: the wrapper, the in-process runner and Procrastinate on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nubo.kit import jobs
+from nubo.kit.db import create_sessionmaker
+from nubo.kit.storage import ObjectStore
+from nubo.models import Account
+from tests.conftest import make_settings
+
+CALLS: list[tuple[str, dict[str, Any]]] = []
+FAILURES: dict[str, int] = {}
+
+
+@jobs.task("test.record", lock=lambda kw: f"record:{kw['key']}")
+async def _record(ctx: jobs.JobContext, key: str, n: int = 0) -> None:
+    CALLS.append(("record", {"key": key, "n": n}))
+
+
+@jobs.task("test.flaky", max_attempts=3)
+async def _flaky(ctx: jobs.JobContext, key: str) -> None:
+    FAILURES[key] = FAILURES.get(key, 0) + 1
+    if FAILURES[key] < 3:
+        raise RuntimeError("not yet")
+    CALLS.append(("flaky", {"key": key}))
+
+
+@jobs.task("test.cpu")
+async def _cpu(ctx: jobs.JobContext, key: str) -> None:
+    import threading
+
+    main = threading.get_ident()
+    other = await ctx.run_cpu(threading.get_ident)
+    CALLS.append(("cpu", {"key": key, "off_loop": other != main}))
+
+
+@pytest.fixture
+async def ctx(database_url: str, engine: AsyncEngine, tmp_path: Path) -> jobs.JobContext:
+    settings = make_settings(database_url, tmp_path)
+    return jobs.JobContext(
+        settings=settings,
+        sessionmaker=create_sessionmaker(engine),
+        store=ObjectStore.from_url("memory://"),
+        queue=jobs.InProcessQueue(),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    CALLS.clear()
+    FAILURES.clear()
+
+
+async def _inprocess(ctx: jobs.JobContext, **kw: Any) -> AsyncIterator[jobs.InProcessQueue]:
+    queue = jobs.InProcessQueue(**kw)
+    ctx.queue = queue
+    await queue.start(ctx, worker=True)
+    try:
+        yield queue
+    finally:
+        await queue.stop()
+
+
+async def test_inprocess_runs_jobs_and_does_not_queue_the_same_work_twice(ctx):
+    queue = jobs.InProcessQueue()
+    ctx.queue = queue
+    await queue.defer("test.record", key="a", n=1)
+    await queue.defer("test.record", key="a", n=2)  # same lock, still waiting: dropped
+    await queue.defer("test.record", key="b", n=3)
+    assert queue.pending == 2
+    await queue.start(ctx, worker=True)
+    try:
+        await queue.join()
+        await queue.ping()
+        assert sorted(c[1]["key"] for c in CALLS) == ["a", "b"]
+        await queue.defer("test.record", key="a", n=4)  # ran already: may run again
+        await queue.join()
+        assert len(CALLS) == 3
+    finally:
+        await queue.stop()
+
+
+async def test_inprocess_retries_a_failing_job(ctx):
+    async for queue in _inprocess(ctx, retry_base_s=0.01):
+        await queue.defer("test.flaky", key="x")
+        await queue.join()
+    assert FAILURES["x"] == 3 and CALLS == [("flaky", {"key": "x"})]
+
+
+async def test_cpu_work_runs_off_the_event_loop(ctx):
+    async for queue in _inprocess(ctx):
+        await queue.defer("test.cpu", key="c")
+        await queue.join()
+    assert CALLS == [("cpu", {"key": "c", "off_loop": True})]
+
+
+async def test_unknown_task_is_refused(ctx):
+    with pytest.raises(LookupError):
+        await ctx.queue.defer("test.nope")
+    with pytest.raises(LookupError):
+        await jobs.run_job(ctx, "test.nope", {})
+    assert await ctx.queue.defer_quietly("test.nope") is False
+
+
+async def test_the_unit_of_work_commits_or_rolls_back(ctx):
+    email = f"jobs-{uuid.uuid4().hex[:8]}@example.com"
+    async with ctx.unit() as session:
+        session.add(Account(name="Jobs", email=email))
+    with pytest.raises(RuntimeError):
+        async with ctx.unit() as session:
+            session.add(Account(name="Jobs 2", email="2" + email))
+            await session.flush()
+            raise RuntimeError("boom")
+    async with ctx.unit() as session:
+        found = (
+            await session.execute(select(Account.email).where(Account.email.like(f"%{email}")))
+        ).scalars().all()
+        assert found == [email]
+        await session.execute(delete(Account).where(Account.email == email))
+
+
+def test_procrastinate_conninfo(tmp_path: Path):
+    s = make_settings("postgresql+asyncpg://u:p%40ss@db.example:5433/nubo", tmp_path)
+    info = jobs.procrastinate_conninfo(s)
+    assert make_url(info).drivername == "postgresql"
+    assert make_url(info).password == "p@ss" and make_url(info).port == 5433
+    s = make_settings("sqlite+aiosqlite:///x.db", tmp_path, jobs_database_url="postgresql://q/j")
+    assert jobs.procrastinate_conninfo(s) == "postgresql://q/j"
+    with pytest.raises(ValueError):
+        jobs.procrastinate_conninfo(make_settings("sqlite+aiosqlite:///x.db", tmp_path))
+    queue = jobs.build_queue(make_settings("sqlite+aiosqlite:///x.db", tmp_path))
+    assert isinstance(queue, jobs.InProcessQueue)
+
+
+async def test_procrastinate_defers_runs_and_locks(ctx, database_url: str):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("Procrastinate needs PostgreSQL")
+    conninfo = jobs.procrastinate_conninfo(ctx.settings)
+    queue = jobs.ProcrastinateQueue(conninfo, poll_interval_s=0.2)
+    ctx.queue = queue
+    await queue.start(ctx, worker=False)  # an API process: defers only
+    try:
+        await queue.ensure_schema()  # a second call is a no-op
+        await queue.ping()
+        await queue.defer("test.record", key="p", n=1)
+        await queue.defer("test.record", key="p", n=2)  # waiting with the same lock: dropped
+        rows = await queue.app.connector.execute_query_all_async(
+            "SELECT args FROM procrastinate_jobs WHERE task_name = 'test.record' "
+            "AND status = 'todo'"
+        )
+        assert [r["args"] for r in rows] == [{"key": "p", "n": 1}]
+    finally:
+        await queue.stop()
+    worker = jobs.ProcrastinateQueue(conninfo, poll_interval_s=0.2)
+    ctx.queue = worker
+    await worker.start(ctx, worker=True)  # a `nubo worker`
+    try:
+        await worker.defer("test.flaky", key="q")
+        for _ in range(200):
+            if len(CALLS) >= 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await worker.stop()
+    assert ("record", {"key": "p", "n": 1}) in CALLS
+    assert ("flaky", {"key": "q"}) in CALLS and FAILURES["q"] == 3  # retried by Procrastinate
