@@ -124,7 +124,13 @@ async def _analyze(ctx: JobContext, key: str | None, aircraft_type: str | None) 
     with tempfile.TemporaryDirectory(prefix="nubo-flight-") as tmp:
         path = Path(tmp) / "data"
         try:
-            await ctx.store.download_to(key, path)
+            if ctx.store.kind == "local" and ctx.store.root is not None:
+                # A local folder: read the object where it lies, no copy.
+                if await ctx.store.head(key) is None:
+                    raise ObjectNotFound(key)
+                path = ctx.store.root / key
+            else:
+                await ctx.store.download_to(key, path)
         except ObjectNotFound:
             return Outcome(error_code="file-missing", error_message="the data file is missing")
         # Other storage errors raise: the job is retried, the lease lets a later one resume.
