@@ -82,7 +82,11 @@ async def test_a_worker_process_runs_the_job_and_its_events_stream(
     )
     assert ended, "the stream ends after the terminal state"
     assert [e["data"]["status"] for e in events] == [
-        "created", "uploaded", "queued", "processing", "processed"
+        "created",
+        "uploaded",
+        "queued",
+        "processing",
+        "processed",
     ]
     assert worker_process.poll() is None
     r = await live_pg.client.get("/api/ready")

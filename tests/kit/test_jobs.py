@@ -124,8 +124,10 @@ async def test_the_unit_of_work_commits_or_rolls_back(ctx):
             raise RuntimeError("boom")
     async with ctx.unit() as session:
         found = (
-            await session.execute(select(Account.email).where(Account.email.like(f"%{email}")))
-        ).scalars().all()
+            (await session.execute(select(Account.email).where(Account.email.like(f"%{email}"))))
+            .scalars()
+            .all()
+        )
         assert found == [email]
         await session.execute(delete(Account).where(Account.email == email))
 
@@ -175,3 +177,21 @@ async def test_procrastinate_defers_runs_and_locks(ctx, database_url: str):
         await worker.stop()
     assert ("record", {"key": "p", "n": 1}) in CALLS
     assert ("flaky", {"key": "q"}) in CALLS and FAILURES["q"] == 3  # retried by Procrastinate
+
+
+async def test_procrastinate_queue_down_does_not_stop_an_api_process(ctx):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    queue = jobs.ProcrastinateQueue(f"postgresql://nobody@127.0.0.1:{port}/none?connect_timeout=2")
+    await queue.start(ctx, worker=False)  # logs, does not raise
+    try:
+        with pytest.raises(jobs.JobsUnavailable):
+            await queue.ping()
+        with pytest.raises(jobs.JobsUnavailable):
+            await queue.defer("test.record", key="z")
+        assert await queue.defer_quietly("test.record", key="z") is False
+    finally:
+        await queue.stop()

@@ -339,13 +339,12 @@ class ProcrastinateQueue(JobQueue):
         self.concurrency = concurrency
         self.poll_interval_s = poll_interval_s
         self.app = procrastinate.App(
-            connector=procrastinate.PsycopgConnector(
-                conninfo=conninfo, min_size=1, max_size=4
-            )
+            connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4)
         )
         self._registered: set[str] = set()
         self._register_tasks()
         self._opened = False
+        self._open_lock = asyncio.Lock()
         self._worker: asyncio.Task[None] | None = None
 
     def _register_tasks(self) -> None:
@@ -387,12 +386,26 @@ class ProcrastinateQueue(JobQueue):
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
+    async def _open(self) -> None:
+        async with self._open_lock:
+            if self._opened:
+                return
+            self._register_tasks()
+            await self.ensure_schema()
+            await self.app.open_async()
+            self._opened = True
+
     async def start(self, ctx: JobContext, *, worker: bool) -> None:
         self.ctx = ctx
-        self._register_tasks()
-        await self.ensure_schema()
-        await self.app.open_async()
-        self._opened = True
+        if not worker:
+            # An API process: a queue database that is down must not keep the API from
+            # starting; /ready says so, and the next defer (or the sweeper) opens it.
+            try:
+                await self._open()
+            except Exception:
+                log.exception("the job queue cannot be opened yet")
+            return
+        await self._open()
         if worker:
             self._worker = asyncio.create_task(
                 self.app.run_worker_async(
@@ -430,19 +443,22 @@ class ProcrastinateQueue(JobQueue):
         spec = TASKS.get(name)
         if spec is None:
             raise LookupError(f"unknown task {name!r}")
-        self._register_tasks()
         lock = spec.lock(kwargs) if spec.lock else None
         try:
+            await self._open()
             await self.app.configure_task(name, queueing_lock=lock).defer_async(**kwargs)
         except procrastinate.exceptions.AlreadyEnqueued:
             return  # the same work is already waiting
-        except procrastinate.exceptions.ConnectorException as exc:
+        except (procrastinate.exceptions.ConnectorException, OSError) as exc:
             raise JobsUnavailable(str(exc)) from exc
+        except Exception as exc:  # psycopg.OperationalError while opening, ...
+            if type(exc).__module__.startswith("psycopg"):
+                raise JobsUnavailable(str(exc)) from exc
+            raise
 
     async def ping(self) -> None:
-        if not self._opened:
-            raise JobsUnavailable("the job queue is not open")
         try:
+            await self._open()
             await self.app.connector.execute_query_one_async("SELECT 1 AS ok")
         except Exception as exc:
             raise JobsUnavailable(f"job queue database: {type(exc).__name__}") from exc
