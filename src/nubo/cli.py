@@ -152,7 +152,7 @@ async def _close_month(month: str, prorate: bool, concurrency: int | None) -> in
     if settings.embedded:
         await _migrate(settings)
     # SQLite has one writer: parallel transactions would only queue behind each other.
-    workers = concurrency or (1 if settings.embedded else 8)
+    workers = concurrency or (1 if settings.embedded else 4)
     engine = create_engine(settings.resolved_database_url, pool_size=workers)
     try:
         with Progress(
@@ -169,7 +169,7 @@ async def _close_month(month: str, prorate: bool, concurrency: int | None) -> in
                 prorate=prorate,
                 concurrency=workers,
                 on_start=lambda total: progress.update(task, total=total),
-                on_progress=lambda: progress.advance(task),
+                on_progress=lambda n: progress.advance(task, n),
             )
     finally:
         await engine.dispose()
@@ -188,7 +188,7 @@ def close_month_command(
     month: Annotated[str, typer.Argument(help="the month to invoice, YYYY-MM")],
     prorate: Annotated[bool, typer.Option(help="charge active days ÷ days of the month")] = False,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, max=64, help="parallel transactions (8; SQLite: 1)")
+        int | None, typer.Option(min=1, max=64, help="parallel transactions (4; SQLite: 1)")
     ] = None,
 ) -> None:
     """Invoice every account for MONTH (subscriptions active in it, unbilled one-offs)."""

@@ -49,3 +49,26 @@ def test_cli_close_month(tmp_path, monkeypatch):
     ok = runner.invoke(cli, ["billing", "close-month", MONTH])
     assert ok.exit_code == 0, ok.output
     assert "0 invoices created" in ok.output
+
+
+async def test_careful_path_and_failures(world, session, sessionmaker):
+    from nubo.marketplace import closing, invoicing
+
+    brl = await make_dataset(session, world.platform_account, price_minor=1000)
+    usd = await make_dataset(session, world.platform_account, price_minor=700, currency="USD")
+    mixed = await make_account(session)
+    await make_subscription(session, world.account_a, brl, started_at=at(3))
+    await make_subscription(session, world.account_b, brl, started_at=at(3))
+    await make_subscription(session, mixed, brl, started_at=at(3))
+    await make_subscription(session, mixed, usd, started_at=at(3))
+    await invoicing.build_for_account(session, world.account_b.id, MONTH)
+    await session.commit()
+    ids = [world.account_a.id, world.account_b.id, mixed.id]
+    created, skipped, failed = await closing._careful_batch(sessionmaker, MONTH, ids, False)
+    assert [i.account_id for i in created] == [world.account_a.id] and skipped == 1
+    assert list(failed) == [str(mixed.id)]
+    numbers = (await session.execute(select(Invoice.number).where(Invoice.month == MONTH)
+                                     .order_by(Invoice.number))).scalars().all()
+    assert numbers == ["INV-202605-000001", "INV-202605-000002"]
+    result = await close_month(sessionmaker, MONTH, concurrency=1)
+    assert (result.accounts, result.created, list(result.failed)) == (1, 0, [str(mixed.id)])

@@ -36,7 +36,8 @@ from tests.marketplace.factories import make_dataset, make_subscription
 
 pytestmark = pytest.mark.postgres
 N = 12
-MONTH = "2031-01"  # no other test touches this month's invoice counter
+MONTH = "2031-01"  # no other test touches these months' invoice counters
+CLOSE = "2031-02"
 
 
 @dataclass
@@ -72,7 +73,7 @@ async def _clean(app: Any, world: World) -> None:
         invoices = select(Invoice.id).where(Invoice.account_id.in_(accounts))
         await s.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(invoices)))
         await s.execute(delete(Invoice).where(Invoice.account_id.in_(accounts)))
-        await s.execute(delete(InvoiceCounter).where(InvoiceCounter.month == MONTH))
+        await s.execute(delete(InvoiceCounter).where(InvoiceCounter.month.in_([MONTH, CLOSE])))
         await s.execute(delete(Transaction).where(Transaction.account_id.in_(accounts)))
         await s.execute(delete(Subscription).where(Subscription.account_id.in_(accounts)))
         await s.execute(delete(Dataset).where(Dataset.provider_account_id.in_(accounts)))
@@ -171,3 +172,27 @@ async def test_same_key_on_invoices_returns_the_original(live: Live):
     ])
     assert [r.status_code for r in responses] == [201] * N
     assert len({r.json()["id"] for r in responses}) == 1
+
+
+async def test_close_month_in_parallel_batches_races_the_api(live: Live):
+    from datetime import UTC, datetime
+
+    from nubo.marketplace.closing import close_month
+
+    world = live.world
+    async with live.session() as s, s.begin():
+        dataset = await make_dataset(s, world.platform_account)
+        for account in (world.account_a, world.account_b):
+            await make_subscription(s, account, dataset,
+                                    started_at=datetime(2031, 1, 20, tzinfo=UTC))
+    body = {"account_id": str(world.account_a.id), "month": CLOSE}
+    api, closed = await asyncio.gather(
+        live.client.post("/api/invoices", json=body, headers=world.headers("operator")),
+        close_month(live.app.state.sessionmaker, CLOSE, concurrency=2, batch_size=1),
+    )
+    assert api.status_code in (201, 409)
+    assert closed.created + (api.status_code == 201) == 2 and not closed.failed
+    async with live.session() as s:
+        numbers = sorted((await s.execute(select(Invoice.number)
+                                          .where(Invoice.month == CLOSE))).scalars())
+    assert numbers == ["INV-203102-000001", "INV-203102-000002"]

@@ -53,20 +53,31 @@ class InvoiceExists(Conflict):
     code = "invoice-exists"
 
 
-async def next_number(session: AsyncSession, month: str) -> str:
-    """Advance the month's counter (row-locked until commit; rolled back with the invoice)."""
+async def next_numbers(session: AsyncSession, month: str, count: int = 1) -> list[str]:
+    """Take `count` numbers from the month's counter. The row stays locked until the commit
+    and rolls back with the invoices, so numbers are gapless."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(InvoiceCounter)
-        .values(month=month, last_value=1)
+        .values(month=month, last_value=count)
         .on_conflict_do_update(
-            index_elements=["month"], set_={"last_value": InvoiceCounter.last_value + 1}
+            index_elements=["month"], set_={"last_value": InvoiceCounter.last_value + count}
         )
         .returning(InvoiceCounter.last_value)
     )
-    value = (await session.execute(stmt)).scalar_one()
-    return f"INV-{month[:4]}{month[5:7]}-{value:06d}"
+    last = (await session.execute(stmt)).scalar_one()
+    prefix = f"INV-{month[:4]}{month[5:7]}-"
+    return [f"{prefix}{value:06d}" for value in range(last - count + 1, last + 1)]
+
+
+async def next_number(session: AsyncSession, month: str) -> str:
+    return (await next_numbers(session, month, 1))[0]
+
+
+def pending_number() -> str:
+    """A stand-in until `number_pending` invoices get theirs, in the same transaction."""
+    return f"PENDING-{uuid.uuid4().hex[:24]}"
 
 
 async def _exists(session: AsyncSession, account_id: uuid.UUID, month: str) -> bool:
@@ -78,19 +89,21 @@ async def _exists(session: AsyncSession, account_id: uuid.UUID, month: str) -> b
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
-async def drafts_for_month(
-    session: AsyncSession, account_id: uuid.UUID, month: str, *, prorate: bool
-) -> list[Draft]:
+async def drafts_for_accounts(
+    session: AsyncSession, account_ids: list[uuid.UUID], month: str, *, prorate: bool
+) -> dict[uuid.UUID, list[Draft]]:
+    """What each account owes for the month: two queries, whatever the number of accounts."""
     start, end = bounds(month)
     dim = days_in(month)
-    drafts: list[Draft] = []
-    for sub, dataset in (
-        await session.execute(repository.subscriptions_in_month(account_id, start, end))
-    ).all():
+    drafts: dict[uuid.UUID, list[Draft]] = {a: [] for a in account_ids}
+    if not account_ids:
+        return drafts
+    subscriptions = repository.subscriptions_in_month(account_ids, start, end)
+    for sub, dataset in (await session.execute(subscriptions)).all():
         days = active_days(sub.started_at, sub.ends_at, month)
         if days <= 0:
             continue
-        drafts.append(
+        drafts[sub.account_id].append(
             Draft(
                 description=f"Subscription: {dataset.name} ({month})",
                 period_start=max(sub.started_at, start),
@@ -101,10 +114,9 @@ async def drafts_for_month(
                 subscription_id=sub.id,
             )
         )
-    for tx, dataset in (
-        await session.execute(repository.unbilled_one_offs(account_id, start, end))
-    ).all():
-        drafts.append(
+    one_offs = repository.unbilled_one_offs(account_ids, start, end)
+    for tx, dataset in (await session.execute(one_offs)).all():
+        drafts[tx.account_id].append(
             Draft(
                 description=f"Purchase: {dataset.name}",
                 period_start=tx.created_at,
@@ -116,6 +128,12 @@ async def drafts_for_month(
             )
         )
     return drafts
+
+
+async def drafts_for_month(
+    session: AsyncSession, account_id: uuid.UUID, month: str, *, prorate: bool
+) -> list[Draft]:
+    return (await drafts_for_accounts(session, [account_id], month, prorate=prorate))[account_id]
 
 
 def manual_drafts(lines: list[InvoiceLineIn], currency: str) -> list[Draft]:
@@ -141,15 +159,16 @@ def manual_drafts(lines: list[InvoiceLineIn], currency: str) -> list[Draft]:
     return drafts
 
 
-async def issue(
-    session: AsyncSession,
+def assemble(
     account_id: uuid.UUID,
     month: str,
     drafts: list[Draft],
+    number: str,
     *,
     prorated: bool = False,
     manual: bool = False,
 ) -> tuple[Invoice, list[InvoiceLine]]:
+    """The invoice and its lines (not added to a session); totals computed here."""
     if not drafts:
         raise EmptyMonth(f"nothing to invoice for {month}")
     currencies = {d.currency for d in drafts}
@@ -159,12 +178,11 @@ async def issue(
             code="mixed-currencies",
         )
     now = utcnow()
-    # The number is taken last: the counter row stays locked only until the commit.
     invoice = Invoice(
         id=uuid.uuid4(),
         account_id=account_id,
         month=month,
-        number=await next_number(session, month),
+        number=number,
         status=InvoiceStatus.open,
         currency=currencies.pop(),
         total_minor=sum(d.amount_minor for d in drafts),
@@ -175,6 +193,7 @@ async def issue(
     )
     lines = [
         InvoiceLine(
+            id=uuid.uuid4(),
             invoice_id=invoice.id,
             position=i,
             description=d.description,
@@ -189,6 +208,23 @@ async def issue(
         )
         for i, d in enumerate(drafts, start=1)
     ]
+    return invoice, lines
+
+
+async def issue(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    month: str,
+    drafts: list[Draft],
+    *,
+    prorated: bool = False,
+    manual: bool = False,
+    number_pending: bool = False,
+) -> tuple[Invoice, list[InvoiceLine]]:
+    # Validate before taking a number: the counter row stays locked until the commit.
+    assemble(account_id, month, drafts, pending_number())
+    number = pending_number() if number_pending else await next_number(session, month)
+    invoice, lines = assemble(account_id, month, drafts, number, prorated=prorated, manual=manual)
     session.add(invoice)
     session.add_all(lines)
     try:
@@ -199,14 +235,32 @@ async def issue(
     return invoice, lines
 
 
+async def invoiced_accounts(
+    session: AsyncSession, account_ids: list[uuid.UUID], month: str
+) -> set[uuid.UUID]:
+    stmt = select(Invoice.account_id).where(
+        Invoice.account_id.in_(account_ids),
+        Invoice.month == month,
+        Invoice.status != InvoiceStatus.void,
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
 async def build_for_account(
-    session: AsyncSession, account_id: uuid.UUID, month: str, *, prorate: bool = False
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    month: str,
+    *,
+    prorate: bool = False,
+    number_pending: bool = False,
 ) -> tuple[Invoice, list[InvoiceLine]]:
     """The month's invoice of one account (used by the API and by `nubo billing close-month`)."""
     if await _exists(session, account_id, month):
         raise InvoiceExists(f"the account already has an invoice for {month}")
     drafts = await drafts_for_month(session, account_id, month, prorate=prorate)
-    return await issue(session, account_id, month, drafts, prorated=prorate)
+    return await issue(
+        session, account_id, month, drafts, prorated=prorate, number_pending=number_pending
+    )
 
 
 async def create(

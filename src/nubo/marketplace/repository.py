@@ -164,14 +164,14 @@ async def lines_of(
 
 
 def unbilled_one_offs(
-    account_id: uuid.UUID, start: datetime, end: datetime
+    account_ids: list[uuid.UUID], start: datetime, end: datetime
 ) -> Select[Transaction, Dataset]:
     held = exists().where(InvoiceLine.transaction_id == Transaction.id)
     return (
         select(Transaction, Dataset)
         .join(Dataset, Dataset.id == Transaction.dataset_id)
         .where(
-            Transaction.account_id == account_id,
+            Transaction.account_id.in_(account_ids),
             Transaction.type == TransactionType.one_time,
             Transaction.created_at >= start,
             Transaction.created_at < end,
@@ -182,11 +182,11 @@ def unbilled_one_offs(
 
 
 def subscriptions_in_month(
-    account_id: uuid.UUID, start: datetime, end: datetime
+    account_ids: list[uuid.UUID], start: datetime, end: datetime
 ) -> Select[Subscription, Dataset]:
     return (
         select(Subscription, Dataset)
         .join(Dataset, Dataset.id == Subscription.dataset_id)
-        .where(Subscription.account_id == account_id, active_during(start, end))
+        .where(Subscription.account_id.in_(account_ids), active_during(start, end))
         .order_by(Subscription.started_at, Subscription.id)
     )
