@@ -22,7 +22,13 @@ class ByteValidator:
         self._run = 0  # bytes since the last delimiter or newline
         self.data_bytes = 0  # non-whitespace bytes seen, to tell header-only files apart
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, data: bytes) -> None:
+        # Sub-chunks no longer than the field limit keep the run accounting exact.
+        view = memoryview(data)
+        for i in range(0, len(data), CHUNK):
+            self._feed(bytes(view[i : i + CHUNK]))
+
+    def _feed(self, chunk: bytes) -> None:
         self._check_utf8(chunk)
         self._check_field_size(chunk)
         if self.data_bytes == 0 and chunk.strip():

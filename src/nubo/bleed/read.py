@@ -10,16 +10,15 @@ from __future__ import annotations
 import csv
 import gzip
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
-from nubo.bleed._validate import CHUNK, MAX_FIELD_BYTES, ByteValidator
+from nubo.bleed._validate import MAX_FIELD_BYTES, ByteValidator
 from nubo.bleed.aliases import PARAMS, REQUIRED, canonical_name
 from nubo.bleed.errors import FlightDataError
 from nubo.bleed.sniff import UTF8_BOM, FileFormat, detect_format
@@ -28,6 +27,7 @@ MAX_COLUMNS = 4096
 MAX_MASKED_SHARE = 0.20
 MAX_SPAN_S = 86_400.0
 HEAD_BYTES = 64 * 1024
+BLOCK = 8 << 20  # parse granularity: memory is a few blocks plus the used columns
 TIME = "time_s"
 
 
@@ -67,8 +67,7 @@ def read_flight(path: str | os.PathLike[str], *, aircraft_type: str | None = Non
     if fmt == "parquet":
         raw, layout = _scan_parquet(path, aircraft_type)
     elif fmt == "csv.gz":
-        with _inflated(path) as plain:
-            raw, layout = _scan_csv(plain, aircraft_type)
+        raw, layout = _scan_gzip(path, aircraft_type)
     else:
         raw, layout = _scan_csv(path, aircraft_type)
     return _finish(raw, layout, fmt)
@@ -100,44 +99,72 @@ def _detect_or_fail(head: bytes) -> FileFormat:
 
 
 def _scan_csv(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Layout]:
-    header, header_len = _read_header(path)
+    with path.open("rb") as fh:
+        return _read_csv_stream(fh, aircraft_type)
+
+
+def _read_csv_stream(fh: BinaryIO, aircraft_type: str | None) -> tuple[pl.DataFrame, _Layout]:
+    """Parse line-aligned blocks one at a time, keeping only the used columns of each.
+
+    Polars' own CSV scan holds the whole file in memory, so bounded memory for files of
+    hundreds of MB with 1,000+ columns means feeding it blocks ourselves. Each block is
+    validated (UTF-8, field size) before it is parsed. Quoted fields spanning lines are
+    not supported (flight recorders do not write them).
+    """
+    header, header_len = _read_header(fh)
     delim = ";" if header.count(";") > header.count(",") else ","
     names = next(csv.reader([header], delimiter=delim))
     if len(names) > MAX_COLUMNS:
         raise FlightDataError(
             "too-many-columns", f"{len(names)} columns, the limit is {MAX_COLUMNS}"
         )
-    validator = ByteValidator(delim.encode(), header_len)
-    with path.open("rb") as fh:
-        fh.seek(header_len)
-        while chunk := fh.read(CHUNK):
-            validator.feed(chunk)
-    validator.close()
-    if validator.data_bytes == 0:
-        raise FlightDataError("header-only", "the file has a header row but no data rows")
     keys = [f"c{i}" for i in range(len(names))]
     layout = _layout(names, keys, aircraft_type)
     # Used numeric columns parse straight to Float64; with ignore_errors an unparseable
     # cell becomes null, which is exactly the masking the spec asks for, at native speed.
+    used_idx = sorted(keys.index(k) for k in layout.source.values())
     numeric = {k for c, k in layout.source.items() if c != "timestamp"}
     schema = {k: pl.Float64 if k in numeric else pl.String for k in keys}
-    lf = pl.scan_csv(
-        path,
-        has_header=False,
-        skip_lines=1,
-        separator=delim,
-        schema=schema,
-        ignore_errors=True,
-        truncate_ragged_lines=True,
-        extra_columns="ignore",
-    )
-    return _collect(lf, layout), layout
+    validator = ByteValidator(delim.encode(), header_len)
+    parts = []
+    for block in _blocks(fh):
+        validator.feed(block)
+        df = pl.read_csv(
+            block,
+            has_header=False,
+            separator=delim,
+            schema=schema,
+            columns=used_idx,
+            ignore_errors=True,
+            truncate_ragged_lines=True,
+        )
+        parts.append(_collect(df.lazy(), layout))
+    validator.close()
+    if validator.data_bytes == 0 or not parts:
+        raise FlightDataError("header-only", "the file has a header row but no data rows")
+    return pl.concat(parts, rechunk=True), layout
 
 
-def _read_header(path: Path) -> tuple[str, int]:
+def _blocks(fh: BinaryIO) -> Iterator[bytes]:
+    """Blocks of about BLOCK bytes that end on a line break (the last one may not)."""
+    carry = b""
+    while block := fh.read(BLOCK):
+        buf = carry + block if carry else block
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            carry = buf
+            if len(carry) > 4 * MAX_FIELD_BYTES * MAX_COLUMNS:
+                break  # the validator has already refused such a line
+            continue
+        yield buf[: cut + 1]
+        carry = buf[cut + 1 :]
+    if carry.strip():
+        yield carry
+
+
+def _read_header(fh: BinaryIO) -> tuple[str, int]:
     """The first line, decoded, and its length in bytes including the newline."""
-    with path.open("rb") as fh:
-        raw = fh.readline(MAX_FIELD_BYTES * 4)
+    raw = fh.readline(MAX_FIELD_BYTES * 4)
     length = len(raw)
     if not raw.endswith(b"\n") and length >= MAX_FIELD_BYTES * 4:
         raise FlightDataError("field-too-large", "the header row exceeds 4 MiB")
@@ -152,25 +179,16 @@ def _read_header(path: Path) -> tuple[str, int]:
     return text.rstrip("\r\n"), length
 
 
-@contextmanager
-def _inflated(path: Path) -> Iterator[Path]:
-    """Inflate a gzip file to a temporary file chunk by chunk (bounded memory)."""
-    fd, tmp = tempfile.mkstemp(suffix=".csv")
-    out = Path(tmp)
-    try:
-        with os.fdopen(fd, "wb") as sink, path.open("rb") as raw, gzip.GzipFile(fileobj=raw) as gz:
-            try:
-                while chunk := gz.read(CHUNK):
-                    sink.write(chunk)
-            except (OSError, EOFError, zlib.error) as exc:
-                raise FlightDataError(
-                    "corrupt-gzip", f"gzip stream broken near compressed byte offset {raw.tell()}"
-                ) from exc
-        if out.stat().st_size == 0:
-            raise FlightDataError("empty-file", "the gzip stream decompresses to nothing")
-        yield out
-    finally:
-        out.unlink(missing_ok=True)
+def _scan_gzip(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Layout]:
+    """Inflate while parsing: only one block of decompressed text exists at a time."""
+    with path.open("rb") as raw:
+        gz = gzip.GzipFile(fileobj=raw)
+        try:
+            return _read_csv_stream(gz, aircraft_type)  # type: ignore[arg-type]
+        except (OSError, EOFError, zlib.error) as exc:
+            raise FlightDataError(
+                "corrupt-gzip", f"gzip stream broken near compressed byte offset {raw.tell()}"
+            ) from exc
 
 
 # --- Parquet ---------------------------------------------------------------------------
