@@ -159,6 +159,19 @@ def manual_drafts(lines: list[InvoiceLineIn], currency: str) -> list[Draft]:
     return drafts
 
 
+def invoice_currency(month: str, drafts: list[Draft]) -> str:
+    """The one currency of the drafts; none (empty month) or several are refused."""
+    if not drafts:
+        raise EmptyMonth(f"nothing to invoice for {month}")
+    currencies = {d.currency for d in drafts}
+    if len(currencies) > 1:
+        raise Conflict(
+            f"the month has charges in several currencies ({', '.join(sorted(currencies))})",
+            code="mixed-currencies",
+        )
+    return currencies.pop()
+
+
 def assemble(
     account_id: uuid.UUID,
     month: str,
@@ -169,14 +182,7 @@ def assemble(
     manual: bool = False,
 ) -> tuple[Invoice, list[InvoiceLine]]:
     """The invoice and its lines (not added to a session); totals computed here."""
-    if not drafts:
-        raise EmptyMonth(f"nothing to invoice for {month}")
-    currencies = {d.currency for d in drafts}
-    if len(currencies) > 1:
-        raise Conflict(
-            f"the month has charges in several currencies ({', '.join(sorted(currencies))})",
-            code="mixed-currencies",
-        )
+    currency = invoice_currency(month, drafts)
     now = utcnow()
     invoice = Invoice(
         id=uuid.uuid4(),
@@ -184,7 +190,7 @@ def assemble(
         month=month,
         number=number,
         status=InvoiceStatus.open,
-        currency=currencies.pop(),
+        currency=currency,
         total_minor=sum(d.amount_minor for d in drafts),
         prorated=prorated,
         manual=manual,
@@ -222,7 +228,7 @@ async def issue(
     number_pending: bool = False,
 ) -> tuple[Invoice, list[InvoiceLine]]:
     # Validate before taking a number: the counter row stays locked until the commit.
-    assemble(account_id, month, drafts, pending_number())
+    invoice_currency(month, drafts)
     number = pending_number() if number_pending else await next_number(session, month)
     invoice, lines = assemble(account_id, month, drafts, number, prorated=prorated, manual=manual)
     session.add(invoice)

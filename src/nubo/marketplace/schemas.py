@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.marketplace import money
-from nubo.marketplace.months import MonthError, parse_month
+from nubo.marketplace.months import MonthError, parse_month, period_end_after
 from nubo.models import InvoiceStatus, SubscriptionStatus, TransactionType
 
 
@@ -137,8 +138,6 @@ class SubscriptionOut(ResponseModel):
 
     @classmethod
     def of(cls, s: Any, now: datetime) -> SubscriptionOut:
-        from nubo.marketplace.months import period_end_after
-
         live = s.status is SubscriptionStatus.active and (s.ends_at is None or s.ends_at > now)
         return cls(
             id=s.id,
@@ -238,8 +237,6 @@ class InvoiceOut(ResponseModel):
 
     @classmethod
     def of(cls, inv: Any, lines: list[Any]) -> InvoiceOut:
-        from fractions import Fraction
-
         return cls(
             id=inv.id,
             number=inv.number,
