@@ -173,24 +173,27 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: P
     log = workdir / f"{name}.log"
     process = subprocess.Popen(
         argv,
-        cwd=ROOT,
+        cwd=workdir,  # away from any .env in the checkout: the environment alone configures
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     server = Server(name, process, port, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited early:\n{log.read_text()[-2000:]}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    stop(server)
-    raise RuntimeError(f"{name} did not listen on {port} within 30 s")
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited early:\n{log.read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return server
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{name} did not listen on {port} within 30 s")
+    except BaseException:  # interrupted while starting: no server left behind
+        stop(server)
+        raise
 
 
 def stop(server: Server) -> None:
@@ -322,7 +325,7 @@ def measure(
         settle(server)
     result = wrk(binary, server, route, seconds, workdir)
     print(
-        f"  {server.name:8} {route.label:38} {result['rps']:7.0f} req/s"
+        f"  {server.name:8} {route.label:38} {fmt_rps(result['rps']):>7} req/s"
         f"  p50 {fmt_ms(result['p50_ms']):>8}  p99 {fmt_ms(result['p99_ms']):>8}"
         f"  cpu {result['server_cpu_us_per_request']:6.0f} us/req"
         f"  non-2xx {result['non_2xx']}  socket errors {result['socket_errors']}",
@@ -342,6 +345,10 @@ def best(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- report
+
+
+def fmt_rps(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
 def fmt_ms(value: float) -> str:
@@ -371,14 +378,14 @@ def report(routes: list[Route], nubo: dict[str, Any], ceiling: dict[str, Any]) -
             }
         )
         print(
-            f"{route.label:38} | {n['rps']:10.0f} {fmt_ms(n['p50_ms']):>8} "
-            f"{fmt_ms(n['p99_ms']):>8} | {c['rps']:13.0f} {fmt_ms(c['p50_ms']):>8} "
+            f"{route.label:38} | {fmt_rps(n['rps']):>10} {fmt_ms(n['p50_ms']):>8} "
+            f"{fmt_ms(n['p99_ms']):>8} | {fmt_rps(c['rps']):>13} {fmt_ms(c['p50_ms']):>8} "
             f"{fmt_ms(c['p99_ms']):>8} | {ratio:5.2f} | "
             f"{f'{n_cpu:.0f} / {c_cpu:.0f}':>23} {cpu_ratio:9.2f}"
         )
         line = (
-            f"{route.label}: {n['rps']:.0f} req/s p50 {fmt_ms(n['p50_ms'])} "
-            f"p99 {fmt_ms(n['p99_ms'])} = {ratio:.2f}x ceiling ({c['rps']:.0f} req/s); "
+            f"{route.label}: {fmt_rps(n['rps'])} req/s p50 {fmt_ms(n['p50_ms'])} "
+            f"p99 {fmt_ms(n['p99_ms'])} = {ratio:.2f}x ceiling ({fmt_rps(c['rps'])} req/s); "
             f"server CPU {n_cpu:.0f} vs {c_cpu:.0f} us/req = {cpu_ratio:.2f}x"
         )
         for who, v in (("nubo", n), ("ceiling", c)):
@@ -449,10 +456,13 @@ def main() -> int:
             "NUBO_JWT_SECRET": jwt_secret(),
             "NUBO_LOGIN_ATTEMPTS_PER_EMAIL": "1000000000",
             "NUBO_LOGIN_ATTEMPTS_PER_ADDRESS": "1000000000",
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),  # bench.api_ceiling, imported from outside the checkout
         }
         subprocess.run(
             [sys.executable, "-m", "nubo.cli", "migrate"],
-            cwd=workdir,  # away from any .env in the checkout
+            cwd=workdir,
             env=env,
             check=True,
             capture_output=True,

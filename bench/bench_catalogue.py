@@ -56,10 +56,23 @@ PAGE = 50
 TARGET_PAGE = 1_000
 MONTH = "2026-10"
 LOCATION = "São Paulo, BR"
-OTHER_LOCATIONS = ["Rio de Janeiro, BR", "Recife, BR", "Curitiba, BR", "Manaus, BR",
-                   "Porto Alegre, BR", "Lisboa, PT", "Buenos Aires, AR", "Santiago, CL"]
-QUERY = {"location": "sao paulo, br", "min_price": "10", "max_price": "900", "sort": "price",
-         "limit": str(PAGE)}
+OTHER_LOCATIONS = [
+    "Rio de Janeiro, BR",
+    "Recife, BR",
+    "Curitiba, BR",
+    "Manaus, BR",
+    "Porto Alegre, BR",
+    "Lisboa, PT",
+    "Buenos Aires, AR",
+    "Santiago, CL",
+]
+QUERY = {
+    "location": "sao paulo, br",
+    "min_price": "10",
+    "max_price": "900",
+    "sort": "price",
+    "limit": str(PAGE),
+}
 
 LUA_DONE = """
 done = function(summary, latency, requests)
@@ -115,14 +128,17 @@ async def seed(dsn: str, url: str) -> tuple[uuid.UUID, int]:
         await conn.execute(
             "INSERT INTO accounts (id, name, email, status, is_platform, created_at, updated_at)"
             " VALUES ($1, 'Nubo operators', 'operators@nubo.invalid', 'active', true, $2, $2)",
-            platform_id, now,
+            platform_id,
+            now,
         )
         operator_id = uuid.uuid4()
         await conn.execute(
             "INSERT INTO users (id, account_id, name, email, password_hash, role, token_version,"
             " created_at, updated_at) VALUES ($1, $2, 'Bench operator', 'op@bench.invalid',"
             " 'unused', 'operator', 0, $3, $3)",
-            operator_id, platform_id, now,
+            operator_id,
+            platform_id,
+            now,
         )
         t0 = time.perf_counter()
         records = []
@@ -131,38 +147,97 @@ async def seed(dsn: str, url: str) -> tuple[uuid.UUID, int]:
             name = f"Dataset {i:06d}"
             description = "Hourly sensor readings, cleaned and documented"
             created = now - timedelta(seconds=DATASETS - i)
-            records.append((
-                uuid.uuid4(), name, description, location, normalise(location),
-                normalise(f"{name} {description}"), rng.randint(100, 100_000), "BRL",
-                rng.choice(["weather", "traffic", "energy", "agro"]), "csv", platform_id,
-                created, created,
-            ))
-        columns = ["id", "name", "description", "location", "location_key", "search_text",
-                   "price_minor", "currency", "category", "format", "provider_account_id",
-                   "created_at", "updated_at"]
+            records.append(
+                (
+                    uuid.uuid4(),
+                    name,
+                    description,
+                    location,
+                    normalise(location),
+                    normalise(f"{name} {description}"),
+                    rng.randint(100, 100_000),
+                    "BRL",
+                    rng.choice(["weather", "traffic", "energy", "agro"]),
+                    "csv",
+                    platform_id,
+                    created,
+                    created,
+                )
+            )
+        columns = [
+            "id",
+            "name",
+            "description",
+            "location",
+            "location_key",
+            "search_text",
+            "price_minor",
+            "currency",
+            "category",
+            "format",
+            "provider_account_id",
+            "created_at",
+            "updated_at",
+        ]
         await conn.copy_records_to_table("datasets", records=records, columns=columns)
         seeded_datasets = time.perf_counter() - t0
         start = datetime(2026, 9, 15, tzinfo=UTC)
         account_rows, subscription_rows = [], []
         for i in range(ACCOUNTS):
             account_id = uuid.uuid4()
-            account_rows.append((account_id, f"Customer {i:05d}", f"c{i:05d}@bench.invalid",
-                                 "active", False, now, now))
+            account_rows.append(
+                (
+                    account_id,
+                    f"Customer {i:05d}",
+                    f"c{i:05d}@bench.invalid",
+                    "active",
+                    False,
+                    now,
+                    now,
+                )
+            )
             dataset = records[i]
-            subscription_rows.append((uuid.uuid4(), account_id, dataset[0], "active",
-                                      dataset[6], "BRL", start, False, start, start))
+            subscription_rows.append(
+                (
+                    uuid.uuid4(),
+                    account_id,
+                    dataset[0],
+                    "active",
+                    dataset[6],
+                    "BRL",
+                    start,
+                    False,
+                    start,
+                    start,
+                )
+            )
         await conn.copy_records_to_table(
-            "accounts", records=account_rows,
+            "accounts",
+            records=account_rows,
             columns=["id", "name", "email", "status", "is_platform", "created_at", "updated_at"],
         )
         await conn.copy_records_to_table(
-            "subscriptions", records=subscription_rows,
-            columns=["id", "account_id", "dataset_id", "status", "price_minor", "currency",
-                     "started_at", "cancel_at_period_end", "created_at", "updated_at"],
+            "subscriptions",
+            records=subscription_rows,
+            columns=[
+                "id",
+                "account_id",
+                "dataset_id",
+                "status",
+                "price_minor",
+                "currency",
+                "started_at",
+                "cancel_at_period_end",
+                "created_at",
+                "updated_at",
+            ],
         )
         await conn.execute("ANALYZE")
-        print(f"seeded {DATASETS:,} datasets in {seeded_datasets:.1f} s (COPY), "
-              f"{ACCOUNTS:,} accounts + subscriptions", flush=True)
+        print(
+            f"seeded {DATASETS:,} datasets in {seeded_datasets:.1f} s (COPY), "
+            f"{ACCOUNTS:,} accounts + subscriptions",
+            flush=True,
+        )
     finally:
         await conn.close()
     return operator_id, 0
@@ -230,12 +305,21 @@ def walk_to_page(base: str, headers: dict[str, str], page: int) -> tuple[str, li
     return f"{base}/api/datasets?{urllib.parse.urlencode(query)}", latencies
 
 
-def run_wrk(binary: str, url: str, headers: dict[str, str], seconds: int, workdir: Path
-            ) -> dict[str, Any]:
+def run_wrk(
+    binary: str, url: str, headers: dict[str, str], seconds: int, workdir: Path
+) -> dict[str, Any]:
     script = workdir / "done.lua"
     script.write_text(LUA_DONE)
-    argv = [binary, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
-            "-s", str(script)]
+    argv = [
+        binary,
+        f"-t{THREADS}",
+        f"-c{CONNECTIONS}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+    ]
     for key, value in headers.items():
         argv += ["-H", f"{key}: {value}"]
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
@@ -257,8 +341,10 @@ async def run_httpx(url: str, headers: dict[str, str], seconds: int) -> dict[str
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(headers=headers, timeout=30,
-                                 limits=httpx.Limits(max_connections=CONNECTIONS)) as client:
+    async with httpx.AsyncClient(
+        headers=headers, timeout=30, limits=httpx.Limits(max_connections=CONNECTIONS)
+    ) as client:
+
         async def loop() -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
@@ -292,8 +378,13 @@ def measure(url: str, headers: dict[str, str], workdir: Path) -> dict[str, Any]:
 
 def close_month(env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "nubo.cli", "billing", "close-month", MONTH],
-                   env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "nubo.cli", "billing", "close-month", MONTH],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - t0
 
 
@@ -304,7 +395,9 @@ async def count_invoices(dsn: str) -> tuple[int, int, str, str]:
     try:
         row = await conn.fetchrow(
             "SELECT count(*) AS n, count(DISTINCT number) AS distinct_numbers,"
-            " min(number) AS first, max(number) AS last FROM invoices WHERE month = $1", MONTH)
+            " min(number) AS first, max(number) AS last FROM invoices WHERE month = $1",
+            MONTH,
+        )
         return row["n"], row["distinct_numbers"], row["first"], row["last"]
     finally:
         await conn.close()
@@ -330,9 +423,22 @@ def main() -> int:
             "NUBO_DB_POOL_SIZE": str(max(4, CONNECTIONS // max(1, WORKERS))),
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "nubo.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(port), "--workers", str(WORKERS)],
-            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "nubo.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(WORKERS),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, server)
@@ -345,9 +451,11 @@ def main() -> int:
         walked = time.perf_counter() - t0
         target = get_json(target_url, headers)
         assert len(target["items"]) == PAGE, "page 1,000 is not full"
-        print(f"walked to page {TARGET_PAGE:,} in {walked:.1f} s "
-              f"(median {statistics.median(walk) * 1000:.1f} ms per page, one client)",
-              flush=True)
+        print(
+            f"walked to page {TARGET_PAGE:,} in {walked:.1f} s "
+            f"(median {statistics.median(walk) * 1000:.1f} ms per page, one client)",
+            flush=True,
+        )
         page1 = measure(first_url, headers, workdir)
         page1000 = measure(target_url, headers, workdir)
         server.terminate()

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 OUT = Path(__file__).parent / "out" / "pipeline.json"
-REPEAT = 3
+REPEAT = 5
+VARIANTS = ("read_full", "read_used", "pipeline", "pandas")
 GOAL_FLOOR_RATIO = 2.0
 GOAL_PANDAS_SPEEDUP = 10.0
 
@@ -29,8 +30,7 @@ def _used_columns(path: str) -> list[str]:
     return [c for c in header if canonical_name(c) is not None]
 
 
-def _measure(variant: str, path: str) -> dict[str, float]:
-    """Best-of-N wall time of one variant, in this (fresh) process."""
+def _variant(variant: str, path: str):
     import polars as pl
 
     # Import only what the variant needs so its peak RSS is its own.
@@ -53,12 +53,27 @@ def _measure(variant: str, path: str) -> dict[str, float]:
 
         baseline = load_artefact().baseline
         fn = lambda: analyze_pandas(path, baseline)  # noqa: E731
-    best = float("inf")
-    for _ in range(REPEAT if variant != "pandas" else 1):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return {"seconds": round(best, 4), "peak_rss_mb": round(_peak_rss_mb(), 1)}
+    return fn
+
+
+def _measure(variant: str, path: str) -> dict[str, float]:
+    """Peak memory of one run of one variant, in this (fresh) process."""
+    t = time.perf_counter()
+    _variant(variant, path)()
+    return {"seconds": time.perf_counter() - t, "peak_rss_mb": round(_peak_rss_mb(), 1)}
+
+
+def _timings(path: str) -> dict[str, float]:
+    """Best-of-N wall times, variants interleaved round-robin in one process so that
+    background load on a shared machine hits them all alike."""
+    fns = {v: _variant(v, path) for v in VARIANTS}
+    best = dict.fromkeys(VARIANTS, float("inf"))
+    for _ in range(REPEAT):
+        for v, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            best[v] = min(best[v], time.perf_counter() - t)
+    return {v: round(b, 4) for v, b in best.items()}
 
 
 def _peak_rss_mb() -> float:
@@ -72,9 +87,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(variant: str, path: str) -> dict[str, float]:
+def _child(*args: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--one", variant, path],
+        [sys.executable, __file__, *args],
         check=True,
         capture_output=True,
         text=True,
@@ -99,7 +114,9 @@ def main(quick: bool) -> None:
     with tempfile.TemporaryDirectory() as d:
         for label, path in _make_files(Path(d), quick).items():
             size_mb = path.stat().st_size / 2**20
-            m = {v: _child(v, str(path)) for v in ("read_full", "read_used", "pipeline", "pandas")}
+            secs = _child("--time", str(path))
+            rss = {v: _child("--one", v, str(path))["peak_rss_mb"] for v in VARIANTS}
+            m = {v: {"seconds": secs[v], "peak_rss_mb": rss[v]} for v in VARIANTS}
             pipe = m["pipeline"]["seconds"]
             results.append(
                 {
@@ -134,7 +151,7 @@ def _print(results: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="bleed pipeline benchmark (best of 3; pandas single run)")
+    table = Table(title=f"bleed pipeline benchmark (best of {REPEAT}, interleaved)")
     cols = [
         "file",
         "size_mb",
@@ -159,5 +176,7 @@ def _print(results: list[dict]) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--one":
         print(json.dumps(_measure(sys.argv[2], sys.argv[3])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--time":
+        print(json.dumps(_timings(sys.argv[2])))
     else:
         main(quick="--quick" in sys.argv)

@@ -28,6 +28,7 @@ MAX_MASKED_SHARE = 0.20
 MAX_SPAN_S = 86_400.0
 HEAD_BYTES = 64 * 1024
 BLOCK = 8 << 20  # parse granularity: memory is a few blocks plus the used columns
+WHOLE_FILE_MAX = 48 << 20  # below this a plain CSV is parsed as a single block
 TIME = "time_s"
 
 
@@ -99,11 +100,16 @@ def _detect_or_fail(head: bytes) -> FileFormat:
 
 
 def _scan_csv(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Layout]:
+    # Small files parse in one go (one block is fastest); large ones block by block.
+    size = path.stat().st_size
+    block = size + 1 if size <= WHOLE_FILE_MAX else BLOCK
     with path.open("rb") as fh:
-        return _read_csv_stream(fh, aircraft_type)
+        return _read_csv_stream(fh, aircraft_type, block)
 
 
-def _read_csv_stream(fh: BinaryIO, aircraft_type: str | None) -> tuple[pl.DataFrame, _Layout]:
+def _read_csv_stream(
+    fh: BinaryIO, aircraft_type: str | None, block_size: int = BLOCK
+) -> tuple[pl.DataFrame, _Layout]:
     """Parse line-aligned blocks one at a time, keeping only the used columns of each.
 
     Polars' own CSV scan holds the whole file in memory, so bounded memory for files of
@@ -127,7 +133,7 @@ def _read_csv_stream(fh: BinaryIO, aircraft_type: str | None) -> tuple[pl.DataFr
     schema = {k: pl.Float64 if k in numeric else pl.String for k in keys}
     validator = ByteValidator(delim.encode(), header_len)
     parts = []
-    for block in _blocks(fh):
+    for block in _blocks(fh, block_size):
         validator.feed(block)
         df = pl.read_csv(
             block,
@@ -142,13 +148,13 @@ def _read_csv_stream(fh: BinaryIO, aircraft_type: str | None) -> tuple[pl.DataFr
     validator.close()
     if validator.data_bytes == 0 or not parts:
         raise FlightDataError("header-only", "the file has a header row but no data rows")
-    return pl.concat(parts, rechunk=True), layout
+    return (parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=True)), layout
 
 
-def _blocks(fh: BinaryIO) -> Iterator[bytes]:
-    """Blocks of about BLOCK bytes that end on a line break (the last one may not)."""
+def _blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
+    """Blocks of about `size` bytes that end on a line break (the last one may not)."""
     carry = b""
-    while block := fh.read(BLOCK):
+    while block := fh.read(size):
         buf = carry + block if carry else block
         cut = buf.rfind(b"\n")
         if cut < 0:
