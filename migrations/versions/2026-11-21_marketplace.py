@@ -255,6 +255,7 @@ def upgrade() -> None:
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("transaction_id", sa.Uuid(), nullable=True),
         sa.Column("subscription_id", sa.Uuid(), nullable=True),
+        sa.Column("voided", sa.Boolean(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["invoice_id"], ["invoices.id"], name=op.f("fk_invoice_lines_invoice_id_invoices")
@@ -282,8 +283,8 @@ def upgrade() -> None:
             "uq_invoice_lines_transaction",
             ["transaction_id"],
             unique=True,
-            sqlite_where=sa.text("transaction_id IS NOT NULL"),
-            postgresql_where=sa.text("transaction_id IS NOT NULL"),
+            sqlite_where=sa.text("transaction_id IS NOT NULL AND voided = false"),
+            postgresql_where=sa.text("transaction_id IS NOT NULL AND voided = false"),
         )
 
 
@@ -292,8 +293,8 @@ def downgrade() -> None:
     with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_invoice_lines_transaction",
-            sqlite_where=sa.text("transaction_id IS NOT NULL"),
-            postgresql_where=sa.text("transaction_id IS NOT NULL"),
+            sqlite_where=sa.text("transaction_id IS NOT NULL AND voided = false"),
+            postgresql_where=sa.text("transaction_id IS NOT NULL AND voided = false"),
         )
         batch_op.drop_index(batch_op.f("ix_invoice_lines_subscription_id"))
         batch_op.drop_index(batch_op.f("ix_invoice_lines_invoice_id"))

@@ -120,6 +120,8 @@ async def _invoices(world: World, session: AsyncSession) -> Call:
 
 
 @case("GET", "/api/invoices/{invoiceId}")
+@case("POST", "/api/invoices/{invoiceId}/pay")
+@case("POST", "/api/invoices/{invoiceId}/void")
 async def _an_invoice(world: World, session: AsyncSession) -> Call:
     await make_subscription(session, world.account_a, await _dataset(world, session))
     invoice = await make_invoice(session, world.account_a, month_of(utcnow()))

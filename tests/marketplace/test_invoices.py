@@ -179,3 +179,26 @@ async def test_next_number_sequence(session):
     assert await invoicing.next_number(session, "2031-07") == "INV-203107-000001"
     assert await invoicing.next_number(session, "2031-07") == "INV-203107-000002"
     assert await invoicing.next_number(session, "2031-08") == "INV-203108-000001"
+
+
+async def test_pay_and_void(client, world, session):
+    _, _, one_off = await _setup(world, session)
+    first = (await _post(client, world)).json()
+    ops = world.headers("operator")
+    void = await client.post(f"/api/invoices/{first['id']}/void", headers=ops)
+    assert void.status_code == 200 and void.json()["status"] == "void"
+    assert (await client.post(f"/api/invoices/{first['id']}/pay", headers=ops)).status_code == 409
+    # The month and the one-off purchase are free again; the new invoice takes the next number.
+    second = await _post(client, world)
+    assert second.status_code == 201, second.text
+    assert second.json()["number"] == "INV-202603-000002"
+    assert str(one_off.id) in [ln["transaction_id"] for ln in second.json()["lines"]]
+    paid = await client.post(f"/api/invoices/{second.json()['id']}/pay", headers=ops)
+    assert paid.status_code == 200 and paid.json()["status"] == "paid"
+    again = await client.post(f"/api/invoices/{second.json()['id']}/void", headers=ops)
+    assert again.status_code == 409 and again.json()["code"] == "invoice-not-open"
+    listed = await client.get(f"/api/invoices/account/{world.account_a.id}",
+                              params={"status": "paid"}, headers=world.headers("member_a"))
+    assert [i["id"] for i in listed.json()["items"]] == [second.json()["id"]]
+    assert (await client.post(f"/api/invoices/{first['id']}/pay",
+                              headers=world.headers("admin_a"))).status_code == 403

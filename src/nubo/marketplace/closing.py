@@ -50,7 +50,9 @@ async def accounts_to_invoice(session: AsyncSession, month: str) -> list[uuid.UU
         Transaction.type == TransactionType.one_time,
         Transaction.created_at >= start,
         Transaction.created_at < end,
-        ~exists().where(InvoiceLine.transaction_id == Transaction.id),
+        ~exists().where(
+            InvoiceLine.transaction_id == Transaction.id, InvoiceLine.voided.is_(False)
+        ),
     )
     candidates = union(subscribed, bought).subquery()
     invoiced = exists().where(

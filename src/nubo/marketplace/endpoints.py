@@ -343,6 +343,26 @@ async def get_invoice(
     return InvoiceOut.of(invoice, lines)
 
 
+@invoices_router.post("/{invoiceId}/pay", response_model=InvoiceOut)
+async def pay_invoice(
+    invoice_id: Annotated[uuid.UUID, Path(alias="invoiceId")],
+    actor: Operator,
+    session: Session,
+) -> InvoiceOut:
+    """Record the payment of an open invoice (409 if it is paid or void)."""
+    return InvoiceOut.of(*await invoicing.settle(session, actor, invoice_id, InvoiceStatus.paid))
+
+
+@invoices_router.post("/{invoiceId}/void", response_model=InvoiceOut)
+async def void_invoice(
+    invoice_id: Annotated[uuid.UUID, Path(alias="invoiceId")],
+    actor: Operator,
+    session: Session,
+) -> InvoiceOut:
+    """Void an open invoice: its month and one-off purchases can be invoiced again."""
+    return InvoiceOut.of(*await invoicing.settle(session, actor, invoice_id, InvoiceStatus.void))
+
+
 def _invoice_page(rows: list, lines: dict, page: Pagination) -> Page[InvoiceOut]:
     items, cursor = build_page(rows, page, lambda i: (i.created_at, i.id))
     return Page(items=[InvoiceOut.of(i, lines.get(i.id, [])) for i in items], next_cursor=cursor)

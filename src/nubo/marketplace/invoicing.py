@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -296,6 +296,31 @@ async def get(
     invoice = (await session.execute(stmt)).scalar_one_or_none()
     if invoice is None:
         raise NotFound("invoice not found")
+    lines = await repository.lines_of(session, [invoice.id])
+    return invoice, lines[invoice.id]
+
+
+async def settle(
+    session: AsyncSession, actor: User, invoice_id: uuid.UUID, target: InvoiceStatus
+) -> tuple[Invoice, list[InvoiceLine]]:
+    """`open -> paid` or `open -> void`. A void invoice frees its month and its one-offs."""
+    stmt = repository.readable_invoices(actor).where(Invoice.id == invoice_id).with_for_update()
+    invoice = (await session.execute(stmt)).scalar_one_or_none()
+    if invoice is None:
+        raise NotFound("invoice not found")
+    if invoice.status is not InvoiceStatus.open:
+        raise Conflict(f"the invoice is already {invoice.status.value}", code="invoice-not-open")
+    now = utcnow()
+    invoice.status = target
+    invoice.updated_at = now
+    if target is InvoiceStatus.paid:
+        invoice.paid_at = now
+    else:
+        invoice.voided_at = now
+        await session.execute(
+            update(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).values(voided=True)
+        )
+    await session.flush()
     lines = await repository.lines_of(session, [invoice.id])
     return invoice, lines[invoice.id]
 

@@ -166,7 +166,9 @@ async def lines_of(
 def unbilled_one_offs(
     account_ids: list[uuid.UUID], start: datetime, end: datetime
 ) -> Select[Transaction, Dataset]:
-    held = exists().where(InvoiceLine.transaction_id == Transaction.id)
+    held = exists().where(
+        InvoiceLine.transaction_id == Transaction.id, InvoiceLine.voided.is_(False)
+    )
     return (
         select(Transaction, Dataset)
         .join(Dataset, Dataset.id == Transaction.dataset_id)

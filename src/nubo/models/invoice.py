@@ -67,15 +67,17 @@ class InvoiceLine(IdMixin, Base):
     subscription_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("subscriptions.id"), default=None, index=True
     )
+    # Set when the invoice is voided: the line no longer holds its transaction.
+    voided: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (
-        # A one-off transaction is billed by at most one invoice.
+        # A one-off transaction is billed by at most one (non-void) invoice.
         Index(
             "uq_invoice_lines_transaction",
             "transaction_id",
             unique=True,
-            sqlite_where=text("transaction_id IS NOT NULL"),
-            postgresql_where=text("transaction_id IS NOT NULL"),
+            sqlite_where=text("transaction_id IS NOT NULL AND voided = false"),
+            postgresql_where=text("transaction_id IS NOT NULL AND voided = false"),
         ),
     )
 
