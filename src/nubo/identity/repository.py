@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.kit.pagination import PageParams, keyset
@@ -27,19 +27,24 @@ def readable_users(actor: User) -> Select[User]:
     return stmt
 
 
+# Built once: this runs on every authenticated request, and building a statement costs
+# more than executing the cached compiled form.
+_ACTIVE_USER = (
+    select(User)
+    .join(Account, Account.id == User.account_id)
+    .where(
+        User.id == bindparam("user_id"),
+        User.deleted_at.is_(None),
+        Account.deleted_at.is_(None),
+        Account.status == AccountStatus.active,
+    )
+)
+
+
 async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     """The user behind a token, only while both user and account are live and enabled."""
-    stmt = (
-        select(User)
-        .join(Account, Account.id == User.account_id)
-        .where(
-            User.id == user_id,
-            User.deleted_at.is_(None),
-            Account.deleted_at.is_(None),
-            Account.status == AccountStatus.active,
-        )
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    result = await session.execute(_ACTIVE_USER, {"user_id": user_id})
+    return result.scalar_one_or_none()
 
 
 async def login_candidate(session: AsyncSession, email: str) -> User | None:

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -230,6 +231,15 @@ async def _client_gone(_: Request, exc: Exception) -> JSONResponse:
     return problem(400, "client-disconnected", "Bad request", "the client went away mid-request")
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return problem(503, "database-unavailable", "Service unavailable",
+                       "the database is unavailable; try again", {"Retry-After": "1"})
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal-error", "Internal server error", "An unexpected error occurred")
@@ -239,6 +249,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NuboError, _nubo_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(StorageError, _coded_error)
     app.add_exception_handler(UploadError, _coded_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)

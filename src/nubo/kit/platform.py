@@ -42,7 +42,8 @@ class Platform:
         return timedelta(seconds=self.settings.refresh_token_ttl_s)
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
+    # async: a plain def would be run in a worker thread on every request
     platform: Platform = request.app.state.platform
     return platform
 
