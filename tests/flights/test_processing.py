@@ -235,3 +235,22 @@ async def test_a_replaced_file_starts_a_new_run(live: Live):
     second = await live.wait_terminal(flight["id"])
     assert second["processing_status"] == "processed"
     assert second["processing_run"] == 2 and second["error"] is None
+
+
+async def test_the_stream_ends_when_the_flight_is_deleted(live: Live):
+    import asyncio
+
+    flight = await _new_flight(live)
+    headers = live.world.headers("admin_a")
+
+    async def delete_soon() -> None:
+        await asyncio.sleep(0.3)
+        r = await live.client.delete(f"/api/flight/{flight['id']}", headers=headers)
+        assert r.status_code == 204
+
+    deleter = asyncio.ensure_future(delete_soon())
+    events, _, ended = await read_sse(
+        live.app, f"/api/flight/{flight['id']}/events", headers, timeout_s=15
+    )
+    await deleter
+    assert ended and [e["data"]["status"] for e in events] == ["created"]

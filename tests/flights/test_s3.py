@@ -228,3 +228,30 @@ async def test_processing_reads_from_s3(live_s3: Live):
     r = await live_s3.client.get("/api/ready")
     assert r.status_code == 200 and r.json()["checks"]["storage"] == "ok"
     await asyncio.sleep(0)
+
+
+async def test_the_sweeper_removes_an_abandoned_presigned_upload(
+    client, app, world, s3_store, s3_server, s3_prefix, session
+):
+    import uuid
+    from datetime import timedelta
+
+    from nubo.flights import tasks
+    from nubo.flights.wiring import job_context
+    from nubo.kit.types import utcnow
+    from nubo.models import Flight
+
+    flight = await _flight(client, world)
+    h = world.headers("admin_a")
+    grant = (await client.post(f"/api/flight/{flight['id']}/upload-url", headers=h)).json()
+    async with httpx.AsyncClient() as s3:
+        await s3.put(grant["url"], content=csv_bytes())
+    assert _keys(s3_server, s3_prefix) == [f"{s3_prefix}/{grant['key']}"]
+    row = await session.get(Flight, uuid.UUID(flight["id"]))
+    assert row is not None
+    row.pending_expires_at = utcnow() - timedelta(hours=2)
+    await session.commit()
+    await tasks.sweep(job_context(app, app.state.jobs))
+    assert _keys(s3_server, s3_prefix) == []
+    r = await client.post(f"/api/flight/{flight['id']}/upload-complete", headers=h)
+    assert r.status_code == 409

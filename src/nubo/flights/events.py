@@ -24,6 +24,7 @@ from nubo.models import ProcessingStatus
 from nubo.models.flight import TERMINAL_STATUSES
 
 BATCH = 500
+GONE_CHECK_EVERY = 20  # polls between checks that the flight still exists
 _TERMINAL = {str(s) for s in TERMINAL_STATUSES}
 
 
@@ -48,10 +49,15 @@ async def event_stream(
     poll_s: float,
 ) -> AsyncIterator[dict[str, Any]]:
     last = after_id
+    polls = 0
     while True:
         async with maker() as session:
             rows = await repository.events_after(session, flight_id, last, BATCH)
             events = [FlightEventOut.model_validate(e).model_dump(mode="json") for e in rows]
+            polls += 1
+            gone_check = not events and polls % GONE_CHECK_EVERY == 0
+            if gone_check and not await repository.is_live(session, flight_id):
+                return  # deleted while watched: nothing more will come
         for body in events:
             last = body["id"]
             yield {"id": str(body["id"]), "event": "status", "data": json.dumps(body)}

@@ -59,3 +59,8 @@ async def events_after(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def is_live(session: AsyncSession, flight_id: uuid.UUID) -> bool:
+    stmt = select(Flight.id).where(Flight.id == flight_id, Flight.deleted_at.is_(None))
+    return (await session.execute(stmt)).first() is not None

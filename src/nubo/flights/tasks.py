@@ -18,7 +18,7 @@ import logging
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,9 +206,37 @@ async def sweep(ctx: JobContext, *, requeue_after_s: float | None = None) -> int
             .limit(SWEEP_BATCH)
         )
         owed = (await session.execute(stmt)).all()
+    await _drop_expired_presigned(ctx, now)
     deferred = 0
     for flight_id, run in owed:
         deferred += await ctx.queue.defer_quietly(PROCESS, flight_id=str(flight_id), run=run)
     if owed:
         log.info("sweeper re-deferred %d of %d owed flight(s)", deferred, len(owed))
     return deferred
+
+
+# A presigned upload never completed leaves an object nobody points at; after its URL
+# expired (plus this grace for a late `upload-complete`), the sweeper removes it.
+PRESIGNED_GRACE = timedelta(hours=1)
+
+
+async def _drop_expired_presigned(ctx: JobContext, now: datetime) -> None:
+    async with ctx.unit() as session:
+        stmt = (
+            select(Flight)
+            .where(
+                Flight.pending_key.is_not(None),
+                Flight.pending_expires_at < now - PRESIGNED_GRACE,
+            )
+            .limit(SWEEP_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        expired = list((await session.execute(stmt)).scalars())
+        keys = [f.pending_key for f in expired if f.pending_key]
+        for flight in expired:
+            flight.pending_key = flight.pending_name = flight.pending_expires_at = None
+    for key in keys:
+        try:
+            await ctx.store.delete(key)
+        except Exception:
+            log.warning("could not delete the expired presigned upload %s", key, exc_info=True)
