@@ -184,3 +184,39 @@ def test_random_binary_fails_with_unsupported_format(tmp_path):
     path = tmp_path / "x.bin"
     path.write_bytes(bytes(range(256)) * 4)
     _fails(path, "unsupported-format")
+
+
+def test_parquet_with_a_datetime_timestamp_column_is_read(tmp_path):
+    from datetime import UTC, datetime
+
+    df = SMALL.with_columns(
+        (pl.lit(datetime(2026, 3, 1, tzinfo=UTC)) + pl.duration(seconds=pl.col("time_s"))).alias(
+            "timestamp"
+        )
+    ).drop("time_s")
+    path = tmp_path / "ts.parquet"
+    df.write_parquet(path)
+    ff = read_flight(path)
+    assert ff.data.height == 1200
+    assert ff.source_format == "parquet"
+
+
+def test_gzip_csv_larger_than_one_block_is_read(tmp_path, monkeypatch):
+    import nubo.bleed.read as read_mod
+
+    monkeypatch.setattr(read_mod, "BLOCK", 64 * 1024)
+    path = tmp_path / "blocks.csv.gz"
+    path.write_bytes(gzip.compress(SMALL.write_csv().encode()))
+    ff = read_flight(path)
+    assert ff.rows == SMALL.height
+    assert ff.data["eng1_bleed_press_psi"].null_count() == 0
+
+
+def test_plain_csv_parsed_block_by_block_equals_one_block(write, monkeypatch):
+    import nubo.bleed.read as read_mod
+
+    path = write(SMALL)
+    whole = read_flight(path).data
+    monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)
+    monkeypatch.setattr(read_mod, "BLOCK", 50_000)
+    assert read_flight(path).data.equals(whole)

@@ -1,5 +1,8 @@
 import gzip
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from nubo.bleed.sniff import detect_format
 
 
@@ -35,3 +38,8 @@ def test_latin1_text_is_not_csv():
 def test_text_without_delimited_names_is_not_csv():
     assert detect_format(b"hello world\nthis is prose\n") is None
     assert detect_format(b"") is None
+
+
+@given(st.binary(max_size=4096))
+def test_detect_format_never_raises_on_arbitrary_bytes(head):
+    assert detect_format(head) in (None, "csv", "csv.gz", "parquet")

@@ -108,7 +108,7 @@ def _scan_csv(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Lay
 
 
 def _read_csv_stream(
-    fh: BinaryIO, aircraft_type: str | None, block_size: int = BLOCK
+    fh: BinaryIO, aircraft_type: str | None, block_size: int | None = None
 ) -> tuple[pl.DataFrame, _Layout]:
     """Parse line-aligned blocks one at a time, keeping only the used columns of each.
 
@@ -133,7 +133,7 @@ def _read_csv_stream(
     schema = {k: pl.Float64 if k in numeric else pl.String for k in keys}
     validator = ByteValidator(delim.encode(), header_len)
     parts = []
-    for block in _blocks(fh, block_size):
+    for block in _blocks(fh, block_size or BLOCK):
         validator.feed(block)
         df = pl.read_csv(
             block,
@@ -379,5 +379,7 @@ def resample_1hz(df: pl.DataFrame, params: list[str]) -> pl.DataFrame:
         .agg(aggs)
     )
     last = int(binned[TIME].max())  # type: ignore[arg-type]
+    if binned.height == last + 1:
+        return binned  # no gaps: already the full grid, in order
     grid = pl.DataFrame({TIME: pl.arange(0, last + 1, eager=True).cast(pl.Int64)})
     return grid.join(binned, on=TIME, how="left")
