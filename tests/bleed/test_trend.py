@@ -54,3 +54,18 @@ def test_slow_temperature_drift_raises_watch_before_it_reaches_a_rule_limit():
 def test_missing_channels_are_skipped():
     _, findings, status = update_trend(None, {1: {"press_res_ip": None}, 2: {}})
     assert status == "normal" and findings == []
+
+
+def test_resetting_an_engine_after_maintenance_forgets_its_drift():
+    from nubo.bleed.trend import reset_engine
+
+    rng = np.random.default_rng(3)
+    state = None
+    for k in range(40):
+        state, _, status = update_trend(state, _flight(rng, press_shift=0.2 * max(0, k - 8)))
+    assert status == "watch"
+    state = reset_engine(state, 1)
+    assert "1" not in state["engines"] and "2" in state["engines"]
+    for _ in range(10):
+        state, findings, status = update_trend(state, _flight(rng, press_shift=6.4))
+    assert status == "normal", findings

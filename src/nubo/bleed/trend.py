@@ -55,6 +55,14 @@ def new_state() -> TrendState:
     return {"version": STATE_VERSION, "flights": 0, "engines": {}}
 
 
+def reset_engine(state: TrendState, engine: int | str) -> TrendState:
+    """A copy of the state with one engine forgotten, e.g. after an engine or valve change:
+    its next flights learn a fresh reference."""
+    st = _copy(state)
+    st["engines"].pop(str(engine), None)
+    return st
+
+
 def _channel() -> dict[str, Any]:
     return {
         "n": 0,
