@@ -86,6 +86,12 @@ _UPLOAD_BODY = {
 }
 
 
+async def _durable(session: Any) -> None:
+    """Commit before answering: the request session's own commit runs after the response
+    has started (FastAPI's default dependency scope), and a 2xx must mean durable."""
+    await session.commit()
+
+
 async def _commit_upload(
     request: Request,
     session: Any,
@@ -132,6 +138,7 @@ async def create_flight(
         except ValueError as exc:
             raise Unprocessable("the body is not valid JSON", code="invalid-json") from exc
         flight = await service.create_flight(session, actor, _validate_create(raw))
+        await _durable(session)
         return FlightOut.of(flight)
     if ctype != "multipart/form-data":
         raise UnsupportedMediaType("send JSON, or multipart/form-data with a `file` part")
@@ -179,6 +186,7 @@ async def _create_with_file(
             await uploads.discard(store, received.stored.key)
         raise
     if received is None:
+        await _durable(session)
         return flight
     return await _commit_upload(request, session, jobs, store, flight, received)
 
@@ -261,6 +269,7 @@ async def get_flight(flight_id: FlightId, actor: CurrentUser, session: Session) 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_flight(flight_id: FlightId, actor: CurrentUser, session: Session) -> Response:
     await service.delete_flight(session, actor, flight_id)
+    await _durable(session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -312,7 +321,9 @@ async def upload_url(
 ) -> UploadUrlOut:
     from nubo.flights import direct
 
-    return await direct.start(request, actor, session, store, flight_id, data)
+    grant = await direct.start(request, actor, session, store, flight_id, data)
+    await _durable(session)
+    return grant
 
 
 @router.post(
