@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.auth import CurrentUser, Operator
 from nubo.kit.db import Session
@@ -46,6 +47,12 @@ CurrencyQuery = Annotated[
 ]
 
 
+async def _durable(session: AsyncSession) -> None:
+    """Commit before answering: the request session's own commit runs after the response
+    has been sent (FastAPI's default dependency scope), and a 2xx must mean durable."""
+    await session.commit()
+
+
 def _month_query(value: str | None) -> str | None:
     if value is None:
         return None
@@ -65,7 +72,9 @@ def _dataset_page(rows: list[Dataset], page: Pagination, sort: str) -> Page[Data
 
 @datasets_router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut)
 async def create_dataset(data: DatasetCreate, actor: Operator, session: Session) -> DatasetOut:
-    return DatasetOut.of(await datasets.create(session, actor, data))
+    dataset = await datasets.create(session, actor, data)
+    await _durable(session)
+    return DatasetOut.of(dataset)
 
 
 @datasets_router.get("", response_model=Page[DatasetOut])
@@ -125,12 +134,15 @@ async def get_dataset(dataset_id: DatasetId, _: CurrentUser, session: Session) -
 async def update_dataset(
     dataset_id: DatasetId, data: DatasetUpdate, _: Operator, session: Session
 ) -> DatasetOut:
-    return DatasetOut.of(await datasets.update(session, dataset_id, data))
+    dataset = await datasets.update(session, dataset_id, data)
+    await _durable(session)
+    return DatasetOut.of(dataset)
 
 
 @datasets_router.delete("/{datasetId}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_dataset(dataset_id: DatasetId, _: Operator, session: Session) -> Response:
     await datasets.delete(session, dataset_id)
+    await _durable(session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -163,8 +175,9 @@ async def upload_dataset_file(
     store = _store(request)
     max_bytes = request.app.state.settings.max_upload_bytes
     dataset, replaced = await files.upload(session, store, request, dataset_id, filename, max_bytes)
+    await _durable(session)
     if replaced is not None:
-        background.add_task(store.delete, replaced)  # after the commit and the response
+        background.add_task(store.delete, replaced)  # only once the new file is committed
     return DatasetOut.of(dataset)
 
 
@@ -214,7 +227,9 @@ async def create_transaction(
         session, actor, data.type, data.account_id, data.dataset_id
     )
     out = TransactionOut.of(transaction, subscription, utcnow())
-    return await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+    response = await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+    await _durable(session)
+    return response
 
 
 @subscriptions_router.post("", status_code=status.HTTP_201_CREATED, response_model=SubscriptionOut)
@@ -231,7 +246,9 @@ async def create_subscription(
         return claim.replay
     subscription = await billing.subscribe(session, actor, data.account_id, data.dataset_id)
     out = SubscriptionOut.of(subscription, utcnow())
-    return await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+    response = await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+    await _durable(session)
+    return response
 
 
 @subscriptions_router.delete("/{subscriptionId}", response_model=SubscriptionOut)
@@ -244,6 +261,7 @@ async def cancel_subscription(
     subscription = await billing.cancel(
         session, actor, subscription_id, at_period_end=at_period_end
     )
+    await _durable(session)
     return SubscriptionOut.of(subscription, utcnow())
 
 
@@ -300,7 +318,9 @@ async def create_invoice(
         return claim.replay
     invoice, lines = await invoicing.create(session, actor, data)
     out = InvoiceOut.of(invoice, lines)
-    return await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+    response = await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
+    await _durable(session)
+    return response
 
 
 @invoices_router.get("", response_model=Page[InvoiceOut])
@@ -350,7 +370,9 @@ async def pay_invoice(
     session: Session,
 ) -> InvoiceOut:
     """Record the payment of an open invoice (409 if it is paid or void)."""
-    return InvoiceOut.of(*await invoicing.settle(session, actor, invoice_id, InvoiceStatus.paid))
+    invoice, lines = await invoicing.settle(session, actor, invoice_id, InvoiceStatus.paid)
+    await _durable(session)
+    return InvoiceOut.of(invoice, lines)
 
 
 @invoices_router.post("/{invoiceId}/void", response_model=InvoiceOut)
@@ -360,7 +382,9 @@ async def void_invoice(
     session: Session,
 ) -> InvoiceOut:
     """Void an open invoice: its month and one-off purchases can be invoiced again."""
-    return InvoiceOut.of(*await invoicing.settle(session, actor, invoice_id, InvoiceStatus.void))
+    invoice, lines = await invoicing.settle(session, actor, invoice_id, InvoiceStatus.void)
+    await _durable(session)
+    return InvoiceOut.of(invoice, lines)
 
 
 def _invoice_page(rows: list, lines: dict, page: Pagination) -> Page[InvoiceOut]:
