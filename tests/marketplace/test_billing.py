@@ -112,6 +112,10 @@ async def test_a_subscription_ended_at_period_end_frees_the_slot(client, world, 
                                        "dataset_id": str(dataset.id)},
                                  headers=world.headers("admin_a"))
     assert response.status_code == 201, response.text
+    assert response.json()["status"] == "active"
+    # POST /subscriptions charges nothing.
+    count = (await session.execute(select(func.count()).select_from(Transaction))).scalar_one()
+    assert count == 0
 
 
 async def test_listing_and_month_view(client, world, session):
