@@ -254,3 +254,52 @@ async def test_the_stream_ends_when_the_flight_is_deleted(live: Live):
     )
     await deleter
     assert ended and [e["data"]["status"] for e in events] == ["created"]
+
+
+async def test_a_2xx_is_sent_only_after_the_commit(live: Live, database_url: str):
+    """At the moment the status line goes out, another connection already sees the row."""
+    from sqlalchemy import func, select
+
+    other = create_engine(database_url)
+    account = live.world.account_a.id
+    seen_at_start: list[int] = []
+
+    async def count() -> int:
+        async with create_sessionmaker(other)() as s:
+            stmt = (
+                select(func.count())
+                .select_from(Flight)
+                .where(Flight.account_id == account, Flight.deleted_at.is_(None))
+            )
+            return int((await s.execute(stmt)).scalar_one())
+
+    app = live.app
+
+    async def watched(scope: Any, receive: Any, send: Any) -> None:
+        async def spy(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                seen_at_start.append(await count())
+            await send(message)
+
+        await app(scope, receive, spy)
+
+    from httpx import ASGITransport, AsyncClient
+
+    try:
+        before = await count()
+        async with AsyncClient(transport=ASGITransport(app=watched), base_url="http://t") as c:
+            h = live.world.headers("admin_a")
+            r = await c.post("/api/flight/create", json={"registration": "PR-XBA"}, headers=h)
+            assert r.status_code == 201
+            r = await c.post(
+                "/api/flight/create",
+                data={"registration": "PR-XBA"},
+                files={"file": ("f.csv", csv_bytes())},
+                headers=h,
+            )
+            assert r.status_code == 201
+            r = await c.delete(f"/api/flight/{r.json()['id']}", headers=h)
+            assert r.status_code == 204
+    finally:
+        await other.dispose()
+    assert seen_at_start == [before + 1, before + 2, before + 1]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime, ValidationError
 from sse_starlette import EventSourceResponse
 
-from nubo.flights import events, service, uploads
+from nubo.flights import events, repository, service, uploads
 from nubo.flights.schemas import FlightCreate, FlightOut, UploadUrlIn, UploadUrlOut
 from nubo.flights.tasks import defer_processing
 from nubo.flights.uploads import StoreDep
@@ -227,8 +227,10 @@ async def upload_file(
     else:
         received = await uploads.receive_raw(request, store, key, settings.max_upload_bytes)
     try:
+        await repository.touch(session, flight_id)
         flight = await service.get_flight(session, actor, flight_id, for_update=True)
     except BaseException:
+        await session.rollback()
         await uploads.discard(store, key)
         raise
     return FlightOut.of(await _commit_upload(request, session, jobs, store, flight, received))
@@ -268,6 +270,8 @@ async def get_flight(flight_id: FlightId, actor: CurrentUser, session: Session) 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_flight(flight_id: FlightId, actor: CurrentUser, session: Session) -> Response:
+    await session.commit()  # end the authentication read; the delete starts with a write
+    await repository.touch(session, flight_id)
     await service.delete_flight(session, actor, flight_id)
     await _durable(session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

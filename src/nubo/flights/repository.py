@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.kit.pagination import PageParams, keyset
+from nubo.kit.types import utcnow
 from nubo.models import Account, Flight, FlightEvent, Role, User
 
 
@@ -64,3 +65,16 @@ async def events_after(
 async def is_live(session: AsyncSession, flight_id: uuid.UUID) -> bool:
     stmt = select(Flight.id).where(Flight.id == flight_id, Flight.deleted_at.is_(None))
     return (await session.execute(stmt)).first() is not None
+
+
+async def touch(session: AsyncSession, flight_id: uuid.UUID) -> None:
+    """Start a writing unit with a write: on PostgreSQL it locks the row (like FOR UPDATE);
+    on SQLite it takes the write lock *before* the transaction reads, so a job committing
+    in between cannot make the later write fail with a stale snapshot (SQLITE_BUSY).
+    Call it as the first statement of a fresh transaction (after a commit)."""
+    await session.execute(
+        update(Flight)
+        .where(Flight.id == flight_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )

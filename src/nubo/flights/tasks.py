@@ -100,8 +100,10 @@ async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
     outcome = await _analyze(ctx, key, aircraft_type)
 
     async with ctx.unit() as session:
-        stmt = (
-            select(Flight)
+        # Write first (row lock on PostgreSQL, write lock before reading on SQLite), and
+        # only while this job's claim still holds.
+        still_ours = (
+            update(Flight)
             .where(
                 Flight.id == fid,
                 Flight.processing_run == run,
@@ -109,13 +111,14 @@ async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
                 Flight.processing_status == ProcessingStatus.processing,
                 Flight.deleted_at.is_(None),
             )
-            .with_for_update()
+            .values(updated_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
-        flight_or_none = (await session.execute(stmt)).scalar_one_or_none()
-        if flight_or_none is None:
+        if (await session.execute(still_ours)).rowcount != 1:  # type: ignore[attr-defined]
             log.info("flight %s run %s: claim lost, result dropped", flight_id, run)
             return
-        _apply(session, flight_or_none, outcome, run)
+        flight = (await session.execute(select(Flight).where(Flight.id == fid))).scalar_one()
+        _apply(session, flight, outcome, run)
 
 
 async def _analyze(ctx: JobContext, key: str | None, aircraft_type: str | None) -> Outcome:
