@@ -20,6 +20,7 @@ def _codes(result, engine=None):
 def test_shipped_artefact_has_a_version_and_is_small():
     art = load_artefact()
     assert art.model_version.startswith("bleed-")
+    assert art.trained_on.get("healthy_flights", 0) > 100  # the fitted one, not the fallback
     assert len(json.dumps(art.to_dict())) < 10_000
 
 
