@@ -12,7 +12,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.sniff import detect_format
-from nubo.flights import service, uploads
+from nubo.flights import repository, service, uploads
 from nubo.flights.schemas import UploadUrlIn, UploadUrlOut
 from nubo.kit.errors import Conflict, NuboError, PayloadTooLarge, UnsupportedMediaType
 from nubo.kit.storage import NotSupported, ObjectStore
@@ -34,6 +34,8 @@ async def start(
     data: UploadUrlIn | None,
 ) -> UploadUrlOut:
     settings = request.app.state.settings
+    await session.commit()  # end the authentication read; this unit starts with a write
+    await repository.touch(session, flight_id)
     flight = await service.get_flight(session, actor, flight_id, for_update=True)
     key = uploads.new_raw_key(flight.account_id, flight.id)
     try:
@@ -87,6 +89,7 @@ async def verify(
         raise
     except Exception as exc:
         raise uploads.api_error(exc) from exc
+    await repository.touch(session, flight_id)
     flight = await service.get_flight(session, actor, flight_id, for_update=True)
     if flight.pending_key != key:
         raise Conflict("another upload replaced this one", code="upload-superseded")

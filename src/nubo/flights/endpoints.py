@@ -137,7 +137,9 @@ async def create_flight(
             raw = await request.json()
         except ValueError as exc:
             raise Unprocessable("the body is not valid JSON", code="invalid-json") from exc
-        flight = await service.create_flight(session, actor, _validate_create(raw))
+        data = _validate_create(raw)
+        await session.commit()  # end the authentication read; the unit starts with its insert
+        flight = await service.create_flight(session, actor, data)
         await _durable(session)
         return FlightOut.of(flight)
     if ctype != "multipart/form-data":
