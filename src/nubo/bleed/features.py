@@ -15,7 +15,7 @@ import polars as pl
 
 from nubo.bleed.aliases import ENGINES
 from nubo.bleed.baseline import HP_REGIME_BELOW_N2, LOW_DEMAND_BELOW_N2, Baseline, design
-from nubo.bleed.phases import Phase, phase_labels
+from nubo.bleed.phases import PHASES, Phase, phase_labels
 
 IP_SET_PSI, IP_TOL_PSI = 45.0, 5.0
 HP_SET_PSI, HP_TOL_PSI = 36.0, 4.0
@@ -168,7 +168,7 @@ def _per_second_frame(sec: dict[str, np.ndarray], labels: np.ndarray) -> pl.Data
         steady_p, steady_t = sec["steady_p"], sec["steady_t"]
         osc = press - _rolling_mean(press, 15)
         cols = {
-            "phase": labels,
+            "phase": np.where(labels >= 0, labels, np.nan),
             "active": act,
             "press": np.where(act, press, np.nan),
             "temp": np.where(act, temp, np.nan),
@@ -188,7 +188,8 @@ def _per_second_frame(sec: dict[str, np.ndarray], labels: np.ndarray) -> pl.Data
             "w_ovht": sec["w_ovht"] >= 0.5,
             "w_leak": sec["w_leak"] >= 0.5,
         }
-    return pl.DataFrame(cols, nan_to_null=True)
+    # Series one by one: a dict of numpy arrays makes Polars spin up a thread pool per frame.
+    return pl.DataFrame([pl.Series(k, v, nan_to_null=True) for k, v in cols.items()])
 
 
 def _rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
@@ -228,7 +229,13 @@ def _phase_table(frame: pl.DataFrame, e: int) -> pl.DataFrame:
             pl.col("w_ovht").sum().alias("w_ovht_s"),
             pl.col("w_leak").sum().alias("w_leak_s"),
         )
-        .with_columns(pl.lit(e, dtype=pl.Int8).alias("engine"))
+        .with_columns(
+            pl.lit(e, dtype=pl.Int8).alias("engine"),
+            # Grouped on the phase index (cheap); names only for the few output rows.
+            pl.col("phase")
+            .cast(pl.Int64)
+            .replace_strict(list(range(len(PHASES))), list(PHASES), return_dtype=pl.String),
+        )
         .select("engine", pl.exclude("engine"))
     )
 
@@ -245,15 +252,15 @@ def frozen_seconds(value: np.ndarray, n2: np.ndarray, active: np.ndarray) -> flo
         return 0.0
     change = np.ones(value.size, dtype=bool)
     change[1:] = (value[1:] != value[:-1]) | ~ok[1:] | ~ok[:-1]
-    runs = pl.DataFrame({"run": np.cumsum(change), "n2": n2, "ok": ok}).filter(pl.col("ok"))
-    stats = runs.group_by("run").agg(
-        pl.len().alias("n"), (pl.col("n2").max() - pl.col("n2").min()).alias("span")
-    )
-    frozen = stats.filter(
-        ((pl.col("span") >= FROZEN_MIN_N2_RANGE) & (pl.col("n") > 1))
-        | (pl.col("n") >= FROZEN_ALWAYS_S)
-    )
-    return float(frozen["n"].max()) if frozen.height else 0.0  # type: ignore[arg-type]
+    starts = np.flatnonzero(change)
+    lengths = np.diff(np.append(starts, value.size))
+    n2f = np.where(np.isfinite(n2), n2, np.nan)
+    span = np.fmax.reduceat(n2f, starts) - np.fmin.reduceat(n2f, starts)
+    with np.errstate(invalid="ignore"):
+        frozen = ok[starts] & (
+            ((span >= FROZEN_MIN_N2_RANGE) & (lengths > 1)) | (lengths >= FROZEN_ALWAYS_S)
+        )
+    return float(lengths[frozen].max()) if frozen.any() else 0.0
 
 
 def _summary(

@@ -124,8 +124,8 @@ def _smooth(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def phase_labels(n: int, phases: list[Phase]) -> np.ndarray:
-    """Per-second phase name (None outside every phase) for an n-row 1 Hz frame."""
-    labels = np.full(n, None, dtype=object)
+    """Per-second index into PHASES (-1 outside every phase) for an n-row 1 Hz frame."""
+    labels = np.full(n, -1, dtype=np.int8)
     for p in phases:
-        labels[int(p["start_s"]) : int(p["end_s"]) + 1] = p["phase"]
+        labels[int(p["start_s"]) : int(p["end_s"]) + 1] = PHASES.index(p["phase"])
     return labels

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import polars as pl
 
-from nubo.bleed._validate import MAX_FIELD_BYTES, ByteValidator
+from nubo.bleed._validate import CHUNK, MAX_FIELD_BYTES, ByteValidator
 from nubo.bleed.aliases import PARAMS, REQUIRED, canonical_name
 from nubo.bleed.errors import FlightDataError
 from nubo.bleed.sniff import UTF8_BOM, FileFormat, detect_format
@@ -100,15 +100,15 @@ def _detect_or_fail(head: bytes) -> FileFormat:
 
 
 def _scan_csv(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Layout]:
-    # Small files parse in one go (one block is fastest); large ones block by block.
-    size = path.stat().st_size
-    block = size + 1 if size <= WHOLE_FILE_MAX else BLOCK
+    # Small files parse in one go from the (memory-mapped) path, which is fastest; large
+    # ones block by block so memory stays bounded.
+    whole = path if path.stat().st_size <= WHOLE_FILE_MAX else None
     with path.open("rb") as fh:
-        return _read_csv_stream(fh, aircraft_type, block)
+        return _read_csv_stream(fh, aircraft_type, whole=whole)
 
 
 def _read_csv_stream(
-    fh: BinaryIO, aircraft_type: str | None, block_size: int | None = None
+    fh: BinaryIO, aircraft_type: str | None, *, whole: Path | None = None
 ) -> tuple[pl.DataFrame, _Layout]:
     """Parse line-aligned blocks one at a time, keeping only the used columns of each.
 
@@ -132,12 +132,12 @@ def _read_csv_stream(
     numeric = {k for c, k in layout.source.items() if c != "timestamp"}
     schema = {k: pl.Float64 if k in numeric else pl.String for k in keys}
     validator = ByteValidator(delim.encode(), header_len)
-    parts = []
-    for block in _blocks(fh, block_size or BLOCK):
-        validator.feed(block)
+
+    def parse(source: bytes | Path) -> None:
         df = pl.read_csv(
-            block,
+            source,
             has_header=False,
+            skip_lines=1 if isinstance(source, Path) else 0,
             separator=delim,
             schema=schema,
             columns=used_idx,
@@ -145,6 +145,18 @@ def _read_csv_stream(
             truncate_ragged_lines=True,
         )
         parts.append(_collect(df.lazy(), layout))
+
+    parts: list[pl.DataFrame] = []
+    if whole is not None:
+        while chunk := fh.read(CHUNK):
+            validator.feed(chunk)
+        validator.close()
+        if validator.data_bytes:
+            parse(whole)
+    else:
+        for block in _blocks(fh, BLOCK):
+            validator.feed(block)
+            parse(block)
     validator.close()
     if validator.data_bytes == 0 or not parts:
         raise FlightDataError("header-only", "the file has a header row but no data rows")
