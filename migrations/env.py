@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from nubo.kit.db import create_engine
+from nubo.kit.schema_scope import owned_by_migrations
 from nubo.models import Base
 from nubo.settings import Settings
 
@@ -21,6 +22,7 @@ def run_on(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=owned_by_migrations,
     )
     with context.begin_transaction():
         context.run_migrations()
