@@ -75,4 +75,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the unit of work is committed before the response is sent, so a 2xx
+# always means durable (the default scope would commit after the response is on the wire).
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
