@@ -322,6 +322,8 @@ def procrastinate_conninfo(settings: Settings) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# The PostgreSQL schema of the queue's tables.
+QUEUE_SCHEMA = "procrastinate"
 # Serialises the one-time creation of Procrastinate's tables between processes.
 _SCHEMA_LOCK = 0x6E75626F  # "nubo"
 
@@ -331,15 +333,30 @@ class ProcrastinateQueue(JobQueue):
 
     mode = "procrastinate"
 
-    def __init__(self, conninfo: str, *, concurrency: int = 2, poll_interval_s: float = 5.0):
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        concurrency: int = 2,
+        poll_interval_s: float = 5.0,
+        schema: str = QUEUE_SCHEMA,
+    ):
         super().__init__()
         import procrastinate
+        from psycopg.conninfo import make_conninfo
 
-        self.conninfo = conninfo
+        if not schema.isidentifier():
+            raise ValueError(f"invalid schema name {schema!r}")
+        self.schema = schema
+        # Procrastinate's tables, types and functions live in their own schema, apart from
+        # the application's (which the migrations own): every connection searches it first.
+        self.conninfo = make_conninfo(conninfo, options=f"-c search_path={schema},public")
         self.concurrency = concurrency
         self.poll_interval_s = poll_interval_s
         self.app = procrastinate.App(
-            connector=procrastinate.PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4)
+            connector=procrastinate.PsycopgConnector(
+                conninfo=self.conninfo, min_size=1, max_size=4
+            )
         )
         self._registered: set[str] = set()
         self._register_tasks()
@@ -378,7 +395,10 @@ class ProcrastinateQueue(JobQueue):
         async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
             await conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
             try:
-                cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                cur = await conn.execute(
+                    "SELECT to_regclass(%s) IS NOT NULL", (f"{self.schema}.procrastinate_jobs",)
+                )
                 row = await cur.fetchone()
                 if not (row and row[0]):
                     await conn.execute(SchemaManager.get_schema())
