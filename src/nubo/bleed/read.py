@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
+import mmap
 import os
 import zlib
 from collections.abc import Iterator
@@ -154,13 +156,33 @@ def _read_csv_stream(
         if validator.data_bytes:
             parse(whole)
     else:
-        for block in _blocks(fh, BLOCK):
+        plain_file = isinstance(fh, io.BufferedReader)
+        for block in _mapped_blocks(fh, BLOCK) if plain_file else _blocks(fh, BLOCK):
             validator.feed(block)
             parse(block)
     validator.close()
     if validator.data_bytes == 0 or not parts:
         raise FlightDataError("header-only", "the file has a header row but no data rows")
     return (parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=True)), layout
+
+
+def _mapped_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
+    """Line-aligned blocks of a regular file via mmap: one copy per block instead of the
+    read-concatenate-slice three, and the mapped pages are page cache, not process heap."""
+    start = fh.tell()
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        if hasattr(mmap, "MADV_SEQUENTIAL"):
+            mm.madvise(mmap.MADV_SEQUENTIAL)
+        n = len(mm)
+        while start < n:
+            end = min(start + size, n)
+            if end < n:
+                cut = mm.rfind(b"\n", start, end)
+                if cut < 0:
+                    cut = mm.find(b"\n", end)
+                end = n if cut < 0 else cut + 1
+            yield mm[start:end]
+            start = end
 
 
 def _blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
