@@ -174,6 +174,7 @@ def _mapped_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         if hasattr(mmap, "MADV_SEQUENTIAL"):
             mm.madvise(mmap.MADV_SEQUENTIAL)
         n = len(mm)
+        released = 0
         while start < n:
             end = min(start + size, n)
             if end < n:
@@ -182,7 +183,17 @@ def _mapped_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
                     cut = mm.find(b"\n", end)
                 end = n if cut < 0 else cut + 1
             yield mm[start:end]
+            released = _release(mm, released, end)
             start = end
+
+
+def _release(mm: mmap.mmap, since: int, upto: int) -> int:
+    """Drop already-parsed pages from this process's resident set (they stay in the page
+    cache); without it RSS would climb to the file size even though nothing holds them."""
+    end = upto - upto % mmap.PAGESIZE
+    if hasattr(mmap, "MADV_DONTNEED") and end > since:
+        mm.madvise(mmap.MADV_DONTNEED, since, end - since)
+    return max(end, since)
 
 
 def _blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
