@@ -30,3 +30,15 @@ def test_analyze_reports_error_code_for_bad_file(tmp_path):
     result = runner.invoke(_app(), ["analyze", str(bad)])
     assert result.exit_code == 2
     assert "empty-file" in result.output
+
+
+def test_simulate_then_evaluate_a_tiny_fleet(tmp_path):
+    from nubo.bleed.evaluate import evaluate
+    from nubo.bleed.simulate import simulate_fleet
+
+    simulate_fleet(tmp_path, aircraft=3, flights=4, seed=9, hours=(0.5, 0.5), rates_hz=(1,))
+    report = evaluate(tmp_path)
+    assert report["flights"] == 12 and report["failed_files"] == 0
+    result = runner.invoke(_app(), ["model", "evaluate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "false_alerts_per_1000" in result.output
