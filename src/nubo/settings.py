@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     jobs: Literal["inprocess", "procrastinate"] = "inprocess"
     jobs_database_url: str | None = None
     jobs_concurrency: int = Field(default=2, ge=1, le=64)
+    # Claims of one processing run before it ends `failed` (too-many-attempts).
+    jobs_max_attempts: int = Field(default=3, ge=1, le=20)
     # A processing job holds its flight for this long; past it, the sweeper re-defers.
     jobs_lease_s: int = Field(default=900, ge=10)
     # Flights left `queued` this long without being claimed are re-deferred by the sweeper.

@@ -47,6 +47,8 @@ async def test_fleet_query_reads_every_flight_with_its_partitions(store):
     )
     assert columns == ["aircraft", "n", "top"]
     assert rows == [("PR-XBA", 2, 45.0), ("PR-XBB", 1, 51.0)]
+    _, flights = await fleet_query(store, "SELECT DISTINCT flight, date FROM features ORDER BY 1")
+    assert [(f, str(d)) for f, d in flights] == [("f1", "2026-05-04"), ("f2", "2026-05-04")]
 
 
 async def test_fleet_query_on_an_empty_store_returns_no_rows(store):

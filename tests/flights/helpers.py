@@ -31,7 +31,10 @@ def parquet_bytes(rows: int = 5) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table({name: [float(i) for i in range(rows)] for name in HEADER})
+    # The same plausible values as csv_bytes: time counts up, every signal reads 1.
+    table = pa.table(
+        {name: [float(i) if name == "time_s" else 1.0 for i in range(rows)] for name in HEADER}
+    )
     sink = io.BytesIO()
     pq.write_table(table, sink)
     return sink.getvalue()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from nubo.bleed.model import load_artefact
 from nubo.flights import analysis, tasks
 from nubo.flights.wiring import job_context
 from nubo.kit.db import create_engine, create_sessionmaker
@@ -55,7 +56,9 @@ async def test_a_good_file_is_processed(live: Live, make: Any):
     done = await live.wait_terminal(flight["id"])
     assert done["processing_status"] == "processed", done
     assert done["error"] is None
-    assert done["model_version"] == analysis.HEADER_CHECK_VERSION
+    assert done["model_version"] == load_artefact().model_version
+    assert done["bleed_status"] in {"normal", "watch", "alert"}
+    assert 0 <= done["integrity_score"] <= 100
     events, _, ended = await read_sse(
         live.app, f"/api/flight/{flight['id']}/events", live.world.headers("member_a")
     )

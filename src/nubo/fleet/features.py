@@ -43,9 +43,12 @@ def query(root: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     files = sorted(root.glob("**/*.parquet")) if root.exists() else []
     if files:
         pattern = str(root / "**" / "*.parquet").replace("'", "''")
+        # The flight id is in the file name (flight=<id>.parquet), not a folder: lift it out.
         con.execute(
-            f"CREATE VIEW features AS SELECT * FROM read_parquet('{pattern}', "
-            "hive_partitioning = true, union_by_name = true)"
+            "CREATE VIEW features AS SELECT * EXCLUDE (filename), "
+            "regexp_extract(filename, 'flight=([^/]+)[.]parquet$', 1) AS flight "
+            f"FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
+            "filename = true)"
         )
     else:
         con.execute("CREATE VIEW features AS SELECT NULL::VARCHAR AS flight WHERE false")

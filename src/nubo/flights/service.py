@@ -145,6 +145,7 @@ def record_file(
     flight.file_name = file_name
     flight.file_uploaded_at = now
     flight.processing_run += 1
+    flight.processing_attempts = 0
     flight.processing_status = ProcessingStatus.queued
     flight.queued_at = now
     flight.job_token = None

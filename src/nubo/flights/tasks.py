@@ -17,15 +17,16 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
-from nubo.bleed.errors import FlightDataError
-from nubo.flights import analysis
+from nubo.bleed.trend import TrendState
+from nubo.fleet import features
+from nubo.fleet import trend as fleet_trend
+from nubo.flights.analysis import Outcome, analyze_file
 from nubo.flights.service import add_event
 from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
@@ -39,22 +40,6 @@ PROCESS = "flights.process"
 SWEEP = "flights.sweep"
 QUEUE = "flights"
 SWEEP_BATCH = 500
-
-
-@dataclass
-class Outcome:
-    result: dict[str, Any] | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-
-
-def analyze_file(path: Path, aircraft_type: str | None) -> Outcome:
-    """Runs in a worker thread/process: the analysis, its expected failures as results."""
-    try:
-        result = analysis.ANALYZE(path, aircraft_type=aircraft_type)
-    except FlightDataError as exc:
-        return Outcome(error_code=exc.code, error_message=exc.message)
-    return Outcome(result=result.to_dict())
 
 
 async def defer_processing(queue: jobs.JobQueue, flight: Flight) -> bool:
@@ -86,6 +71,7 @@ async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
                 processing_status=ProcessingStatus.processing,
                 job_token=token,
                 lease_until=now + timedelta(seconds=ctx.settings.jobs_lease_s),
+                processing_attempts=Flight.processing_attempts + 1,
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)
@@ -94,10 +80,24 @@ async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
             log.info("flight %s run %s: nothing to claim", flight_id, run)
             return
         flight = (await session.execute(select(Flight).where(Flight.id == fid))).scalar_one()
-        add_event(session, flight, ProcessingStatus.processing, "processing started", {"run": run})
+        if flight.processing_attempts > ctx.settings.jobs_max_attempts:
+            # Every earlier attempt died mid-way (a worker killed, a file that takes the
+            # process down): stop retrying and say so, and the queue keeps flowing.
+            _apply(session, flight, _gave_up(flight.processing_attempts - 1), run)
+            return
+        add_event(session, flight, ProcessingStatus.processing, "processing started",
+                  {"run": run, "attempt": flight.processing_attempts})
         key, aircraft_type = flight.file_key, flight.aircraft_type
+        trend_state = await fleet_trend.state_before(session, flight)
+        feature_key = features.feature_key(
+            flight.account_id, flight.registration, fleet_trend.flown_at(flight), flight.id
+        )
 
-    outcome = await _analyze(ctx, key, aircraft_type)
+    outcome = await _analyze(ctx, key, aircraft_type, trend_state)
+    if outcome.features is not None:
+        # Written before the result is recorded; the key is the flight's own, so a rerun
+        # overwrites it and a crash in between leaves nothing that points at it.
+        await ctx.store.put_bytes(feature_key, outcome.features)
 
     async with ctx.unit() as session:
         # Write first (row lock on PostgreSQL, write lock before reading on SQLite), and
@@ -119,9 +119,20 @@ async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
             return
         flight = (await session.execute(select(Flight).where(Flight.id == fid))).scalar_one()
         _apply(session, flight, outcome, run)
+        if outcome.result is not None:
+            await fleet_trend.record(session, flight, outcome.result)
 
 
-async def _analyze(ctx: JobContext, key: str | None, aircraft_type: str | None) -> Outcome:
+def _gave_up(attempts: int) -> Outcome:
+    return Outcome(
+        error_code="too-many-attempts",
+        error_message=f"processing was interrupted {attempts} times; giving up on this file",
+    )
+
+
+async def _analyze(
+    ctx: JobContext, key: str | None, aircraft_type: str | None, trend_state: TrendState | None
+) -> Outcome:
     if key is None:
         return Outcome(error_code="file-missing", error_message="the flight has no data file")
     with tempfile.TemporaryDirectory(prefix="nubo-flight-") as tmp:
@@ -138,7 +149,7 @@ async def _analyze(ctx: JobContext, key: str | None, aircraft_type: str | None) 
             return Outcome(error_code="file-missing", error_message="the data file is missing")
         # Other storage errors raise: the job is retried, the lease lets a later one resume.
         try:
-            return await ctx.run_cpu(analyze_file, path, aircraft_type)
+            return await ctx.run_cpu(analyze_file, path, aircraft_type, trend_state)
         except Exception as exc:  # a bug or a file the analysis chokes on: still terminal
             log.exception("analysis of %s failed", key)
             return Outcome(

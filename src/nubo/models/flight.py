@@ -52,6 +52,8 @@ class Flight(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     )
     # Every recorded file starts a new run; a job acts only on the run it was deferred for.
     processing_run: Mapped[int] = mapped_column(default=0)
+    # Claims of the current run; past settings.jobs_max_attempts the run ends `failed`.
+    processing_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     queued_at: Mapped[datetime | None] = mapped_column(default=None)
     # The claim of the job currently processing the run, and until when it holds.
     job_token: Mapped[uuid.UUID | None] = mapped_column(default=None)
