@@ -54,7 +54,7 @@ class ClientGone(NuboError):
     status, code, title = 400, "client-disconnected", "Client disconnected"
 
 
-def get_store(request: Request) -> ObjectStore:
+async def get_store(request: Request) -> ObjectStore:
     store: ObjectStore = request.app.state.store
     return store
 

@@ -76,7 +76,7 @@ def open_store(settings: Settings) -> ObjectStore:
         return UnavailableStore(f"object storage cannot be opened: {exc}")
 
 
-def get_jobs(request: Request) -> jobs.JobQueue:
+async def get_jobs(request: Request) -> jobs.JobQueue:
     queue: jobs.JobQueue = request.app.state.jobs
     return queue
 
