@@ -80,10 +80,12 @@ class Flight(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     file_name: Mapped[str | None] = mapped_column(String(255), default=None)
     file_uploaded_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    # A presigned direct upload in progress (S3): the server-made key and its expiry.
+    # A presigned direct upload in progress (S3): the server-made key and its expiry, and
+    # for a multipart grant the S3 upload id (completed or aborted by the server).
     pending_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     pending_name: Mapped[str | None] = mapped_column(String(255), default=None)
     pending_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    pending_upload_id: Mapped[str | None] = mapped_column(String(1024), default=None)
 
     __table_args__ = (
         Index("ix_flights_account_created", "account_id", "created_at", "id"),
