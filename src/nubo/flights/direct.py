@@ -1,28 +1,88 @@
-"""Direct uploads to S3 with a presigned URL: the API hands out the URL for a server-made
-key, the client PUTs the file there, and `upload-complete` verifies the object (size cap,
+"""Direct uploads to S3 with presigned URLs: the API hands out the URL(s) for a server-made
+key, the client uploads the file there, and `upload-complete` verifies the object (size cap,
 format from its bytes, sha256 computed by reading it back) before the flight points at it.
+
+Two kinds of grant:
+
+* a single presigned `PUT` (up to 5 GiB), the default;
+* a presigned *multipart* upload when the declared `size` is above
+  :data:`MULTIPART_THRESHOLD` (or `multipart: true`): the server creates the S3 multipart
+  upload, hands out one presigned UploadPart URL per part, and `upload-complete` takes the
+  parts' ETags, checks them against what S3 holds (a part left out would otherwise be
+  silently dropped by S3), completes the upload, then verifies like a single PUT.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any, Final
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.sniff import detect_format
 from nubo.flights import repository, service, uploads
-from nubo.flights.schemas import UploadUrlIn, UploadUrlOut
+from nubo.flights.schemas import (
+    MultipartUploadOut,
+    PartIn,
+    PartUrlOut,
+    UploadCompleteIn,
+    UploadUrlIn,
+    UploadUrlOut,
+)
 from nubo.kit.errors import Conflict, NuboError, PayloadTooLarge, UnsupportedMediaType
+from nubo.kit.s3_multipart import (
+    MAX_PARTS,
+    InvalidParts,
+    S3Multipart,
+    UploadedPart,
+    UploadNotFound,
+    normalize_etag,
+)
 from nubo.kit.storage import NotSupported, ObjectStore
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import sanitize_filename
 from nubo.models import Flight, User
 
+log = logging.getLogger("nubo.flights.direct")
+
+MiB: Final = 1024 * 1024
+MULTIPART_THRESHOLD: Final = 64 * MiB
+"""A declared `size` above this gets a multipart grant (unless `multipart: false`)."""
+DEFAULT_PART_SIZE: Final = 16 * MiB
+"""Part size when the client names none (grown, in whole MiB, to stay within 10,000 parts)."""
+
+_background: set[asyncio.Future[Any]] = set()
+
 
 class PresignUnsupported(NuboError):
     status, code, title = 501, "presigned-upload-unsupported", "Not implemented"
+
+
+def _unsupported() -> PresignUnsupported:
+    return PresignUnsupported(
+        "this server stores files locally; upload through POST /api/flight/{id}/upload"
+    )
+
+
+def wants_multipart(data: UploadUrlIn | None) -> bool:
+    if data is None or data.size is None:
+        return False
+    if data.multipart is not None:
+        return data.multipart
+    return data.size > MULTIPART_THRESHOLD
+
+
+def plan_parts(size: int, part_size: int | None) -> tuple[int, int]:
+    """(part size, number of parts) for an object of `size` bytes."""
+    if part_size is None:
+        part_size = max(DEFAULT_PART_SIZE, math.ceil(size / MAX_PARTS / MiB) * MiB)
+    return part_size, max(1, math.ceil(size / part_size))
 
 
 async def start(
@@ -32,26 +92,154 @@ async def start(
     store: ObjectStore,
     flight_id: uuid.UUID,
     data: UploadUrlIn | None,
-) -> UploadUrlOut:
+) -> UploadUrlOut | MultipartUploadOut:
+    """Grant a presigned upload and keep it on the flight as pending (committed here).
+
+    A pending upload it replaces is removed (object deleted, multipart upload aborted).
+    """
     settings = request.app.state.settings
-    await session.commit()  # end the authentication read; this unit starts with a write
-    await repository.touch(session, flight_id)
-    flight = await service.get_flight(session, actor, flight_id, for_update=True)
+    if data is not None and data.size is not None and data.size > settings.max_upload_bytes:
+        await service.get_flight(session, actor, flight_id)  # 404 before 413
+        raise PayloadTooLarge(
+            f"the file exceeds the limit of {settings.max_upload_bytes} bytes",
+            max_bytes=settings.max_upload_bytes,
+        )
+    name = sanitize_filename(data.file_name) if data and data.file_name else None
+    ttl = settings.presigned_upload_ttl_s
+    if wants_multipart(data):
+        assert data is not None and data.size is not None
+        grant: UploadUrlOut | MultipartUploadOut
+        grant, previous = await _start_multipart(
+            session, actor, store, flight_id, data, name, ttl, settings.max_upload_bytes
+        )
+    else:
+        await session.commit()  # end the authentication read; this unit starts with a write
+        await repository.touch(session, flight_id)
+        flight = await service.get_flight(session, actor, flight_id, for_update=True)
+        key = uploads.new_raw_key(flight.account_id, flight.id)
+        try:
+            url = await store.presign_put(key, ttl)
+        except NotSupported as exc:
+            raise _unsupported() from exc
+        except Exception as exc:
+            raise uploads.api_error(exc) from exc
+        expires = utcnow() + timedelta(seconds=ttl)
+        previous = (flight.pending_key, flight.pending_upload_id)
+        flight.pending_key = key
+        flight.pending_name = name
+        flight.pending_expires_at = expires
+        flight.pending_upload_id = None
+        await session.flush()
+        await session.commit()
+        grant = UploadUrlOut(
+            url=url, key=key, expires_at=expires, max_bytes=settings.max_upload_bytes
+        )
+    await drop_pending(store, *previous)
+    return grant
+
+
+async def _start_multipart(
+    session: AsyncSession,
+    actor: User,
+    store: ObjectStore,
+    flight_id: uuid.UUID,
+    data: UploadUrlIn,
+    name: str | None,
+    ttl: int,
+    cap: int,
+) -> tuple[MultipartUploadOut, tuple[str | None, str | None]]:
+    flight = await service.get_flight(session, actor, flight_id)
     key = uploads.new_raw_key(flight.account_id, flight.id)
+    await session.commit()  # no transaction stays open over the S3 calls
     try:
-        url = await store.presign_put(key, settings.presigned_upload_ttl_s)
+        mp = await S3Multipart.for_store(store)
     except NotSupported as exc:
-        raise PresignUnsupported(
-            "this server stores files locally; upload through POST /api/flight/{id}/upload"
-        ) from exc
+        raise _unsupported() from exc
     except Exception as exc:
         raise uploads.api_error(exc) from exc
-    expires = utcnow() + timedelta(seconds=settings.presigned_upload_ttl_s)
-    flight.pending_key = key
-    flight.pending_name = sanitize_filename(data.file_name) if data and data.file_name else None
-    flight.pending_expires_at = expires
-    await session.flush()
-    return UploadUrlOut(url=url, key=key, expires_at=expires, max_bytes=settings.max_upload_bytes)
+    assert data.size is not None
+    part_size, count = plan_parts(data.size, data.part_size)
+    upload_id = await _create(mp, key)
+    try:
+        urls = await mp.presign_parts(key, upload_id, range(1, count + 1), ttl)
+        expires = utcnow() + timedelta(seconds=ttl)
+        await repository.touch(session, flight_id)
+        flight = await service.get_flight(session, actor, flight_id, for_update=True)
+        previous = (flight.pending_key, flight.pending_upload_id)
+        flight.pending_key = key
+        flight.pending_name = name
+        flight.pending_expires_at = expires
+        flight.pending_upload_id = upload_id
+        await session.flush()
+        await session.commit()
+    except BaseException as exc:
+        await session.rollback()
+        await _abort_shielded(mp, key, upload_id)
+        mapped = uploads.api_error(exc)
+        if mapped is exc:
+            raise
+        raise mapped from exc
+    grant = MultipartUploadOut(
+        upload_id=upload_id,
+        key=key,
+        part_size=part_size,
+        parts=[PartUrlOut(part_number=n, url=u) for n, u in enumerate(urls, start=1)],
+        expires_at=expires,
+        max_bytes=cap,
+    )
+    return grant, previous
+
+
+async def _create(mp: S3Multipart, key: str) -> str:
+    """Create the multipart upload; if we are cancelled meanwhile, abort it once created."""
+    task = asyncio.ensure_future(mp.create(key))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+
+        def abort_later(done: asyncio.Future[str]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                _in_background(mp.abort(key, done.result()))
+
+        task.add_done_callback(abort_later)
+        raise
+    except Exception as exc:
+        raise uploads.api_error(exc) from exc
+
+
+def _in_background(coro: Any) -> None:
+    fut = asyncio.ensure_future(coro)
+    _background.add(fut)
+
+    def forget(done: asyncio.Future[Any]) -> None:
+        _background.discard(done)
+        if not done.cancelled() and done.exception() is not None:
+            log.warning("background clean-up of a presigned upload failed: %s", done.exception())
+
+    fut.add_done_callback(forget)
+
+
+async def _abort_shielded(mp: S3Multipart, key: str, upload_id: str) -> None:
+    try:
+        await asyncio.shield(mp.abort(key, upload_id))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.warning("could not abort the multipart upload of %s", key, exc_info=True)
+
+
+async def drop_pending(store: ObjectStore, key: str | None, upload_id: str | None) -> None:
+    """Remove what a pending presigned upload may have left (best effort): abort its
+    multipart upload, delete its object."""
+    if key is None:
+        return
+    if upload_id is not None:
+        try:
+            mp = await S3Multipart.for_store(store)
+            await mp.abort(key, upload_id)
+        except Exception:
+            log.warning("could not abort the multipart upload of %s", key, exc_info=True)
+    await uploads.discard(store, key)
 
 
 async def verify(
@@ -60,23 +248,32 @@ async def verify(
     session: AsyncSession,
     store: ObjectStore,
     flight_id: uuid.UUID,
+    data: UploadCompleteIn | None = None,
 ) -> tuple[uploads.Received, Flight]:
     settings = request.app.state.settings
+    cap = settings.max_upload_bytes
     flight = await service.get_flight(session, actor, flight_id)
-    key, name = flight.pending_key, flight.pending_name
+    key, name, upload_id = flight.pending_key, flight.pending_name, flight.pending_upload_id
     if key is None:
         raise Conflict("no presigned upload is pending for this flight", code="no-pending-upload")
-    await session.commit()  # release the connection while the object is read back
+    if upload_id is not None and data is None:
+        raise Conflict(
+            "the pending upload is multipart: send its parts' numbers and ETags",
+            code="parts-required",
+        )
+    if upload_id is None and data is not None:
+        raise Conflict("the pending upload is a single PUT: send no parts", code="parts-unexpected")
+    await session.commit()  # release the connection while S3 works and the object is read back
     try:
+        if upload_id is not None:
+            assert data is not None
+            await _complete_multipart(store, key, upload_id, data.parts, cap)
         size = await store.head(key)
         if size is None:
             raise Conflict("nothing was uploaded to the presigned URL yet", code="upload-missing")
-        if size > settings.max_upload_bytes:
+        if size > cap:
             await uploads.discard(store, key)
-            raise PayloadTooLarge(
-                f"the file exceeds the limit of {settings.max_upload_bytes} bytes",
-                max_bytes=settings.max_upload_bytes,
-            )
+            raise _too_large(cap)
         fmt = detect_format(await store.read_head(key))
         if fmt is None:
             await uploads.discard(store, key)
@@ -92,5 +289,77 @@ async def verify(
     await repository.touch(session, flight_id)
     flight = await service.get_flight(session, actor, flight_id, for_update=True)
     if flight.pending_key != key:
+        if flight.file_key != key:  # nobody points at it any more
+            await uploads.discard(store, key)
         raise Conflict("another upload replaced this one", code="upload-superseded")
+    flight.pending_upload_id = None
     return uploads.Received(stored, fmt, name), flight
+
+
+def _too_large(cap: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the file exceeds the limit of {cap} bytes", max_bytes=cap)
+
+
+def _gone() -> Conflict:
+    return Conflict(
+        "the multipart upload is gone (aborted or expired); ask for a new upload URL",
+        code="upload-missing",
+    )
+
+
+async def _complete_multipart(
+    store: ObjectStore, key: str, upload_id: str, parts: Sequence[PartIn], cap: int
+) -> None:
+    """Check the client's part list against S3's, then complete the upload.
+
+    A wrong list answers 409 `upload-parts-mismatch` and leaves the upload pending (the
+    client may send the right list, or upload a missing part, until the grant expires). Parts
+    over the size cap abort the upload (413). If an earlier call completed the upload but did
+    not get to record it, the object is verified as it is.
+    """
+    mp = await S3Multipart.for_store(store)
+    try:
+        uploaded = await mp.list_parts(key, upload_id)
+    except UploadNotFound:
+        if await store.head(key) is not None:
+            return  # completed by an earlier call; verify the object
+        raise _gone() from None
+    if not uploaded:
+        raise Conflict("no part was uploaded to the presigned URLs yet", code="upload-missing")
+    if sum(p.size for p in uploaded) > cap:
+        await _abort_shielded(mp, key, upload_id)
+        raise _too_large(cap)
+    problem = _mismatch(parts, uploaded)
+    if problem is not None:
+        raise Conflict(problem, code="upload-parts-mismatch")
+    try:
+        await mp.complete(key, upload_id, [(p.part_number, p.etag) for p in parts])
+    except InvalidParts as exc:
+        raise Conflict(f"S3 refused the part list: {exc}", code="upload-parts-mismatch") from exc
+    except UploadNotFound:
+        if await store.head(key) is None:
+            raise _gone() from None
+
+
+def _mismatch(parts: Sequence[PartIn], uploaded: Sequence[UploadedPart]) -> str | None:
+    """Why the client's list is not exactly the uploaded parts 1..n, or None."""
+    sent = {p.part_number: normalize_etag(p.etag) for p in parts}
+    held = {p.part_number: p.etag for p in uploaded}
+    gaps = sorted(set(range(1, max(sent) + 1)) - set(sent))
+    if gaps:
+        return f"the part list must number the parts 1..n; missing: {_few(gaps)}"
+    left_out = sorted(set(held) - set(sent))
+    if left_out:
+        return f"uploaded part(s) left out of the list: {_few(left_out)}"
+    not_uploaded = sorted(set(sent) - set(held))
+    if not_uploaded:
+        return f"part(s) not uploaded: {_few(not_uploaded)}"
+    wrong = sorted(n for n, etag in sent.items() if held[n] != etag)
+    if wrong:
+        return f"the ETag does not match the uploaded part for part(s): {_few(wrong)}"
+    return None
+
+
+def _few(numbers: Sequence[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" (+{len(numbers) - 10} more)" if len(numbers) > 10 else "")

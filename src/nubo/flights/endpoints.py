@@ -11,7 +11,14 @@ from pydantic import AwareDatetime, ValidationError
 from sse_starlette import EventSourceResponse
 
 from nubo.flights import events, repository, service, uploads
-from nubo.flights.schemas import FlightCreate, FlightOut, UploadUrlIn, UploadUrlOut
+from nubo.flights.schemas import (
+    FlightCreate,
+    FlightOut,
+    MultipartUploadOut,
+    UploadCompleteIn,
+    UploadUrlIn,
+    UploadUrlOut,
+)
 from nubo.flights.tasks import defer_processing
 from nubo.flights.uploads import StoreDep
 from nubo.flights.wiring import JobsDep
@@ -314,8 +321,10 @@ async def flight_events(
 
 @router.post(
     "/{id}/upload-url",
-    response_model=UploadUrlOut,
-    summary="A presigned URL to PUT the data file straight to object storage (S3 only)",
+    response_model=UploadUrlOut | MultipartUploadOut,
+    summary="Presigned URL(s) to upload the data file straight to object storage (S3 only)",
+    description="A single presigned PUT, or with `size` above 64 MiB (or `multipart: true`) "
+    "a presigned multipart upload: one URL per part, then `upload-complete` with the ETags.",
 )
 async def upload_url(
     flight_id: FlightId,
@@ -324,18 +333,20 @@ async def upload_url(
     session: Session,
     store: StoreDep,
     data: UploadUrlIn | None = None,
-) -> UploadUrlOut:
+) -> UploadUrlOut | MultipartUploadOut:
     from nubo.flights import direct
 
-    grant = await direct.start(request, actor, session, store, flight_id, data)
-    await _durable(session)
-    return grant
+    # Committed inside: a multipart upload created on S3 is aborted if the commit fails.
+    return await direct.start(request, actor, session, store, flight_id, data)
 
 
 @router.post(
     "/{id}/upload-complete",
     response_model=FlightOut,
-    summary="Verify and record a file PUT to the presigned URL",
+    summary="Verify and record a file uploaded to the presigned URL(s)",
+    description="No body after a single PUT; after a multipart grant "
+    "`{parts: [{part_number, etag}]}` with every uploaded part (409 `upload-parts-mismatch` "
+    "if the list does not match what was uploaded).",
 )
 async def upload_complete(
     flight_id: FlightId,
@@ -344,10 +355,11 @@ async def upload_complete(
     session: Session,
     store: StoreDep,
     jobs: JobsDep,
+    data: UploadCompleteIn | None = None,
 ) -> FlightOut:
     from nubo.flights import direct
 
-    received, flight = await direct.verify(request, actor, session, store, flight_id)
+    received, flight = await direct.verify(request, actor, session, store, flight_id, data)
     return FlightOut.of(await _commit_upload(request, session, jobs, store, flight, received))
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
+from nubo.kit.s3_multipart import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.models import BleedStatus, ProcessingStatus
 
@@ -126,13 +127,82 @@ class FlightEventOut(ResponseModel):
     created_at: datetime
 
 
+MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit of one PUT
+
+
 class UploadUrlIn(RequestModel):
+    """Optional JSON body of `upload-url`. With `size` above the multipart threshold (or
+    `multipart: true`) the grant is a presigned multipart upload, else a single PUT."""
+
     file_name: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    size: Annotated[int, Field(gt=0, description="the file's size in bytes")] | None = None
+    part_size: (
+        Annotated[
+            int,
+            Field(
+                ge=MIN_PART_SIZE,
+                le=MAX_PART_SIZE,
+                description="multipart only: bytes per part (all but the last)",
+            ),
+        ]
+        | None
+    ) = None
+    multipart: bool | None = Field(
+        default=None,
+        description="force a multipart (true, needs `size`) or single PUT (false) grant; "
+        "by default multipart above the threshold",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UploadUrlIn:
+        if self.multipart and self.size is None:
+            raise ValueError("a multipart upload needs `size`")
+        if self.multipart is False and self.size is not None and self.size > MAX_SINGLE_PUT:
+            raise ValueError(f"a single PUT holds at most {MAX_SINGLE_PUT} bytes")
+        if self.size and self.part_size and -(-self.size // self.part_size) > MAX_PARTS:
+            raise ValueError(f"part_size gives more than {MAX_PARTS} parts")
+        return self
 
 
 class UploadUrlOut(ResponseModel):
-    method: str = "PUT"
+    method: Literal["PUT"] = "PUT"
     url: str
     key: str
     expires_at: datetime
     max_bytes: int
+
+
+class PartUrlOut(ResponseModel):
+    part_number: int
+    url: str
+
+
+class MultipartUploadOut(ResponseModel):
+    """PUT part `n` (bytes `(n-1)*part_size` up to `n*part_size`) to its URL, keep each
+    answer's `ETag`, then send them to `upload-complete`."""
+
+    method: Literal["multipart"] = "multipart"
+    upload_id: str
+    key: str
+    part_size: int
+    parts: list[PartUrlOut]
+    expires_at: datetime
+    max_bytes: int
+
+
+class PartIn(RequestModel):
+    part_number: Annotated[int, Field(ge=1, le=MAX_PARTS)]
+    etag: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class UploadCompleteIn(RequestModel):
+    """Body of `upload-complete` after a multipart grant (none after a single PUT)."""
+
+    parts: Annotated[list[PartIn], Field(min_length=1, max_length=MAX_PARTS)]
+
+    @model_validator(mode="after")
+    def _unique(self) -> UploadCompleteIn:
+        numbers = [p.part_number for p in self.parts]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("part numbers must be unique")
+        return self

@@ -30,6 +30,7 @@ from nubo.flights.analysis import Outcome, analyze_file
 from nubo.flights.service import add_event
 from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
+from nubo.kit.s3_multipart import S3Multipart
 from nubo.kit.storage import ObjectNotFound
 from nubo.kit.types import utcnow
 from nubo.models import BleedStatus, Flight, ProcessingStatus
@@ -85,8 +86,13 @@ async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
             # process down): stop retrying and say so, and the queue keeps flowing.
             _apply(session, flight, _gave_up(flight.processing_attempts - 1), run)
             return
-        add_event(session, flight, ProcessingStatus.processing, "processing started",
-                  {"run": run, "attempt": flight.processing_attempts})
+        add_event(
+            session,
+            flight,
+            ProcessingStatus.processing,
+            "processing started",
+            {"run": run, "attempt": flight.processing_attempts},
+        )
         key, aircraft_type = flight.file_key, flight.aircraft_type
         trend_state = await fleet_trend.state_before(session, flight)
         feature_key = features.feature_key(
@@ -229,8 +235,9 @@ async def sweep(ctx: JobContext, *, requeue_after_s: float | None = None) -> int
     return deferred
 
 
-# A presigned upload never completed leaves an object nobody points at; after its URL
-# expired (plus this grace for a late `upload-complete`), the sweeper removes it.
+# A presigned upload never completed leaves an object (or an S3 multipart upload) nobody
+# points at; after its URLs expired (plus this grace for a late `upload-complete`), the
+# sweeper removes it.
 PRESIGNED_GRACE = timedelta(hours=1)
 
 
@@ -246,11 +253,16 @@ async def _drop_expired_presigned(ctx: JobContext, now: datetime) -> None:
             .with_for_update(skip_locked=True)
         )
         expired = list((await session.execute(stmt)).scalars())
-        keys = [f.pending_key for f in expired if f.pending_key]
+        pending = [(f.pending_key, f.pending_upload_id) for f in expired if f.pending_key]
         for flight in expired:
             flight.pending_key = flight.pending_name = flight.pending_expires_at = None
-    for key in keys:
+            flight.pending_upload_id = None
+    for key, upload_id in pending:
+        # A multipart grant: abort the S3 upload (its parts cost storage until then).
         try:
+            if upload_id is not None:
+                mp = await S3Multipart.for_store(ctx.store)
+                await mp.abort(key, upload_id)
             await ctx.store.delete(key)
         except Exception:
-            log.warning("could not delete the expired presigned upload %s", key, exc_info=True)
+            log.warning("could not remove the expired presigned upload %s", key, exc_info=True)
