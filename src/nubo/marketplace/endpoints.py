@@ -8,7 +8,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.auth import CurrentUser, Operator
 from nubo.kit.db import Session
@@ -47,12 +46,6 @@ CurrencyQuery = Annotated[
 ]
 
 
-async def _durable(session: AsyncSession) -> None:
-    """Commit before answering: the request session's own commit runs after the response
-    has been sent (FastAPI's default dependency scope), and a 2xx must mean durable."""
-    await session.commit()
-
-
 def _month_query(value: str | None) -> str | None:
     if value is None:
         return None
@@ -73,7 +66,6 @@ def _dataset_page(rows: list[Dataset], page: Pagination, sort: str) -> Page[Data
 @datasets_router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut)
 async def create_dataset(data: DatasetCreate, actor: Operator, session: Session) -> DatasetOut:
     dataset = await datasets.create(session, actor, data)
-    await _durable(session)
     return DatasetOut.of(dataset)
 
 
@@ -135,14 +127,12 @@ async def update_dataset(
     dataset_id: DatasetId, data: DatasetUpdate, _: Operator, session: Session
 ) -> DatasetOut:
     dataset = await datasets.update(session, dataset_id, data)
-    await _durable(session)
     return DatasetOut.of(dataset)
 
 
 @datasets_router.delete("/{datasetId}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_dataset(dataset_id: DatasetId, _: Operator, session: Session) -> Response:
     await datasets.delete(session, dataset_id)
-    await _durable(session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -175,7 +165,6 @@ async def upload_dataset_file(
     store = _store(request)
     max_bytes = request.app.state.settings.max_upload_bytes
     dataset, replaced = await files.upload(session, store, request, dataset_id, filename, max_bytes)
-    await _durable(session)
     if replaced is not None:
         background.add_task(store.delete, replaced)  # only once the new file is committed
     return DatasetOut.of(dataset)
@@ -228,7 +217,6 @@ async def create_transaction(
     )
     out = TransactionOut.of(transaction, subscription, utcnow())
     response = await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
-    await _durable(session)
     return response
 
 
@@ -247,7 +235,6 @@ async def create_subscription(
     subscription = await billing.subscribe(session, actor, data.account_id, data.dataset_id)
     out = SubscriptionOut.of(subscription, utcnow())
     response = await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
-    await _durable(session)
     return response
 
 
@@ -261,7 +248,6 @@ async def cancel_subscription(
     subscription = await billing.cancel(
         session, actor, subscription_id, at_period_end=at_period_end
     )
-    await _durable(session)
     return SubscriptionOut.of(subscription, utcnow())
 
 
@@ -319,7 +305,6 @@ async def create_invoice(
     invoice, lines = await invoicing.create(session, actor, data)
     out = InvoiceOut.of(invoice, lines)
     response = await claim.respond(session, status.HTTP_201_CREATED, out.model_dump(mode="json"))
-    await _durable(session)
     return response
 
 
@@ -371,7 +356,6 @@ async def pay_invoice(
 ) -> InvoiceOut:
     """Record the payment of an open invoice (409 if it is paid or void)."""
     invoice, lines = await invoicing.settle(session, actor, invoice_id, InvoiceStatus.paid)
-    await _durable(session)
     return InvoiceOut.of(invoice, lines)
 
 
@@ -383,7 +367,6 @@ async def void_invoice(
 ) -> InvoiceOut:
     """Void an open invoice: its month and one-off purchases can be invoiced again."""
     invoice, lines = await invoicing.settle(session, actor, invoice_id, InvoiceStatus.void)
-    await _durable(session)
     return InvoiceOut.of(invoice, lines)
 
 
