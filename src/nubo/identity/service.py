@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,7 @@ from nubo.kit.types import utcnow
 from nubo.models import Account, Role, User
 
 PLATFORM_ACCOUNT_EMAIL = "operators@nubo.invalid"
+T = TypeVar("T")
 
 
 async def _flush_unique(session: AsyncSession, what: str) -> None:
@@ -67,10 +69,7 @@ async def signup(session: AsyncSession, platform: Platform, data: SignupIn) -> t
 
 async def get_account(session: AsyncSession, actor: User, account_id: uuid.UUID) -> Account:
     stmt = repository.readable_accounts(actor).where(Account.id == account_id)
-    account = (await session.execute(stmt)).scalar_one_or_none()
-    if account is None:
-        raise NotFound("account not found")
-    return account
+    return await _one_or_404(session, stmt, "account")
 
 
 async def create_user(
@@ -94,12 +93,16 @@ async def create_user(
     return user
 
 
+async def _one_or_404(session: AsyncSession, stmt: Select[T], what: str) -> T:
+    found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"{what} not found")
+    return found
+
+
 async def user_by_email(session: AsyncSession, actor: User, email: str) -> User:
     stmt = repository.readable_users(actor).where(User.email == email.strip().lower())
-    user = (await session.execute(stmt)).scalar_one_or_none()
-    if user is None:
-        raise NotFound("user not found")
-    return user
+    return await _one_or_404(session, stmt, "user")
 
 
 async def users_of_account(
@@ -112,9 +115,7 @@ async def users_of_account(
 
 async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) -> None:
     stmt = repository.readable_users(actor).where(User.id == user_id)
-    user = (await session.execute(stmt)).scalar_one_or_none()
-    if user is None:
-        raise NotFound("user not found")
+    user = await _one_or_404(session, stmt, "user")
     ensure_can_manage(actor, user.account_id, "user")
     if user.role is Role.admin:
         await repository.lock_account(session, user.account_id)
@@ -186,10 +187,7 @@ async def update_account(
 
 async def account_by_email(session: AsyncSession, actor: User, email: str) -> Account:
     stmt = repository.readable_accounts(actor).where(Account.email == email.strip().lower())
-    account = (await session.execute(stmt)).scalar_one_or_none()
-    if account is None:
-        raise NotFound("account not found")
-    return account
+    return await _one_or_404(session, stmt, "account")
 
 
 async def list_accounts(session: AsyncSession, actor: User, params: PageParams) -> list[Account]:
