@@ -27,7 +27,7 @@ from nubo.kit.storage import (
     ObjectStore,
     StorageError,
     StorageUnavailable,
-    _check_key,
+    check_key,
 )
 
 __all__ = [
@@ -94,7 +94,7 @@ def _s3_config(store: ObjectStore) -> tuple[dict[str, Any], str, bool]:
     """(obstore S3 config, key prefix, allow_http) of an S3 ``ObjectStore``."""
     if store.kind != "s3":
         raise NotSupported(f"multipart presigned uploads need S3; this store is {store.kind!r}")
-    s3 = store._store  # the obstore S3Store the ObjectStore was built on
+    s3 = store.s3
     config = dict(s3.config)
     prefix = str(s3.prefix or "").strip("/")
     allow_http = str((s3.client_options or {}).get("allow_http", "false")).lower() == "true"
@@ -167,7 +167,7 @@ class S3Multipart:
         return cls(client, str(bucket), prefix)
 
     def _key(self, key: str) -> str:
-        _check_key(key)
+        check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     async def _call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

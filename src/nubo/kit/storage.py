@@ -136,6 +136,11 @@ def new_key(prefix: str, suffix: str = "") -> str:
     return key
 
 
+def check_key(key: str) -> None:
+    """Raise ValueError unless ``key`` is a key this store writes (see the module doc)."""
+    _check_key(key)
+
+
 def _check_key(key: str) -> None:
     if len(key) > 1024 or not _KEY_RE.fullmatch(key):
         raise ValueError(
@@ -506,6 +511,13 @@ class ObjectStore:
         except Exception as exc:
             raise self._map(exc, key) from exc
         return int(meta["size"])
+
+    @property
+    def s3(self) -> S3Store:
+        """The obstore S3 store underneath (for S3-only features such as presigned parts)."""
+        if not isinstance(self._store, S3Store):
+            raise NotSupported(f"this store is {self.kind!r}, not S3")
+        return self._store
 
     async def list_keys(self, prefix: str) -> AsyncIterator[str]:
         """Every key under ``prefix`` (a folder-like prefix, no trailing slash needed)."""
