@@ -164,6 +164,8 @@ async def upload_dataset_file(
     """Stream the request body (any content type) into object storage as the data file."""
     store = _store(request)
     max_bytes = request.app.state.settings.max_upload_bytes
+    await datasets.get(session, dataset_id)  # 404 before a byte is read
+    await session.commit()  # end this read: no connection is held while the body streams
     dataset, replaced = await files.upload(session, store, request, dataset_id, filename, max_bytes)
     if replaced is not None:
         background.add_task(store.delete, replaced)  # only once the new file is committed

@@ -35,8 +35,10 @@ async def upload(
     filename: str | None,
     max_bytes: int,
 ) -> tuple[Dataset, str | None]:
-    """Store the request body as the dataset's file; returns the dataset and the replaced key."""
-    await datasets.get(session, dataset_id)  # 404 before a byte is read
+    """Store the request body as the dataset's file; returns the dataset and the replaced key.
+
+    Called with no transaction open: the body streams before the row is locked and updated.
+    """
     key = new_key(dataset_prefix(dataset_id))
     stored = await store.put_stream(key, request_body(request, max_bytes), max_bytes=max_bytes)
     try:
