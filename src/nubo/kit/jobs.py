@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
@@ -158,7 +159,7 @@ async def run_job(ctx: JobContext, name: str, kwargs: dict[str, Any]) -> None:
     log.info("job %s %s done in %.3f s", name, kwargs, time.perf_counter() - started)
 
 
-class JobQueue:
+class JobQueue(ABC):
     """Defer jobs; optionally run them (``start(ctx, worker=True)``)."""
 
     mode = "abstract"
@@ -167,18 +168,21 @@ class JobQueue:
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self.ctx: JobContext | None = None
 
+    @abstractmethod
     async def start(self, ctx: JobContext, *, worker: bool) -> None:
-        raise NotImplementedError
+        """Implemented by each mode."""
 
+    @abstractmethod
     async def stop(self) -> None:
-        raise NotImplementedError
+        """Implemented by each mode."""
 
+    @abstractmethod
     async def defer(self, name: str, **kwargs: Any) -> None:
-        raise NotImplementedError
+        """Implemented by each mode."""
 
+    @abstractmethod
     async def ping(self) -> None:
         """Raise :class:`JobsUnavailable` unless jobs can be deferred (for ``/ready``)."""
-        raise NotImplementedError
 
     async def defer_quietly(self, name: str, **kwargs: Any) -> bool:
         """Defer, logging instead of raising: for hand-offs backed by an outbox + sweeper."""
