@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     login_window_s: int = 300
 
     max_upload_bytes: int = 2 * 1024**3
+    # How long an Idempotency-Key replays its first response (then it is forgotten).
+    idempotency_key_ttl_s: int = Field(default=24 * 3600, ge=60)
     jobs: Literal["inprocess", "procrastinate"] = "inprocess"
     jobs_database_url: str | None = None
     jobs_concurrency: int = Field(default=2, ge=1, le=64)

@@ -94,7 +94,7 @@ async def queue_ready(request: Request) -> None:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Called by create_app: the store (shared with other domains), the queue, readiness."""
-    import nubo.flights.tasks  # noqa: F401  (registers the tasks and the sweeper)
+    import nubo.tasks  # noqa: F401  (registers every domain's tasks and periodic work)
 
     if getattr(app.state, "store", None) is None:
         app.state.store = open_store(settings)
@@ -140,7 +140,7 @@ async def worker_main(settings: Settings, *, concurrency: int | None = None) -> 
     import asyncio
     import signal
 
-    import nubo.flights.tasks  # noqa: F401  (registers the tasks and the sweeper)
+    import nubo.tasks  # noqa: F401  (registers every domain's tasks and periodic work)
     from nubo.kit.db import create_engine, create_sessionmaker
 
     if concurrency is not None:

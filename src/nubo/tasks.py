@@ -1,0 +1,4 @@
+"""Importing this module registers every domain's jobs and periodic tasks."""
+
+import nubo.flights.tasks
+import nubo.marketplace.tasks  # noqa: F401
