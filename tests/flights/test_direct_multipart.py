@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +21,7 @@ from nubo.models import Flight
 from tests.fixtures.s3 import S3Server
 from tests.fixtures.world import World
 from tests.flights.helpers import HEADER, csv_bytes
-from tests.flights.live import Live, start_live
+from tests.flights.live import Live
 
 MiB = 1024 * 1024
 PART = 5 * MiB  # S3's smallest part (but the last)
@@ -39,23 +37,6 @@ def s3_store(app: Any, s3_server: S3Server, s3_url: str) -> ObjectStore:
     store = ObjectStore.from_url(s3_url, **s3_server.store_kwargs())
     app.state.store = store
     return store
-
-
-@pytest.fixture
-async def live_s3(
-    database_url: str, engine: Any, tmp_path: Path, s3_server: S3Server, s3_url: str
-) -> AsyncIterator[Live]:
-    async for value in start_live(
-        database_url,
-        tmp_path,
-        storage_url=s3_url,
-        s3_endpoint=s3_server.endpoint,
-        s3_region=s3_server.region,
-        s3_access_key_id=s3_server.access_key_id,
-        s3_secret_access_key=s3_server.secret_access_key,
-        s3_allow_http=True,
-    ):
-        yield value
 
 
 def _big_csv(at_least: int) -> bytes:

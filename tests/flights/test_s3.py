@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +16,7 @@ from nubo.kit.storage import ObjectStore
 from tests.fixtures.s3 import S3Server
 from tests.fixtures.world import World
 from tests.flights.helpers import agen, big_csv_chunks, csv_bytes, parquet_bytes
-from tests.flights.live import Live, start_live
+from tests.flights.live import Live
 from tests.flights.test_uploads import _asgi_upload_then_disconnect
 
 MiB = 1024 * 1024
@@ -195,23 +193,6 @@ async def test_presigned_upload(client, world, s3_store, s3_server, s3_prefix):
     r = await client.post(f"{base}/upload-complete", headers=h)
     assert r.status_code == 415
     assert f"{s3_prefix}/{grant['key']}" not in _keys(s3_server, s3_prefix)
-
-
-@pytest.fixture
-async def live_s3(
-    database_url: str, engine: Any, tmp_path: Path, s3_server: S3Server, s3_url: str
-) -> AsyncIterator[Live]:
-    async for value in start_live(
-        database_url,
-        tmp_path,
-        storage_url=s3_url,
-        s3_endpoint=s3_server.endpoint,
-        s3_region=s3_server.region,
-        s3_access_key_id=s3_server.access_key_id,
-        s3_secret_access_key=s3_server.secret_access_key,
-        s3_allow_http=True,
-    ):
-        yield value
 
 
 async def test_processing_reads_from_s3(live_s3: Live):

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.auth import CurrentUser, Operator
 from nubo.kit.db import Session
@@ -30,7 +31,7 @@ from nubo.marketplace.schemas import (
     SubscriptionOut,
     TransactionOut,
 )
-from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus
+from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus, User
 
 datasets_router = APIRouter(prefix="/datasets", tags=["datasets"])
 transactions_router = APIRouter(prefix="/transactions", tags=["billing"])
@@ -357,8 +358,7 @@ async def pay_invoice(
     session: Session,
 ) -> InvoiceOut:
     """Record the payment of an open invoice (409 if it is paid or void)."""
-    invoice, lines = await invoicing.settle(session, actor, invoice_id, InvoiceStatus.paid)
-    return InvoiceOut.of(invoice, lines)
+    return await _settle(session, actor, invoice_id, InvoiceStatus.paid)
 
 
 @invoices_router.post("/{invoiceId}/void", response_model=InvoiceOut)
@@ -368,7 +368,13 @@ async def void_invoice(
     session: Session,
 ) -> InvoiceOut:
     """Void an open invoice: its month and one-off purchases can be invoiced again."""
-    invoice, lines = await invoicing.settle(session, actor, invoice_id, InvoiceStatus.void)
+    return await _settle(session, actor, invoice_id, InvoiceStatus.void)
+
+
+async def _settle(
+    session: AsyncSession, actor: User, invoice_id: uuid.UUID, status: InvoiceStatus
+) -> InvoiceOut:
+    invoice, lines = await invoicing.settle(session, actor, invoice_id, status)
     return InvoiceOut.of(invoice, lines)
 
 
