@@ -2,16 +2,18 @@
 
 It answers the three benchmarked routes on the same paths, doing the same work at the database
 level as Nubo, over the same driver and pool (Nubo's `create_engine`: SQLAlchemy async engine
-over asyncpg, same pool size, overflow and pre-ping), inside one transaction per request:
+over asyncpg, same fixed pool) with statements built once, as Nubo's are:
 
-- GET /api/users/profile: verify the bearer JWT (same codec), select the user joined to its
-  account by id (the statement of `repository.active_user`), compare the token version,
-  answer the user as JSON.
-- GET /api/users/account/{id}: the same three statements as the route (the caller's user, the
-  account visible to it, the keyset page of 50+1 users) and the page as JSON.
+- GET /api/users/profile: verify the bearer JWT (same codec), read the caller (the statement
+  of `repository.active_principal`: user joined to its account by id) on its own
+  connection in autocommit, as Nubo's `current_user` does, compare the token version, answer
+  the user as JSON.
+- GET /api/users/account/{id}: the same caller read, then in one transaction the same two
+  statements as the route (the account visible to the caller, the keyset page of 50+1
+  users) and the page as JSON.
 - POST /api/auth/login: parse the JSON body, select the login candidate, the same Argon2id
   verify (Nubo's `PasswordHasher`, same parameters, off the event loop), mint the access and
-  refresh JWTs and insert the refresh-token row.
+  refresh JWTs and insert the refresh-token row, in one transaction.
 
 Served by uvicorn with the settings of `nubo serve` (uvloop, httptools, 1 worker, no access
 log): `python -m uvicorn bench.api_ceiling:app --loop uvloop --http httptools ...`.
@@ -26,10 +28,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nubo.kit.db import create_engine
+from nubo.kit.db import ReadConnection, create_engine, engine_reader
 from nubo.kit.security import InvalidToken, PasswordHasher, TokenCodec
 from nubo.models import Account, AccountStatus, RefreshToken, User
 from nubo.settings import Settings
@@ -39,8 +41,8 @@ accounts = Account.__table__
 refresh_tokens = RefreshToken.__table__
 USER_FIELDS = ("id", "account_id", "name", "email", "role", "created_at", "updated_at")
 
-# The statements Nubo sends, built at the table level (same SQL, no ORM identity map).
-ACTIVE_USER = (
+# The statements Nubo sends, built once at the table level (same SQL, no ORM identity map).
+_LIVE_USERS = (
     select(users)
     .join(accounts, accounts.c.id == users.c.account_id)
     .where(
@@ -48,6 +50,18 @@ ACTIVE_USER = (
         accounts.c.deleted_at.is_(None),
         accounts.c.status == AccountStatus.active,
     )
+)
+CALLER = _LIVE_USERS.where(users.c.id == bindparam("user_id"))
+LOGIN_CANDIDATE = _LIVE_USERS.where(users.c.email == bindparam("email"))
+VISIBLE_ACCOUNT = select(accounts).where(
+    accounts.c.deleted_at.is_(None), accounts.c.id == bindparam("account_id")
+)
+OWN_VISIBLE_ACCOUNT = VISIBLE_ACCOUNT.where(accounts.c.id == bindparam("own_account_id"))
+PAGE = (
+    select(users)
+    .where(users.c.deleted_at.is_(None), users.c.account_id == bindparam("account_id"))
+    .order_by(users.c.created_at.asc(), users.c.id.asc())
+    .limit(51)
 )
 LIST_PREFIX = "/api/users/account/"
 
@@ -65,10 +79,15 @@ def _user_json(row: Any) -> dict[str, Any]:
     return {field: _jsonable(mapping[field]) for field in USER_FIELDS}
 
 
+def _not_started() -> Any:
+    raise RuntimeError("the ceiling has not started")
+
+
 class Ceiling:
     def __init__(self) -> None:
         self.settings = Settings()
         self.engine: AsyncEngine | None = None
+        self.read_connection: ReadConnection = _not_started
         self.tokens = TokenCodec(
             self.settings.signing_key, self.settings.jwt_issuer, self.settings.jwt_audience
         )
@@ -114,6 +133,7 @@ class Ceiling:
                 self.engine = create_engine(
                     self.settings.resolved_database_url, pool_size=self.settings.db_pool_size
                 )
+                self.read_connection = engine_reader(self.engine)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.engine is not None:
@@ -129,38 +149,32 @@ class Ceiling:
                     return self.tokens.decode(token, "access")
         raise InvalidToken("missing")
 
-    async def profile(self, scope: dict[str, Any]) -> tuple[int, Any]:
+    async def _caller(self, scope: dict[str, Any]) -> Any:
         claims = self._claims(scope)
-        assert self.engine is not None
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(ACTIVE_USER.where(users.c.id == claims.sub))).first()
-        if row is None or row.token_version != claims.ver:
+        async with self.read_connection() as conn:
+            row = (await conn.execute(CALLER, {"user_id": claims.sub})).first()
+        return None if row is None or row.token_version != claims.ver else row
+
+    async def profile(self, scope: dict[str, Any]) -> tuple[int, Any]:
+        row = await self._caller(scope)
+        if row is None:
             return 401, {"code": "invalid-token"}
         return 200, _user_json(row)
 
     async def users_of_account(self, scope: dict[str, Any], raw_id: str) -> tuple[int, Any]:
-        claims = self._claims(scope)
+        actor = await self._caller(scope)
+        if actor is None:
+            return 401, {"code": "invalid-token"}
         account_id = uuid.UUID(raw_id)
+        visible, params = VISIBLE_ACCOUNT, {"account_id": account_id}
+        if actor.role != "operator":
+            visible = OWN_VISIBLE_ACCOUNT
+            params["own_account_id"] = actor.account_id
         assert self.engine is not None
         async with self.engine.begin() as conn:
-            actor = (await conn.execute(ACTIVE_USER.where(users.c.id == claims.sub))).first()
-            if actor is None or actor.token_version != claims.ver:
-                return 401, {"code": "invalid-token"}
-            visible = select(accounts).where(
-                accounts.c.deleted_at.is_(None), accounts.c.id == account_id
-            )
-            scoped = select(users).where(users.c.deleted_at.is_(None))
-            if actor.role != "operator":
-                visible = visible.where(accounts.c.id == actor.account_id)
-                scoped = scoped.where(users.c.account_id == actor.account_id)
-            if (await conn.execute(visible)).first() is None:
+            if (await conn.execute(visible, params)).first() is None:
                 return 404, {"code": "not-found"}
-            page = (
-                scoped.where(users.c.account_id == account_id)
-                .order_by(users.c.created_at.asc(), users.c.id.asc())
-                .limit(51)
-            )
-            rows = (await conn.execute(page)).all()
+            rows = (await conn.execute(PAGE, {"account_id": account_id})).all()
         items = rows[:50]
         cursor = None
         if len(rows) > 50:
@@ -173,7 +187,7 @@ class Ceiling:
         email, password = str(data["email"]).lower(), str(data["password"])
         assert self.engine is not None
         async with self.engine.begin() as conn:
-            row = (await conn.execute(ACTIVE_USER.where(users.c.email == email))).first()
+            row = (await conn.execute(LOGIN_CANDIDATE, {"email": email})).first()
             ok = await asyncio.to_thread(
                 self.hasher.verify, password, row.password_hash if row else None
             )

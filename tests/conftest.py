@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from nubo.app import create_app
-from nubo.kit.db import create_engine
+from nubo.kit.db import connection_reader, create_engine
 from nubo.kit.migrate import upgrade
 from nubo.settings import Settings
 
@@ -135,9 +135,15 @@ def settings(database_url: str, data_dir: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine):
+def app(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    connection: AsyncConnection,
+):
     app = create_app(settings)
     app.state.sessionmaker = sessionmaker
+    app.state.read_connection = connection_reader(connection)
     app.state.engine = engine
     return app
 

@@ -12,7 +12,7 @@ from nubo.fleet.endpoints import router as fleet_router
 from nubo.flights import wiring as flights_wiring
 from nubo.flights.endpoints import routers as flights_routers
 from nubo.identity.endpoints import routers as identity_routers
-from nubo.kit.db import create_engine, create_sessionmaker
+from nubo.kit.db import create_engine, create_sessionmaker, engine_reader
 from nubo.kit.edge import RefuseNulMiddleware
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from nubo.kit.platform import Platform
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.read_connection = engine_reader(engine)
     app.state.platform = Platform.build(settings)
     app.state.metrics = Metrics()
     app.state.readiness_checks = {"database": database_ready}

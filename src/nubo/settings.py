@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    db_pool_size: int = 10
+    db_pool_size: int = Field(default=20, ge=1, le=500)
 
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "nubo"

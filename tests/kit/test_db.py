@@ -1,10 +1,14 @@
-"""The request's unit of work is committed before the response leaves."""
+"""The request's unit of work, the caller read outside it, and the connection pool."""
 
 from __future__ import annotations
 
+import pytest
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nubo.kit.db import Session
+from nubo.app import create_app
+from nubo.kit.db import Session, create_engine, create_sessionmaker, engine_reader
 
 
 async def test_a_failing_commit_turns_the_response_into_an_error(app):
@@ -31,3 +35,59 @@ async def test_a_failing_commit_turns_the_response_into_an_error(app):
     async with AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.post("/unit-of-work")
     assert response.status_code == 500  # never a 201 for data that was not stored
+
+
+async def test_reading_the_caller_opens_no_unit_of_work(app, client, world):
+    class NoSessions:
+        def __call__(self) -> None:
+            raise AssertionError("the profile route opened a session")
+
+    app.state.sessionmaker = NoSessions()
+    response = await client.get("/api/users/profile", headers=world.headers("member_a"))
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == str(world.member_a.id)
+
+
+async def _now_moves(conn: AsyncConnection) -> bool:
+    """now() is the start of the transaction: inside one BEGIN it does not move."""
+    first = (await conn.execute(text("SELECT now()"))).scalar_one()
+    second = (await conn.execute(text("SELECT now()"))).scalar_one()
+    return bool(second > first)
+
+
+async def test_caller_reads_on_postgresql_run_without_a_transaction(database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite reads are local: there are no round trips to save")
+    engine = create_engine(database_url, pool_size=1)  # one connection: reused by both
+    try:
+        async with engine_reader(engine)() as conn:
+            assert await _now_moves(conn)
+        async with engine.connect() as conn:  # back in the pool, autocommit is gone again
+            assert not await _now_moves(conn)
+    finally:
+        await engine.dispose()
+
+
+async def test_an_exhausted_pool_answers_503_database_busy(settings, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite connections are not pooled")
+    app = create_app(settings.model_copy(update={"db_pool_size": 1}))
+    engine = create_engine(database_url, pool_size=1, pool_timeout=0.2)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.read_connection = engine_reader(engine)
+    try:
+        async with engine.connect() as held:
+            await held.execute(text("SELECT 1"))  # the pool's only connection, kept busy
+            transport = ASGITransport(app=app, raise_app_exceptions=False)
+            async with AsyncClient(transport=transport, base_url="http://t") as client:
+                response = await client.post(
+                    "/api/auth/login",
+                    json={"email": "nobody@example.com", "password": "long-enough-1"},
+                )
+    finally:
+        await engine.dispose()
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "database-busy"
+    assert response.headers["retry-after"] == "1"

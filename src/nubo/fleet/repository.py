@@ -9,11 +9,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo.identity.principal import Actor
 from nubo.kit.types import utcnow
-from nubo.models import Aircraft, Role, TrendPoint, User
+from nubo.models import Aircraft, Role, TrendPoint
 
 
-def readable_aircraft(actor: User) -> Select[Aircraft]:
+def readable_aircraft(actor: Actor) -> Select[Aircraft]:
     stmt = select(Aircraft)
     if actor.role is not Role.operator:
         stmt = stmt.where(Aircraft.account_id == actor.account_id)

@@ -9,23 +9,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.fleet.repository import readable_aircraft
+from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NotFound
 from nubo.kit.pagination import PageParams, keyset
-from nubo.models import Aircraft, TrendPoint, User
+from nubo.models import Aircraft, TrendPoint
 
 
 def normalise_registration(registration: str) -> str:
     return registration.strip().upper()
 
 
-async def list_aircraft(session: AsyncSession, actor: User, params: PageParams) -> list[Aircraft]:
+async def list_aircraft(session: AsyncSession, actor: Actor, params: PageParams) -> list[Aircraft]:
     stmt = keyset(readable_aircraft(actor), params, [Aircraft.registration, Aircraft.id],
                   [str, uuid.UUID])
     return list((await session.execute(stmt)).scalars().all())
 
 
 async def get_aircraft(
-    session: AsyncSession, actor: User, registration: str, account_id: uuid.UUID | None
+    session: AsyncSession, actor: Actor, registration: str, account_id: uuid.UUID | None
 ) -> Aircraft:
     stmt = readable_aircraft(actor).where(
         Aircraft.registration == normalise_registration(registration)

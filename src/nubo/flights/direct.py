@@ -35,6 +35,7 @@ from nubo.flights.schemas import (
     UploadUrlIn,
     UploadUrlOut,
 )
+from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NuboError, PayloadTooLarge, UnsupportedMediaType
 from nubo.kit.s3_multipart import (
     MAX_PARTS,
@@ -47,7 +48,7 @@ from nubo.kit.s3_multipart import (
 from nubo.kit.storage import NotSupported, ObjectStore
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import sanitize_filename
-from nubo.models import Flight, User
+from nubo.models import Flight
 
 log = logging.getLogger("nubo.flights.direct")
 
@@ -87,7 +88,7 @@ def plan_parts(size: int, part_size: int | None) -> tuple[int, int]:
 
 async def start(
     request: Request,
-    actor: User,
+    actor: Actor,
     session: AsyncSession,
     store: ObjectStore,
     flight_id: uuid.UUID,
@@ -140,7 +141,7 @@ async def start(
 
 async def _start_multipart(
     session: AsyncSession,
-    actor: User,
+    actor: Actor,
     store: ObjectStore,
     flight_id: uuid.UUID,
     data: UploadUrlIn,
@@ -244,7 +245,7 @@ async def drop_pending(store: ObjectStore, key: str | None, upload_id: str | Non
 
 async def verify(
     request: Request,
-    actor: User,
+    actor: Actor,
     session: AsyncSession,
     store: ObjectStore,
     flight_id: uuid.UUID,

@@ -23,10 +23,11 @@ from nubo.flights.tasks import defer_processing
 from nubo.flights.uploads import StoreDep
 from nubo.flights.wiring import JobsDep
 from nubo.identity.auth import CurrentUser
+from nubo.identity.principal import Actor
 from nubo.kit.db import Session
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.models import BleedStatus, Flight, ProcessingStatus, User
+from nubo.models import BleedStatus, Flight, ProcessingStatus
 
 log = logging.getLogger("nubo.flights")
 
@@ -155,7 +156,7 @@ async def create_flight(
 
 
 async def _create_with_file(
-    request: Request, actor: User, session: Any, store: Any, jobs: Any
+    request: Request, actor: Actor, session: Any, store: Any, jobs: Any
 ) -> Flight:
     settings = request.app.state.settings
     flight_id = uuid.uuid4()

@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo.identity.principal import Actor
 from nubo.kit.pagination import PageParams, keyset
 from nubo.kit.types import utcnow
-from nubo.models import Account, Flight, FlightEvent, Role, User
+from nubo.models import Account, Flight, FlightEvent, Role
 
 
-def readable_flights(actor: User) -> Select[Any]:
+def readable_flights(actor: Actor) -> Select[Any]:
     """Live flights the actor may see: their account's, or every account's for operators."""
     stmt = (
         select(Flight)
@@ -27,7 +28,7 @@ def readable_flights(actor: User) -> Select[Any]:
 
 
 async def get_readable(
-    session: AsyncSession, actor: User, flight_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, actor: Actor, flight_id: uuid.UUID, *, for_update: bool = False
 ) -> Flight | None:
     stmt = readable_flights(actor).where(Flight.id == flight_id)
     if for_update:

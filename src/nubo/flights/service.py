@@ -11,15 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nubo.flights import repository
 from nubo.flights.schemas import FlightCreate
 from nubo.identity.auth import ensure_can_manage, ensure_same_account
+from nubo.identity.principal import Actor
 from nubo.kit.errors import Forbidden, NotFound
 from nubo.kit.pagination import PageParams
 from nubo.kit.storage import StoredObject
 from nubo.kit.types import utcnow
-from nubo.models import Account, BleedStatus, Flight, FlightEvent, ProcessingStatus, Role, User
+from nubo.models import Account, BleedStatus, Flight, FlightEvent, ProcessingStatus, Role
 
 
 async def target_account(
-    session: AsyncSession, actor: User, account_id: uuid.UUID | None
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID | None
 ) -> uuid.UUID:
     """The account a new flight belongs to: the caller's, or (operators) the one named."""
     if account_id is None:
@@ -66,7 +67,7 @@ def add_event(
 
 
 async def create_flight(
-    session: AsyncSession, actor: User, data: FlightCreate, flight_id: uuid.UUID | None = None
+    session: AsyncSession, actor: Actor, data: FlightCreate, flight_id: uuid.UUID | None = None
 ) -> Flight:
     account_id = await target_account(session, actor, data.account_id)
     flight = new_flight(account_id, data, flight_id)
@@ -78,7 +79,7 @@ async def create_flight(
 
 
 async def get_flight(
-    session: AsyncSession, actor: User, flight_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, actor: Actor, flight_id: uuid.UUID, *, for_update: bool = False
 ) -> Flight:
     flight = await repository.get_readable(session, actor, flight_id, for_update=for_update)
     if flight is None:
@@ -88,7 +89,7 @@ async def get_flight(
 
 async def list_flights(
     session: AsyncSession,
-    actor: User,
+    actor: Actor,
     params: PageParams,
     *,
     registration: str | None = None,
@@ -114,7 +115,7 @@ async def list_flights(
     return await repository.page_of_flights(session, stmt, params)
 
 
-async def delete_flight(session: AsyncSession, actor: User, flight_id: uuid.UUID) -> Flight:
+async def delete_flight(session: AsyncSession, actor: Actor, flight_id: uuid.UUID) -> Flight:
     flight = await get_flight(session, actor, flight_id, for_update=True)
     ensure_can_manage(actor, flight.account_id, "flight")
     now = utcnow()

@@ -6,21 +6,22 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from nubo.identity.principal import PRINCIPAL_FIELDS, Actor, Principal
 from nubo.kit.pagination import PageParams, keyset
 from nubo.kit.types import utcnow
 from nubo.models import Account, AccountStatus, RefreshToken, Role, User
 
 
-def readable_accounts(actor: User) -> Select[Account]:
+def readable_accounts(actor: Actor) -> Select[Account]:
     stmt = select(Account).where(Account.deleted_at.is_(None))
     if actor.role is not Role.operator:
         stmt = stmt.where(Account.id == actor.account_id)
     return stmt
 
 
-def readable_users(actor: User) -> Select[User]:
+def readable_users(actor: Actor) -> Select[User]:
     stmt = select(User).where(User.deleted_at.is_(None))
     if actor.role is not Role.operator:
         stmt = stmt.where(User.account_id == actor.account_id)
@@ -41,10 +42,29 @@ _ACTIVE_USER = (
 )
 
 
+_users, _accounts = User.__table__.c, Account.__table__.c
+_ACTIVE_PRINCIPAL = (
+    select(*(_users[name] for name in PRINCIPAL_FIELDS))
+    .join_from(User.__table__, Account.__table__, _accounts.id == _users.account_id)
+    .where(
+        _users.id == bindparam("user_id"),
+        _users.deleted_at.is_(None),
+        _accounts.deleted_at.is_(None),
+        _accounts.status == AccountStatus.active,
+    )
+)
+
+
 async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     """The user behind a token, only while both user and account are live and enabled."""
     result = await session.execute(_ACTIVE_USER, {"user_id": user_id})
     return result.scalar_one_or_none()
+
+
+async def active_principal(conn: AsyncConnection, user_id: uuid.UUID) -> Principal | None:
+    """`active_user` as a plain value: table rows, no ORM identity map or session."""
+    row = (await conn.execute(_ACTIVE_PRINCIPAL, {"user_id": user_id})).first()
+    return None if row is None else Principal(*row)
 
 
 async def login_candidate(session: AsyncSession, email: str) -> User | None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import repository
 from nubo.identity.auth import ensure_can_manage
+from nubo.identity.principal import Actor
 from nubo.identity.schemas import (
     AccountCreate,
     AccountUpdate,
@@ -20,7 +21,7 @@ from nubo.identity.schemas import (
     SignupIn,
     UserCreate,
 )
-from nubo.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from nubo.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from nubo.kit.pagination import PageParams
 from nubo.kit.platform import Platform
 from nubo.kit.types import utcnow
@@ -67,13 +68,13 @@ async def signup(session: AsyncSession, platform: Platform, data: SignupIn) -> t
     return account, user
 
 
-async def get_account(session: AsyncSession, actor: User, account_id: uuid.UUID) -> Account:
+async def get_account(session: AsyncSession, actor: Actor, account_id: uuid.UUID) -> Account:
     stmt = repository.readable_accounts(actor).where(Account.id == account_id)
     return await _one_or_404(session, stmt, "account")
 
 
 async def create_user(
-    session: AsyncSession, platform: Platform, actor: User, data: UserCreate
+    session: AsyncSession, platform: Platform, actor: Actor, data: UserCreate
 ) -> User:
     account_id = data.account_id or actor.account_id
     account = await get_account(session, actor, account_id)
@@ -100,20 +101,20 @@ async def _one_or_404(session: AsyncSession, stmt: Select[T], what: str) -> T:
     return found
 
 
-async def user_by_email(session: AsyncSession, actor: User, email: str) -> User:
+async def user_by_email(session: AsyncSession, actor: Actor, email: str) -> User:
     stmt = repository.readable_users(actor).where(User.email == email.strip().lower())
     return await _one_or_404(session, stmt, "user")
 
 
 async def users_of_account(
-    session: AsyncSession, actor: User, account_id: uuid.UUID, params: PageParams
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID, params: PageParams
 ) -> list[User]:
     await get_account(session, actor, account_id)
     stmt = repository.readable_users(actor).where(User.account_id == account_id)
     return await repository.page_of(session, stmt, params, User)
 
 
-async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) -> None:
+async def delete_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:
     stmt = repository.readable_users(actor).where(User.id == user_id)
     user = await _one_or_404(session, stmt, "user")
     ensure_can_manage(actor, user.account_id, "user")
@@ -129,10 +130,13 @@ async def delete_user(session: AsyncSession, actor: User, user_id: uuid.UUID) ->
 async def edit_profile(
     session: AsyncSession,
     platform: Platform,
-    user: User,
+    caller: Actor,
     data: ProfileEdit,
     current_family: uuid.UUID | None,
 ) -> User:
+    user = await repository.active_user(session, caller.id)
+    if user is None:  # deleted between the token check and this transaction
+        raise Unauthorized("the access token is no longer valid", code="invalid-token")
     if data.email is not None and data.email != user.email:
         await _ensure_free(session, User, data.email)
         user.email = data.email
@@ -167,7 +171,7 @@ async def create_account(session: AsyncSession, data: AccountCreate) -> Account:
 
 
 async def update_account(
-    session: AsyncSession, actor: User, account_id: uuid.UUID, data: AccountUpdate
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID, data: AccountUpdate
 ) -> Account:
     account = await get_account(session, actor, account_id)
     ensure_can_manage(actor, account.id)
@@ -185,16 +189,16 @@ async def update_account(
     return account
 
 
-async def account_by_email(session: AsyncSession, actor: User, email: str) -> Account:
+async def account_by_email(session: AsyncSession, actor: Actor, email: str) -> Account:
     stmt = repository.readable_accounts(actor).where(Account.email == email.strip().lower())
     return await _one_or_404(session, stmt, "account")
 
 
-async def list_accounts(session: AsyncSession, actor: User, params: PageParams) -> list[Account]:
+async def list_accounts(session: AsyncSession, actor: Actor, params: PageParams) -> list[Account]:
     return await repository.page_of(session, repository.readable_accounts(actor), params, Account)
 
 
-async def delete_account(session: AsyncSession, actor: User, account_id: uuid.UUID) -> Account:
+async def delete_account(session: AsyncSession, actor: Actor, account_id: uuid.UUID) -> Account:
     account = await get_account(session, actor, account_id)
     if account.is_platform:
         raise Conflict("the platform account cannot be deleted", code="platform-account")

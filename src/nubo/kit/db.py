@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -36,7 +38,7 @@ def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngin
     # No pre-ping: it costs a round trip per checkout on the hottest path. Connections are
     # recycled instead, and a connection found dead mid-request answers 503 (kit/errors).
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **kwargs
+        url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, **kwargs
     )
 
 
@@ -54,6 +56,30 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
+
+
+ReadConnection = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+
+def engine_reader(engine: AsyncEngine) -> ReadConnection:
+    """Connections for a single read outside the request's unit of work (the caller's identity).
+
+    On PostgreSQL they run in autocommit: one statement needs no BEGIN and COMMIT round
+    trips, and under READ COMMITTED a transaction around it would add no consistency.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT").connect
+    return engine.connect
+
+
+def connection_reader(conn: AsyncConnection) -> ReadConnection:
+    """Reads on a connection that is already open (the tests' rolled-back transaction)."""
+
+    @asynccontextmanager
+    async def borrow() -> AsyncIterator[AsyncConnection]:
+        yield conn
+
+    return borrow
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -240,6 +241,13 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unhandled(request, exc)
 
 
+async def _pool_exhausted(_: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection stayed busy for the whole pool timeout: overload, not a bug.
+    log.warning("database pool exhausted: %s", exc)
+    return problem(503, "database-busy", "Service unavailable",
+                   "every database connection is busy; try again", {"Retry-After": "1"})
+
+
 async def _unhandled(_: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "internal-error", "Internal server error", "An unexpected error occurred")
@@ -250,6 +258,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(StorageError, _coded_error)
     app.add_exception_handler(UploadError, _coded_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)

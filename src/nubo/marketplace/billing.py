@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import service as identity
 from nubo.identity.auth import ensure_can_manage
+from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NotFound
 from nubo.kit.pagination import PageParams
 from nubo.kit.types import utcnow
@@ -23,12 +24,11 @@ from nubo.models import (
     SubscriptionStatus,
     Transaction,
     TransactionType,
-    User,
 )
 
 
 async def _buyer(
-    session: AsyncSession, actor: User, account_id: uuid.UUID, dataset_id: uuid.UUID
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID, dataset_id: uuid.UUID
 ) -> Dataset:
     """Account admins buy for their own account, operators for any; the dataset must be live."""
     account = await identity.get_account(session, actor, account_id)
@@ -80,7 +80,7 @@ async def _start_subscription(
 
 
 async def subscribe(
-    session: AsyncSession, actor: User, account_id: uuid.UUID, dataset_id: uuid.UUID
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID, dataset_id: uuid.UUID
 ) -> Subscription:
     dataset = await _buyer(session, actor, account_id, dataset_id)
     return await _start_subscription(session, account_id, dataset, utcnow())
@@ -88,7 +88,7 @@ async def subscribe(
 
 async def purchase(
     session: AsyncSession,
-    actor: User,
+    actor: Actor,
     kind: TransactionType,
     account_id: uuid.UUID,
     dataset_id: uuid.UUID,
@@ -121,7 +121,7 @@ async def purchase(
 
 
 async def cancel(
-    session: AsyncSession, actor: User, subscription_id: uuid.UUID, *, at_period_end: bool
+    session: AsyncSession, actor: Actor, subscription_id: uuid.UUID, *, at_period_end: bool
 ) -> Subscription:
     stmt = (
         repository.readable_subscriptions(actor)
@@ -167,7 +167,7 @@ def _status_filter(status: SubscriptionStatus | None, now: datetime) -> list[Col
 
 async def of_account(
     session: AsyncSession,
-    actor: User,
+    actor: Actor,
     account_id: uuid.UUID,
     params: PageParams,
     status: SubscriptionStatus | None,
@@ -180,7 +180,7 @@ async def of_account(
 
 
 async def of_account_in_month(
-    session: AsyncSession, actor: User, account_id: uuid.UUID, month: str, params: PageParams
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID, month: str, params: PageParams
 ) -> list[Subscription]:
     await identity.get_account(session, actor, account_id)
     start, end = bounds(month)
@@ -211,7 +211,7 @@ async def cancel_account_subscriptions(session: AsyncSession, account_id: uuid.U
     )
 
 
-async def entitled(session: AsyncSession, actor: User, dataset_id: uuid.UUID) -> Dataset:
+async def entitled(session: AsyncSession, actor: Actor, dataset_id: uuid.UUID) -> Dataset:
     """The dataset, if the caller's account may download it (operators always); else 404.
 
     A deleted dataset stays downloadable for accounts already entitled to it (a one-off

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import service as identity
+from nubo.identity.principal import Actor
 from nubo.kit.errors import NotFound, Unprocessable
 from nubo.kit.pagination import PageParams
 from nubo.kit.types import utcnow
@@ -17,7 +18,7 @@ from nubo.marketplace import money, repository
 from nubo.marketplace.months import period_end_after
 from nubo.marketplace.schemas import DatasetCreate, DatasetUpdate
 from nubo.marketplace.text import like_pattern, normalise
-from nubo.models import Dataset, Subscription, SubscriptionStatus, User
+from nubo.models import Dataset, Subscription, SubscriptionStatus
 
 
 def _search_text(name: str, description: str) -> str:
@@ -31,7 +32,7 @@ def _minor(amount: str | int, currency: str) -> int:
         raise Unprocessable(str(exc), code="invalid-price") from exc
 
 
-async def create(session: AsyncSession, actor: User, data: DatasetCreate) -> Dataset:
+async def create(session: AsyncSession, actor: Actor, data: DatasetCreate) -> Dataset:
     provider = data.provider_account_id or actor.account_id
     await identity.get_account(session, actor, provider)
     dataset = Dataset(

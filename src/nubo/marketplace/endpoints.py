@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.auth import CurrentUser, Operator
+from nubo.identity.principal import Actor
 from nubo.kit.db import Session
 from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
@@ -31,7 +32,7 @@ from nubo.marketplace.schemas import (
     SubscriptionOut,
     TransactionOut,
 )
-from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus, User
+from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus
 
 datasets_router = APIRouter(prefix="/datasets", tags=["datasets"])
 transactions_router = APIRouter(prefix="/transactions", tags=["billing"])
@@ -372,7 +373,7 @@ async def void_invoice(
 
 
 async def _settle(
-    session: AsyncSession, actor: User, invoice_id: uuid.UUID, status: InvoiceStatus
+    session: AsyncSession, actor: Actor, invoice_id: uuid.UUID, status: InvoiceStatus
 ) -> InvoiceOut:
     invoice, lines = await invoicing.settle(session, actor, invoice_id, status)
     return InvoiceOut.of(invoice, lines)

@@ -13,12 +13,13 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo.identity.principal import Actor
 from nubo.kit.errors import NotFound
 from nubo.kit.storage import ObjectStore, new_key
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import request_body, sanitize_filename
 from nubo.marketplace import billing, datasets
-from nubo.models import Dataset, User
+from nubo.models import Dataset
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -59,7 +60,7 @@ async def upload(
 
 
 async def open_download(
-    session: AsyncSession, store: ObjectStore, actor: User, dataset_id: uuid.UUID
+    session: AsyncSession, store: ObjectStore, actor: Actor, dataset_id: uuid.UUID
 ) -> tuple[Dataset, AsyncIterator[bytes]]:
     dataset = await billing.entitled(session, actor, dataset_id)
     if dataset.file_key is None:

@@ -20,8 +20,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, Unprocessable
-from nubo.models import IdempotencyKey, User
+from nubo.models import IdempotencyKey
 
 IdempotencyHeader = Annotated[
     str | None,
@@ -59,7 +60,7 @@ def request_hash(method: str, path: str, body: Any) -> str:
 
 
 async def claim(
-    session: AsyncSession, actor: User, key: str | None, method: str, path: str, body: Any
+    session: AsyncSession, actor: Actor, key: str | None, method: str, path: str, body: Any
 ) -> Claim:
     if key is None:
         return Claim()

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import service as identity
+from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NotFound, Unprocessable
 from nubo.kit.pagination import PageParams
 from nubo.kit.types import utcnow
@@ -25,7 +26,6 @@ from nubo.models import (
     InvoiceCounter,
     InvoiceLine,
     InvoiceStatus,
-    User,
 )
 
 
@@ -270,7 +270,7 @@ async def build_for_account(
 
 
 async def create(
-    session: AsyncSession, actor: User, data: InvoiceCreate
+    session: AsyncSession, actor: Actor, data: InvoiceCreate
 ) -> tuple[Invoice, list[InvoiceLine]]:
     account = await identity.get_account(session, actor, data.account_id)
     if data.lines is None:
@@ -290,7 +290,7 @@ async def create(
 
 
 async def get(
-    session: AsyncSession, actor: User, invoice_id: uuid.UUID
+    session: AsyncSession, actor: Actor, invoice_id: uuid.UUID
 ) -> tuple[Invoice, list[InvoiceLine]]:
     stmt = repository.readable_invoices(actor).where(Invoice.id == invoice_id)
     invoice = (await session.execute(stmt)).scalar_one_or_none()
@@ -301,7 +301,7 @@ async def get(
 
 
 async def settle(
-    session: AsyncSession, actor: User, invoice_id: uuid.UUID, target: InvoiceStatus
+    session: AsyncSession, actor: Actor, invoice_id: uuid.UUID, target: InvoiceStatus
 ) -> tuple[Invoice, list[InvoiceLine]]:
     """`open -> paid` or `open -> void`. A void invoice frees its month and its one-offs."""
     stmt = repository.readable_invoices(actor).where(Invoice.id == invoice_id).with_for_update()
@@ -327,7 +327,7 @@ async def settle(
 
 async def search(
     session: AsyncSession,
-    actor: User,
+    actor: Actor,
     params: PageParams,
     *,
     account_id: uuid.UUID | None = None,
@@ -347,7 +347,7 @@ async def search(
 
 async def of_account(
     session: AsyncSession,
-    actor: User,
+    actor: Actor,
     account_id: uuid.UUID,
     params: PageParams,
     *,

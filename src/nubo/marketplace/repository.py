@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo.identity.principal import Actor
 from nubo.kit.pagination import PageParams, decode_cursor, keyset
 from nubo.models import (
     Dataset,
@@ -19,7 +20,6 @@ from nubo.models import (
     SubscriptionStatus,
     Transaction,
     TransactionType,
-    User,
 )
 
 
@@ -117,7 +117,7 @@ async def is_entitled(
 # ------------------------------------------------------------ subscriptions
 
 
-def readable_subscriptions(actor: User) -> Select[Subscription]:
+def readable_subscriptions(actor: Actor) -> Select[Subscription]:
     stmt = select(Subscription)
     if actor.role is not Role.operator:
         stmt = stmt.where(Subscription.account_id == actor.account_id)
@@ -135,7 +135,7 @@ async def page_of_subscriptions(
 # ----------------------------------------------------------------- invoices
 
 
-def readable_invoices(actor: User) -> Select[Invoice]:
+def readable_invoices(actor: Actor) -> Select[Invoice]:
     stmt = select(Invoice)
     if actor.role is not Role.operator:
         stmt = stmt.where(Invoice.account_id == actor.account_id)
