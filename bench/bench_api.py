@@ -527,7 +527,7 @@ def main() -> int:
         print(
             f"wrk -t{THREADS} -c{CONNECTIONS}; per route and server {WARMUP_S} s warm-up + "
             f"{DURATION_S} s ({ROUNDS} alternating rounds, best kept; login 1 round); "
-            f"pool {pool_size} (+{pool_size} overflow) on both servers; "
+            f"fixed pool of {pool_size} connections on both servers; "
             f"load average before: {load_before:.1f}",
             flush=True,
         )
@@ -566,7 +566,7 @@ def main() -> int:
                 "nubo": "nubo serve (FastAPI app, uvloop, httptools, 1 worker, no access log)",
                 "ceiling": "bench/api_ceiling.py raw ASGI on uvicorn, same settings",
                 "database": "PostgreSQL, SQLAlchemy async engine over asyncpg, "
-                f"pool_size {pool_size} + max_overflow {pool_size}, pre-ping, on both",
+                f"fixed pool of {pool_size} connections (no overflow, no pre-ping), on both",
             },
             "load_average_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             "seconds_total": round(time.perf_counter() - started, 1),
