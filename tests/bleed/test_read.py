@@ -220,3 +220,28 @@ def test_plain_csv_parsed_block_by_block_equals_one_block(write, monkeypatch):
     monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)
     monkeypatch.setattr(read_mod, "BLOCK", 50_000)
     assert read_flight(path).data.equals(whole)
+
+
+def test_a_byte_level_error_outranks_an_error_of_the_parser(tmp_path):
+    # The byte checks run beside the parse; their verdict must still come first, here
+    # over a first data row too short for the header, which Polars' scan refuses.
+    lines = SMALL.write_csv().splitlines()
+    short = ",".join(lines[1].split(",")[:5])
+    path = tmp_path / "both.csv"
+    path.write_bytes("\n".join([lines[0], short, *lines[2:]]).encode() + b"\n\xe9\n")
+    _fails(path, "not-utf8")
+
+
+def test_a_blank_body_is_header_only(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text(",".join(SMALL.columns) + "\n  \n\n")
+    _fails(path, "header-only")
+
+
+def test_times_more_than_a_day_from_the_median_are_dropped(write):
+    far = SMALL["time_s"].to_numpy().copy()
+    far[[3, 7]] = [far[3] + 3 * 86_400.0, far[7] - 2 * 86_400.0]
+    ff = read_flight(write(SMALL.with_columns(pl.Series("time_s", far))))
+    assert ff.rows == SMALL.height
+    assert ff.data.height == SMALL.height
+    assert any("2 row(s) without a usable time" in w for w in ff.warnings)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import codecs
 
+import numpy as np
+
 from nubo.bleed.errors import FlightDataError
 
 MAX_FIELD_BYTES = 1 << 20
 CHUNK = 1 << 20
+
+Buffer = bytes | bytearray
 
 
 class ByteValidator:
@@ -22,18 +26,22 @@ class ByteValidator:
         self._run = 0  # bytes since the last delimiter or newline
         self.data_bytes = 0  # non-whitespace bytes seen, to tell header-only files apart
 
-    def feed(self, data: bytes) -> None:
-        # Sub-chunks no longer than the field limit keep the run accounting exact.
-        view = memoryview(data)
-        for i in range(0, len(data), CHUNK):
-            self._feed(bytes(view[i : i + CHUNK]))
+    def feed(self, data: Buffer) -> None:
+        """Validate `data`, the bytes that follow those fed so far.
 
-    def _feed(self, chunk: bytes) -> None:
-        self._check_utf8(chunk)
-        self._check_field_size(chunk)
-        if self.data_bytes == 0 and chunk.strip():
-            self.data_bytes = len(chunk.strip())
-        self._offset += len(chunk)
+        Sub-chunks no longer than the field limit keep the run accounting exact. They are
+        ranges of `data`, not copies, and pure ASCII, the usual case, is recognised in one
+        vectorised pass.
+        """
+        ascii_only = self._decoder.getstate()[0] == b"" and _is_ascii(data)
+        for begin in range(0, len(data), CHUNK):
+            end = min(begin + CHUNK, len(data))
+            if not ascii_only:
+                self._check_utf8(data[begin:end])
+            self._check_field_size(data, begin, end)
+            if self.data_bytes == 0:
+                self.data_bytes = len(data[begin:end].strip())
+            self._offset += end - begin
 
     def close(self) -> None:
         try:
@@ -43,7 +51,7 @@ class ByteValidator:
                 "not-utf8", f"file ends inside a UTF-8 sequence at byte offset {self._offset}"
             ) from exc
 
-    def _check_utf8(self, chunk: bytes) -> None:
+    def _check_utf8(self, chunk: bytes | bytearray) -> None:
         if chunk.isascii() and self._decoder.getstate()[0] == b"":
             return
         try:
@@ -53,18 +61,19 @@ class ByteValidator:
                 "not-utf8", f"invalid UTF-8 at byte offset {self._offset + exc.start}"
             ) from exc
 
-    def _check_field_size(self, chunk: bytes) -> None:
-        first = _first_sep(chunk, self._delim)
+    def _check_field_size(self, data: Buffer, start: int, end: int) -> None:
+        """Fields in data[start:end], which begins at file offset `self._offset`."""
+        first = _first_sep(data, self._delim, start, end)
         if first < 0:
-            self._run += len(chunk)
+            self._run += end - start
             if self._run > MAX_FIELD_BYTES:
-                self._too_large(self._offset + len(chunk) - self._run)
+                self._too_large(self._offset + end - start - self._run)
             return
-        if self._run + first > MAX_FIELD_BYTES:
+        if self._run + first - start > MAX_FIELD_BYTES:
             self._too_large(self._offset - self._run)
         # Runs strictly inside one chunk are shorter than the chunk, so only the tail matters.
-        last = max(chunk.rfind(b"\n"), chunk.rfind(self._delim))
-        self._run = len(chunk) - 1 - last
+        last = max(data.rfind(b"\n", start, end), data.rfind(self._delim, start, end))
+        self._run = end - 1 - last
 
     def _too_large(self, start: int) -> None:
         raise FlightDataError(
@@ -72,6 +81,15 @@ class ByteValidator:
         )
 
 
-def _first_sep(chunk: bytes, delim: bytes) -> int:
-    hits = [i for i in (chunk.find(b"\n"), chunk.find(delim)) if i >= 0]
+def _is_ascii(data: Buffer) -> bool:
+    # numpy rather than bytes.isascii: about twice as fast, and without holding the GIL.
+    arr = np.frombuffer(data, dtype=np.uint8)
+    try:
+        return bool(arr.max(initial=0) < 0x80)
+    finally:
+        del arr  # release the buffer at once: a bytearray cannot be refilled while exported
+
+
+def _first_sep(data: Buffer, delim: bytes, start: int, end: int) -> int:
+    hits = [i for i in (data.find(b"\n", start, end), data.find(delim, start, end)) if i >= 0]
     return min(hits) if hits else -1

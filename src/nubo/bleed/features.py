@@ -14,7 +14,13 @@ import numpy as np
 import polars as pl
 
 from nubo.bleed.aliases import ENGINES
-from nubo.bleed.baseline import HP_REGIME_BELOW_N2, LOW_DEMAND_BELOW_N2, Baseline, design
+from nubo.bleed.baseline import (
+    HP_REGIME_BELOW_N2,
+    LOW_DEMAND_BELOW_N2,
+    Baseline,
+    design,
+    with_hp_open,
+)
 from nubo.bleed.phases import PHASES, Phase, phase_labels
 
 IP_SET_PSI, IP_TOL_PSI = 45.0, 5.0
@@ -73,10 +79,41 @@ class FlightFeatures:
     summary: dict[int, dict[str, float | None]]  # per engine, keys in SUMMARY_KEYS
 
 
-def _col(df: pl.DataFrame, name: str, default: float = np.nan) -> np.ndarray:
-    if name not in df.columns:
-        return np.full(df.height, default)
-    return df[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+class FrameColumns:
+    """The columns of a 1 Hz frame as float arrays, each converted once and then shared.
+
+    Every Polars Series operation carries a fixed cost (it runs as a small query) that
+    dwarfs the work on a few thousand rows, and both engines read several of the same
+    columns; so each column is turned into numpy once (Float64 nulls come out as NaN).
+    The arrays are shared and marked read-only.
+    """
+
+    def __init__(self, df: pl.DataFrame) -> None:
+        self._df = df
+        self._names = set(df.columns)
+        self._arrays: dict[str, np.ndarray] = {}
+        self.height = df.height
+
+    def filled(self, name: str) -> np.ndarray:
+        """`get(name)` with gaps carried forward (`_ffill`), also converted once."""
+        key = f"{name} (filled)"
+        arr = self._arrays.get(key)
+        if arr is None:
+            arr = _ffill(self.get(name))
+            arr.flags.writeable = False
+            self._arrays[key] = arr
+        return arr
+
+    def get(self, name: str, default: float = np.nan) -> np.ndarray:
+        if name not in self._names:
+            return np.full(self.height, default)
+        arr = self._arrays.get(name)
+        if arr is None:
+            s = self._df[name]
+            arr = (s if s.dtype == pl.Float64 else s.cast(pl.Float64)).to_numpy()
+            arr.flags.writeable = False
+            self._arrays[name] = arr
+        return arr
 
 
 def _ffill(x: np.ndarray) -> np.ndarray:
@@ -104,9 +141,12 @@ def _stable(x: np.ndarray, window: int, tol: float) -> np.ndarray:
         return np.abs(x - lagged) < tol
 
 
-def engine_seconds(df: pl.DataFrame, e: int, baseline: Baseline) -> dict[str, np.ndarray]:
+def engine_seconds(
+    df: pl.DataFrame | FrameColumns, e: int, baseline: Baseline
+) -> dict[str, np.ndarray]:
     """Per-second signals and residuals for engine `e`."""
-    s = {k: _col(df, v.format(e=e)) for k, v in _SIGNALS.items()}
+    cols = df if isinstance(df, FrameColumns) else FrameColumns(df)
+    s = {k: cols.get(v.format(e=e)) for k, v in _SIGNALS.items()}
     other = 3 - e
     n2, press, temp = s["n2"], s["press"], s["temp"]
     with np.errstate(invalid="ignore"):
@@ -116,18 +156,17 @@ def engine_seconds(df: pl.DataFrame, e: int, baseline: Baseline) -> dict[str, np
         hp_expected = n2 < HP_REGIME_BELOW_N2
         hpv = _ffill(s["hpv"])
         hp_mode = np.where(np.isfinite(hpv), hpv >= 0.5, hp_expected)
-        anti_ice = np.fmax(_ffill(s["eai"]), _ffill(_col(df, "wai_on")))
+        anti_ice = np.fmax(_ffill(s["eai"]), cols.filled("wai_on"))
         anti_ice = np.where(np.isfinite(anti_ice), anti_ice, 0.0)
         low_demand = (n2 < LOW_DEMAND_BELOW_N2) & (anti_ice < 0.5)
-        alt, tat = _ffill(_col(df, "alt_std_ft")), _ffill(_col(df, "tat_degc"))
+        alt, tat = cols.filled("alt_std_ft"), cols.filled("tat_degc")
         x = design(n2, alt, tat, hp_mode.astype(float), anti_ice)
         press_exp, temp_exp = baseline.predict(x)
-        x_hp = design(n2, alt, tat, np.ones_like(n2), anti_ice)
-        press_exp_hp, _ = baseline.predict(x_hp)
+        press_exp_hp, _ = baseline.predict(with_hp_open(x))
         n2_steady = _stable(n2, 10, 2.0)
         steady_p = active & _settled(hp_mode, PRESS_SETTLE_S) & n2_steady
         steady_t = active & _settled(low_demand, TEMP_SETTLE_S) & _stable(n2, 60, 4.0)
-        o_n2 = _col(df, f"eng{other}_n2_pct")
+        o_n2 = cols.get(f"eng{other}_n2_pct")
         matched = steady_p & (np.abs(n2 - o_n2) < MATCHED_N2)
         set_p = np.where(hp_mode, HP_SET_PSI, IP_SET_PSI)
         tol = np.where(hp_mode, HP_TOL_PSI, IP_TOL_PSI)
@@ -151,24 +190,43 @@ def engine_seconds(df: pl.DataFrame, e: int, baseline: Baseline) -> dict[str, np
         "press_res": press - press_exp,
         "press_res_hp": press - press_exp_hp,
         "temp_res": temp - temp_exp,
-        "asym_press": np.where(matched, press - _col(df, f"eng{other}_bleed_press_psi"), np.nan),
+        "asym_press": np.where(matched, press - cols.get(f"eng{other}_bleed_press_psi"), np.nan),
         "asym_temp": np.where(
-            matched, temp - _col(df, f"eng{other}_precooler_out_temp_degc"), np.nan
+            matched, temp - cols.get(f"eng{other}_precooler_out_temp_degc"), np.nan
         ),
+        # Pressure minus its 15 s centred mean: the oscillation of a hunting valve.
+        "osc": press - _rolling_mean(press, 15),
         "w_fault": s["w_fault"],
         "w_ovht": s["w_ovht"],
         "w_leak": s["w_leak"],
     }
 
 
-def _per_second_frame(sec: dict[str, np.ndarray], labels: np.ndarray) -> pl.DataFrame:
+def _rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving mean of the valid (non-NaN) values in each window, NaN where there
+    are none: Polars' `rolling_mean(window, min_samples=1, center=True)` for an odd window,
+    as a sum of shifted copies (in place) rather than a Polars round trip."""
+    h, n = window // 2, x.size
+    valid = ~np.isnan(x)
+    padded = np.zeros(n + 2 * h)
+    padded[h : h + n] = np.where(valid, x, 0.0)
+    total = padded[:n].copy()
+    for k in range(1, window):
+        total += padded[k : k + n]
+    seen = np.concatenate([[0], np.cumsum(valid)])  # valid values before each index
+    at = np.arange(n)
+    count = seen[np.minimum(at + h + 1, n)] - seen[np.maximum(at - h, 0)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def _per_second(sec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The per-second values the phase table aggregates (NaN = no value that second)."""
     with np.errstate(invalid="ignore"):
         act = sec["active"]
         press, temp, set_p, tol = sec["press"], sec["temp"], sec["set_p"], sec["tol_p"]
         steady_p, steady_t = sec["steady_p"], sec["steady_t"]
-        osc = press - _rolling_mean(press, 15)
-        cols = {
-            "phase": np.where(labels >= 0, labels, np.nan),
+        return {
             "active": act,
             "press": np.where(act, press, np.nan),
             "temp": np.where(act, temp, np.nan),
@@ -183,61 +241,125 @@ def _per_second_frame(sec: dict[str, np.ndarray], labels: np.ndarray) -> pl.Data
             "asym_press": sec["asym_press"],
             "asym_temp": sec["asym_temp"],
             "hpv_open": np.where(act, sec["hp_mode"].astype(float), np.nan),
-            "osc": np.where(steady_p, osc, np.nan),
+            "osc": np.where(steady_p, sec["osc"], np.nan),
             "w_fault": sec["w_fault"] >= 0.5,
             "w_ovht": sec["w_ovht"] >= 0.5,
             "w_leak": sec["w_leak"] >= 0.5,
         }
+
+
+# The phase table: output column -> (aggregate, per-second value); `count` counts True
+# seconds, `mean`/`std`/`max` skip seconds without a value, `switches` counts valve moves.
+_TABLE: dict[str, tuple[str, str]] = {
+    "active_s": ("count", "active"),
+    "press_mean": ("mean", "press"),
+    "press_std": ("std", "press"),
+    "press_err_mean": ("mean", "press_err"),
+    "temp_mean": ("mean", "temp"),
+    "temp_max": ("max", "temp"),
+    "press_above_band_s": ("count", "above_band"),
+    "press_below_band_s": ("count", "below_band"),
+    "press_over_s": ("count", "over"),
+    "temp_high_s": ("count", "temp_high"),
+    "temp_shut_s": ("count", "temp_shut"),
+    "press_res_mean": ("mean", "press_res"),
+    "temp_res_mean": ("mean", "temp_res"),
+    "asym_press_mean": ("mean", "asym_press"),
+    "asym_temp_mean": ("mean", "asym_temp"),
+    "hpv_open_share": ("mean", "hpv_open"),
+    "hpv_switches": ("switches", "hpv_open"),
+    "press_osc": ("std", "osc"),
+    "w_fault_s": ("count", "w_fault"),
+    "w_ovht_s": ("count", "w_ovht"),
+    "w_leak_s": ("count", "w_leak"),
+}
+
+
+@dataclass
+class _Groups:
+    """The seconds of each phase, grouped: phases in order of first appearance, each
+    phase's seconds in time order (what a `group_by("phase", maintain_order=True)` forms).
+
+    `rows` picks the grouped seconds out of a per-second array: a slice when every phase is
+    one contiguous run, which is always the case for `detect_phases` output, so grouping
+    then copies nothing. `starts` are the group offsets within `rows`, `sizes` their
+    lengths, `phase` the index into PHASES of each group.
+    """
+
+    rows: slice | np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    phase: np.ndarray
+
+
+def _phase_groups(labels: np.ndarray) -> _Groups:
+    """Group the seconds by their phase label (-1: outside every phase)."""
+    inside = np.flatnonzero(labels >= 0)
+    lab = labels[inside]
+    runs = np.flatnonzero(np.diff(lab, prepend=-1))  # where each run of one label starts
+    phase = lab[runs]
+    adjacent = inside.size > 0 and inside[-1] - inside[0] + 1 == inside.size
+    if adjacent and np.unique(phase).size == runs.size:
+        # The usual case: each phase one run, with no second outside between them.
+        sizes = np.diff(np.append(runs, lab.size))
+        return _Groups(slice(int(inside[0]), int(inside[-1]) + 1), runs, sizes, phase)
+    found, first = np.unique(lab, return_index=True)
+    phase = found[np.argsort(first)]
+    rank = np.zeros(len(PHASES), dtype=np.intp)
+    rank[phase] = np.arange(phase.size)
+    group = rank[lab]
+    sizes = np.bincount(group, minlength=phase.size)
+    return _Groups(inside[np.argsort(group, kind="stable")], np.cumsum(sizes) - sizes, sizes, phase)
+
+
+def _aggregate(how: str, x: np.ndarray, g: _Groups) -> np.ndarray:
+    """One aggregate of a grouped per-second array (`x[g.rows]`), one value per group."""
+    if g.starts.size == 0:
+        return np.empty(0, dtype=np.uint32 if how in ("count", "switches") else float)
+    if how == "count":
+        return np.add.reduceat(x, g.starts, dtype=np.uint32)
+    if how == "switches":
+        # A move is a change of more than half between consecutive seconds of one phase,
+        # both with a value; the first second of a phase has no predecessor.
+        moved = np.zeros(x.size, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            moved[1:] = np.abs(np.diff(x)) > 0.5
+        moved[g.starts] = False
+        return np.add.reduceat(moved, g.starts, dtype=np.uint32)
+    if how == "max":
+        return np.fmax.reduceat(x, g.starts)
+    valid = ~np.isnan(x)
+    n = np.add.reduceat(valid, g.starts, dtype=np.intp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if how == "mean":
+            return np.where(n > 0, np.add.reduceat(np.where(valid, x, 0.0), g.starts) / n, np.nan)
+        # Sample standard deviation (ddof=1; none below 2 values), two-pass on values
+        # shifted by the group's maximum so that a constant group is exactly 0, as in Polars.
+        shifted = np.where(valid, x - np.repeat(np.fmax.reduceat(x, g.starts), g.sizes), 0.0)
+        mean = np.add.reduceat(shifted, g.starts) / n
+        dev = np.where(valid, shifted - np.repeat(mean, g.sizes), 0.0)
+        ss = np.add.reduceat(dev * dev, g.starts)
+        return np.where(n > 1, np.sqrt(ss / (n - 1)), np.nan)
+
+
+def _phase_table(per_second: dict[str, np.ndarray], g: _Groups, e: int) -> dict[str, np.ndarray]:
+    """One row per phase for engine `e`: the aggregates of `_TABLE`."""
+    return {
+        "engine": np.full(g.phase.size, e, dtype=np.int8),
+        "phase": g.phase,
+        "seconds": g.sizes.astype(np.uint32),
+        **{out: _aggregate(how, per_second[src][g.rows], g) for out, (how, src) in _TABLE.items()},
+    }
+
+
+def _table_frame(tables: list[dict[str, np.ndarray]]) -> pl.DataFrame:
+    """Stack the engines' phase tables into one frame (float NaN = null)."""
+    cols = {k: np.concatenate([t[k] for t in tables]) for k in tables[0]}
+    names = np.asarray(PHASES, dtype=object)[cols.pop("phase")]
+    series = [pl.Series("engine", cols.pop("engine")), pl.Series("phase", names, pl.String)]
     # Series one by one: a dict of numpy arrays makes Polars spin up a thread pool per frame.
-    return pl.DataFrame([pl.Series(k, v, nan_to_null=True) for k, v in cols.items()])
-
-
-def _rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
-    return (
-        pl.Series(x, nan_to_null=True)
-        .rolling_mean(window, min_samples=1, center=True)
-        .fill_null(np.nan)
-        .to_numpy()
-    )
-
-
-def _phase_table(frame: pl.DataFrame, e: int) -> pl.DataFrame:
-    return (
-        frame.filter(pl.col("phase").is_not_null())
-        .group_by("phase", maintain_order=True)
-        .agg(
-            pl.len().alias("seconds"),
-            pl.col("active").sum().alias("active_s"),
-            pl.col("press").mean().alias("press_mean"),
-            pl.col("press").std().alias("press_std"),
-            pl.col("press_err").mean().alias("press_err_mean"),
-            pl.col("temp").mean().alias("temp_mean"),
-            pl.col("temp").max().alias("temp_max"),
-            pl.col("above_band").sum().alias("press_above_band_s"),
-            pl.col("below_band").sum().alias("press_below_band_s"),
-            pl.col("over").sum().alias("press_over_s"),
-            pl.col("temp_high").sum().alias("temp_high_s"),
-            pl.col("temp_shut").sum().alias("temp_shut_s"),
-            pl.col("press_res").mean().alias("press_res_mean"),
-            pl.col("temp_res").mean().alias("temp_res_mean"),
-            pl.col("asym_press").mean().alias("asym_press_mean"),
-            pl.col("asym_temp").mean().alias("asym_temp_mean"),
-            pl.col("hpv_open").mean().alias("hpv_open_share"),
-            (pl.col("hpv_open").diff().abs() > 0.5).sum().alias("hpv_switches"),
-            pl.col("osc").std().alias("press_osc"),
-            pl.col("w_fault").sum().alias("w_fault_s"),
-            pl.col("w_ovht").sum().alias("w_ovht_s"),
-            pl.col("w_leak").sum().alias("w_leak_s"),
-        )
-        .with_columns(
-            pl.lit(e, dtype=pl.Int8).alias("engine"),
-            # Grouped on the phase index (cheap); names only for the few output rows.
-            pl.col("phase")
-            .cast(pl.Int64)
-            .replace_strict(list(range(len(PHASES))), list(PHASES), return_dtype=pl.String),
-        )
-        .select("engine", pl.exclude("engine"))
-    )
+    series += [pl.Series(k, v, nan_to_null=True) for k, v in cols.items()]
+    return pl.DataFrame(series)
 
 
 def _nanmean(x: np.ndarray) -> float | None:
@@ -254,12 +376,18 @@ def frozen_seconds(value: np.ndarray, n2: np.ndarray, active: np.ndarray) -> flo
     change[1:] = (value[1:] != value[:-1]) | ~ok[1:] | ~ok[:-1]
     starts = np.flatnonzero(change)
     lengths = np.diff(np.append(starts, value.size))
-    n2f = np.where(np.isfinite(n2), n2, np.nan)
-    span = np.fmax.reduceat(n2f, starts) - np.fmin.reduceat(n2f, starts)
+    # Only a valid run of two seconds or more can be frozen. A live signal has few, so
+    # the N2 span is taken over those alone: reduceat over (start, end) pairs, the extra
+    # NaN giving a run that ends at the last second an end index.
+    runs = (lengths > 1) & ok[starts]
+    starts, lengths = starts[runs], lengths[runs]
+    if starts.size == 0:
+        return 0.0
+    n2f = np.append(np.where(np.isfinite(n2), n2, np.nan), np.nan)
+    bounds = np.column_stack([starts, starts + lengths]).ravel()
+    span = (np.fmax.reduceat(n2f, bounds) - np.fmin.reduceat(n2f, bounds))[::2]
     with np.errstate(invalid="ignore"):
-        frozen = ok[starts] & (
-            ((span >= FROZEN_MIN_N2_RANGE) & (lengths > 1)) | (lengths >= FROZEN_ALWAYS_S)
-        )
+        frozen = (span >= FROZEN_MIN_N2_RANGE) | (lengths >= FROZEN_ALWAYS_S)
     return float(lengths[frozen].max()) if frozen.any() else 0.0
 
 
@@ -274,7 +402,7 @@ def _summary(
         lo = sec["steady_t"] & sec["low_demand"]
         off = (n2 < ENGINE_OFF_N2) & ~(sec["prv"] >= 0.5)
         low_n2 = act & (n2 <= HP_REGIME_BELOW_N2 - 3)
-        osc = (press - _rolling_mean(press, 15))[sec["steady_p"]]
+        osc = sec["osc"][sec["steady_p"]]
         hpv_known = np.isfinite(sec["hpv"]) & low_n2
         out: dict[str, float | None] = {
             "press_res_ip": _nanmean(sec["press_res"][ip]),
@@ -287,20 +415,20 @@ def _summary(
             "press_frozen_s": frozen_seconds(press, n2, act),
             "temp_frozen_s": frozen_seconds(sec["temp"], n2, act),
             "press_osc": float(np.nanstd(osc)) if np.isfinite(osc).sum() > 30 else None,
-            "press_over_s": float(np.sum(act & (press > OVERPRESSURE_PSI))),
-            "press_low_ip_s": float(np.sum(ip & (press < IP_SET_PSI - IP_TOL_PSI))),
-            "press_low_hp_s": float(np.sum(hp & (press < HP_SET_PSI - HP_TOL_PSI))),
+            "press_over_s": float(np.count_nonzero(act & (press > OVERPRESSURE_PSI))),
+            "press_low_ip_s": float(np.count_nonzero(ip & (press < IP_SET_PSI - IP_TOL_PSI))),
+            "press_low_hp_s": float(np.count_nonzero(hp & (press < HP_SET_PSI - HP_TOL_PSI))),
             "hpv_closed_low_n2_share": (
                 float(np.mean(sec["hpv"][hpv_known] < 0.5)) if hpv_known.sum() > 30 else None
             ),
-            "temp_high_s": float(np.sum(act & (sec["temp"] >= TEMP_HIGH_DEGC))),
-            "temp_shut_s": float(np.sum(sec["temp"] >= TEMP_SHUT_DEGC)),
-            "w_fault_s": float(np.nansum(sec["w_fault"] >= 0.5)),
-            "w_ovht_s": float(np.nansum(sec["w_ovht"] >= 0.5)),
-            "w_leak_s": float(np.nansum(sec["w_leak"] >= 0.5)),
-            "active_s": float(act.sum()),
-            "steady_ip_s": float(ip.sum()),
-            "steady_hp_s": float(hp.sum()),
+            "temp_high_s": float(np.count_nonzero(act & (sec["temp"] >= TEMP_HIGH_DEGC))),
+            "temp_shut_s": float(np.count_nonzero(sec["temp"] >= TEMP_SHUT_DEGC)),
+            "w_fault_s": float(np.count_nonzero(sec["w_fault"] >= 0.5)),
+            "w_ovht_s": float(np.count_nonzero(sec["w_ovht"] >= 0.5)),
+            "w_leak_s": float(np.count_nonzero(sec["w_leak"] >= 0.5)),
+            "active_s": float(np.count_nonzero(act)),
+            "steady_ip_s": float(np.count_nonzero(ip)),
+            "steady_hp_s": float(np.count_nonzero(hp)),
             "press_masked": masked.get(f"eng{e}_bleed_press_psi", 0.0),
             "temp_masked": masked.get(f"eng{e}_precooler_out_temp_degc", 0.0),
         }
@@ -314,10 +442,11 @@ def compute_features(
     masked_share: dict[str, float] | None = None,
 ) -> FlightFeatures:
     """Features for both engines of a 1 Hz flight frame."""
-    labels = phase_labels(df.height, phases)
+    groups = _phase_groups(phase_labels(df.height, phases))
+    cols = FrameColumns(df)
     tables, summary = [], {}
     for e in ENGINES:
-        sec = engine_seconds(df, e, baseline)
-        tables.append(_phase_table(_per_second_frame(sec, labels), e))
+        sec = engine_seconds(cols, e, baseline)
+        tables.append(_phase_table(_per_second(sec), groups, e))
         summary[e] = _summary(sec, masked_share or {}, e)
-    return FlightFeatures(pl.concat(tables, how="vertical_relaxed"), summary)
+    return FlightFeatures(_table_frame(tables), summary)

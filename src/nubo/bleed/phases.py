@@ -40,9 +40,45 @@ class Phase(TypedDict):
     end_s: float
 
 
-def _filled(df: pl.DataFrame, col: str, window: int) -> np.ndarray:
-    s = df[col].interpolate().forward_fill().backward_fill().fill_null(0.0)
-    return s.rolling_median(window, min_samples=1, center=True).to_numpy()
+def _signals(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Smoothed airspeed and altitude, and weight on wheels when it is recorded often
+    enough, all gap-filled. The filling is one Polars query for the three (each eager call
+    on a Series is a query of its own, whose fixed cost outweighs the work on 1 Hz data)."""
+    exprs = [_gap_filled("cas_kt"), _gap_filled("alt_std_ft")]
+    if "wow" in df.columns and df["wow"].null_count() < 0.2 * df.height:
+        exprs.append(pl.col("wow").forward_fill().backward_fill().fill_null(0))
+    out = [s.to_numpy() for s in df.select(exprs)]
+    wow = out[2] if len(out) > 2 else None
+    return _rolling_median(out[0], 5), _rolling_median(out[1], 9), wow
+
+
+def _gap_filled(col: str) -> pl.Expr:
+    return pl.col(col).interpolate().forward_fill().backward_fill().fill_null(0.0)
+
+
+def _rolling_median(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving median over an odd `window`, fewer values at the ends.
+
+    The values of Polars' `rolling_median(window, min_samples=1, center=True)` on gap-free
+    data, including its midpoint for the even counts at the ends, but a few vectorised
+    min/max passes instead of a sort per window (a tenth of the time).
+    """
+    h, n = window // 2, x.size
+    out = np.empty(n)
+    if n > 2 * h:
+        # Odd-even transposition sort across the window's shifted copies: after `window`
+        # passes of compare-exchange, copy k holds the k-th smallest of every window.
+        cols = [x[i : n - 2 * h + i] for i in range(window)]
+        for p in range(window):
+            for i in range(p % 2, window - 1, 2):
+                lo, hi = np.minimum(cols[i], cols[i + 1]), np.maximum(cols[i], cols[i + 1])
+                cols[i], cols[i + 1] = lo, hi
+        out[h : n - h] = cols[h]
+    for i in {*range(min(h, n)), *range(max(n - h, 0), n)}:
+        part = np.sort(x[max(i - h, 0) : i + h + 1])
+        lo, hi = part[(part.size - 1) // 2], part[part.size // 2]
+        out[i] = lo + (hi - lo) * 0.5  # Polars' linear interpolation; exact when lo is hi
+    return out
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -52,12 +88,8 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-def _airborne(df: pl.DataFrame, cas: np.ndarray) -> np.ndarray:
-    if "wow" in df.columns and df["wow"].null_count() < 0.2 * df.height:
-        wow = df["wow"].forward_fill().backward_fill().fill_null(0).to_numpy()
-        air = wow < 0.5
-    else:
-        air = cas > AIRBORNE_CAS_KT
+def _airborne(wow: np.ndarray | None, cas: np.ndarray) -> np.ndarray:
+    air = wow < 0.5 if wow is not None else cas > AIRBORNE_CAS_KT
     # Close brief ground blips (sensor dropouts) before dropping brief airborne blips.
     for s, e in _runs(~air):
         if s > 0 and e < air.size and e - s < MIN_GROUND_GAP_S:
@@ -74,9 +106,8 @@ def detect_phases(df: pl.DataFrame) -> list[Phase]:
     if n == 0:
         return []
     t = df["time_s"].to_numpy().astype(float)
-    cas = _filled(df, "cas_kt", 5)
-    alt = _filled(df, "alt_std_ft", 9)
-    air_runs = _runs(_airborne(df, cas))
+    cas, alt, wow = _signals(df)
+    air_runs = _runs(_airborne(wow, cas))
     if not air_runs:
         return [Phase(phase="taxi-out", start_s=float(t[0]), end_s=float(t[-1]))]
     lift, touch = max(air_runs, key=lambda r: r[1] - r[0])

@@ -8,16 +8,19 @@ first, Parquet through `scan_parquet` with projection.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import mmap
 import os
+import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import polars as pl
 
 from nubo.bleed._validate import CHUNK, MAX_FIELD_BYTES, ByteValidator
@@ -116,8 +119,9 @@ def _read_csv_stream(
 
     Polars' own CSV scan holds the whole file in memory, so bounded memory for files of
     hundreds of MB with 1,000+ columns means feeding it blocks ourselves. Each block is
-    validated (UTF-8, field size) before it is parsed. Quoted fields spanning lines are
-    not supported (flight recorders do not write them).
+    validated (UTF-8, field size) before it is parsed; a small file, parsed whole, while it
+    is parsed, to the same effect. Quoted fields spanning lines are not supported (flight
+    recorders do not write them).
     """
     header, header_len = _read_header(fh)
     delim = ";" if header.count(";") > header.count(",") else ","
@@ -135,35 +139,83 @@ def _read_csv_stream(
     schema = {k: pl.Float64 if k in numeric else pl.String for k in keys}
     validator = ByteValidator(delim.encode(), header_len)
 
-    def parse(source: bytes | Path) -> None:
-        df = pl.read_csv(
-            source,
-            has_header=False,
-            skip_lines=1 if isinstance(source, Path) else 0,
-            separator=delim,
-            schema=schema,
-            columns=used_idx,
-            ignore_errors=True,
-            truncate_ragged_lines=True,
-        )
-        parts.append(_collect(df.lazy(), layout))
+    def query(source: bytes | Path) -> pl.LazyFrame:
+        if isinstance(source, Path):
+            # A whole small file is scanned, so that the streaming engine parses, projects
+            # and masks in one pass, without a frame of raw parsed columns in between.
+            lf = pl.scan_csv(
+                source,
+                has_header=False,
+                skip_lines=1,
+                separator=delim,
+                schema=schema,
+                ignore_errors=True,
+                truncate_ragged_lines=True,
+            )
+        else:
+            lf = pl.read_csv(
+                source,
+                has_header=False,
+                separator=delim,
+                schema=schema,
+                columns=used_idx,
+                ignore_errors=True,
+                truncate_ragged_lines=True,
+            ).lazy()
+        return _project(lf, layout)
 
     parts: list[pl.DataFrame] = []
     if whole is not None:
-        while chunk := fh.read(CHUNK):
-            validator.feed(chunk)
-        validator.close()
-        if validator.data_bytes:
-            parse(whole)
+        # Polars parses in a thread while the byte checks run here: its threads leave the
+        # cores room enough that the checks cost no time, and they still have the first
+        # word. The query is planned first, so that the thread goes straight into Polars.
+        whole_file = query(whole)
+        try:
+            _beside(lambda: _check_bytes(fh, validator), lambda: parts.append(_run(whole_file)))
+        except pl.exceptions.PolarsError:
+            if validator.data_bytes:
+                raise  # else a blank body, reported as header-only below
     else:
         plain_file = isinstance(fh, io.BufferedReader)
         for block in _mapped_blocks(fh, BLOCK) if plain_file else _blocks(fh, BLOCK):
             validator.feed(block)
-            parse(block)
+            parts.append(_run(query(block)))
     validator.close()
     if validator.data_bytes == 0 or not parts:
         raise FlightDataError("header-only", "the file has a header row but no data rows")
     return (parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=True)), layout
+
+
+def _check_bytes(fh: BinaryIO, validator: ByteValidator) -> None:
+    buf = bytearray(CHUNK)  # refilled in place: no allocation per chunk
+    while n := fh.readinto(buf):  # type: ignore[attr-defined]
+        validator.feed(buf if n == CHUNK else buf[:n])
+    validator.close()
+
+
+def _beside(check: Callable[[], None], work: Callable[[], None]) -> None:
+    """Run `work` in a thread while `check` runs here, and fail as if `check` had run
+    first: its error, if it raises one, is the error raised, whatever `work` did.
+
+    `work` is the one sent away because it goes straight into Polars, which releases the
+    GIL; the other way round, the Python of `check` would hold up the start of `work`.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed over to the calling thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="csv-parse")
+    thread.start()
+    try:
+        check()
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def _mapped_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
@@ -263,7 +315,7 @@ def _scan_parquet(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, 
         raise FlightDataError("header-only", "the Parquet file has columns but no rows")
     layout = _layout(names, names, aircraft_type)
     try:
-        return _collect(pl.scan_parquet(path), layout), layout
+        return _run(_project(pl.scan_parquet(path), layout)), layout
     except pl.exceptions.PolarsError as exc:
         raise FlightDataError("corrupt-parquet", f"cannot decode the Parquet data: {exc}") from exc
 
@@ -303,26 +355,36 @@ def _layout(names: list[str], keys: list[str], aircraft_type: str | None) -> _La
     return _Layout(source, time_col, len(names), warnings)
 
 
-def _collect(lf: pl.LazyFrame, layout: _Layout) -> pl.DataFrame:
-    """Project the used columns, numeric-cast them and mask bad cells, streaming."""
+def _project(lf: pl.LazyFrame, layout: _Layout) -> pl.LazyFrame:
+    """The used columns under their canonical names, numeric, with bad cells masked."""
     schema = lf.collect_schema()
-    exprs = [
-        _time_expr(
-            pl.col(layout.source[layout.time_col]),
-            schema[layout.source[layout.time_col]],
-            layout.time_col,
-        )
-    ]
-    for canon, key in layout.source.items():
+    used = tuple((canon, key, schema[key]) for canon, key in layout.source.items())
+    return lf.select(_masking(used, layout.time_col))
+
+
+@functools.lru_cache(maxsize=64)
+def _masking(used: tuple[tuple[str, str, pl.DataType], ...], time_col: str) -> tuple[pl.Expr, ...]:
+    """The expressions of `_project` for (canonical name, source column, dtype) triples.
+
+    Cached: building them costs about a millisecond, and the files of one fleet share a
+    layout (the plans are immutable, so sharing them is safe).
+    """
+    source = {canon: (key, dtype) for canon, key, dtype in used}
+    exprs = [_time_expr(pl.col(source[time_col][0]), source[time_col][1], time_col)]
+    for canon, (key, dtype) in source.items():
         if canon in (TIME, "timestamp"):
             continue
         p = PARAMS[canon]
-        value = _numeric(pl.col(key), schema[key])
+        value = _numeric(pl.col(key), dtype)
         # NaN sorts above every number and ±inf lie outside every range, so the range test
         # alone masks non-finite cells too.
         exprs.append(pl.when(value.is_between(p.low, p.high)).then(value).alias(canon))
+    return tuple(exprs)
+
+
+def _run(query: pl.LazyFrame) -> pl.DataFrame:
     try:
-        return lf.select(exprs).collect(engine="streaming")
+        return query.collect(engine="streaming")
     except pl.exceptions.ComputeError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             raise FlightDataError("not-utf8", f"invalid UTF-8: {exc}") from exc
@@ -367,24 +429,19 @@ def _finish(raw: pl.DataFrame, layout: _Layout, fmt: FileFormat) -> FlightFrame:
                 "insufficient-data",
                 f"column '{c}' has {masked[c]:.0%} unusable cells (limit {MAX_MASKED_SHARE:.0%})",
             )
-    # A garbage time far from the bulk of the recording would stretch the 1 Hz grid to
-    # absurd lengths; one flight never spans more than a day either side of its median.
-    mid = raw[TIME].median()
-    if mid is not None:
-        raw = raw.with_columns(
-            pl.when((pl.col(TIME) - mid).abs() <= MAX_SPAN_S).then(pl.col(TIME)).alias(TIME)
-        )
-    bad_time = raw[TIME].null_count()
+    keep = _usable_time(raw[TIME])
+    bad_time = rows - int(keep.sum())
     if bad_time > rows - 2:
         raise FlightDataError("no-time-column", f"column '{layout.time_col}' has no usable values")
     if bad_time:
         warnings.append(f"{bad_time} row(s) without a usable time were dropped")
-    df = _dedupe_sorted(raw.filter(pl.col(TIME).is_not_null()))
+        raw = raw.filter(pl.Series(keep))
+    df = _dedupe_sorted(raw)
     t0, t1 = df[TIME][0], df[TIME][-1]
     duration = float(t1 - t0)
     if duration <= 0:
         raise FlightDataError("no-time-column", f"column '{layout.time_col}' does not advance")
-    data = resample_1hz(df.with_columns(pl.col(TIME) - t0), params)
+    data = resample_1hz(df, params, origin=t0)
     return FlightFrame(
         data=data,
         source_format=fmt,
@@ -397,9 +454,26 @@ def _finish(raw: pl.DataFrame, layout: _Layout, fmt: FileFormat) -> FlightFrame:
     )
 
 
+def _usable_time(time: pl.Series) -> np.ndarray:
+    """Rows whose time can be used: present and within a day of the median.
+
+    A garbage time far from the bulk of the recording would stretch the 1 Hz grid to
+    absurd lengths; one flight never spans more than a day either side of its median.
+    Tested in numpy: an eager Polars expression would be a query of its own.
+    """
+    seconds = time.to_numpy()  # null is NaN here, and fails every test below
+    if time.null_count() == 0 and seconds.max() - seconds.min() <= MAX_SPAN_S:
+        # The usual case, decided without the median: it lies between the extremes, so
+        # no time can be further from it than they are from each other.
+        return np.ones(seconds.size, dtype=bool)
+    mid = time.median()
+    with np.errstate(invalid="ignore"):
+        return np.abs(seconds - (np.nan if mid is None else mid)) <= MAX_SPAN_S
+
+
 def _dedupe_sorted(df: pl.DataFrame) -> pl.DataFrame:
     """Sort by time; for exact duplicate timestamps keep the row that came last in the file."""
-    if df.select((pl.col(TIME).diff().drop_nulls() > 0).all()).item():
+    if (np.diff(df[TIME].to_numpy()) > 0).all():
         return df  # the usual case: already strictly increasing
     return (
         df.with_row_index("_row")
@@ -409,22 +483,25 @@ def _dedupe_sorted(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def resample_1hz(df: pl.DataFrame, params: list[str]) -> pl.DataFrame:
-    """Whole-second bins: mean for continuous values, last valid value for discretes.
+def resample_1hz(df: pl.DataFrame, params: list[str], origin: float = 0.0) -> pl.DataFrame:
+    """Whole seconds from `origin` as bins: mean for continuous values, last valid value
+    for discretes.
 
     Seconds without samples stay as null rows so downstream code sees gaps as gaps.
     """
-    aggs = [
-        pl.col(c).drop_nulls().last() if PARAMS[c].kind == "discrete" else pl.col(c).mean()
-        for c in params
-    ]
-    binned = (
-        df.with_columns(pl.col(TIME).floor().cast(pl.Int64))
-        .group_by(TIME, maintain_order=True)
-        .agg(aggs)
-    )
+    second = (pl.col(TIME) - origin).floor().cast(pl.Int64)
+    binned = df.group_by(second, maintain_order=True).agg(_bin_aggregates(tuple(params)))
     last = int(binned[TIME].max())  # type: ignore[arg-type]
     if binned.height == last + 1:
         return binned  # no gaps: already the full grid, in order
     grid = pl.DataFrame({TIME: pl.arange(0, last + 1, eager=True).cast(pl.Int64)})
     return grid.join(binned, on=TIME, how="left")
+
+
+@functools.lru_cache(maxsize=64)
+def _bin_aggregates(params: tuple[str, ...]) -> tuple[pl.Expr, ...]:
+    """The aggregations of `resample_1hz`, built once per set of columns."""
+    return tuple(
+        pl.col(c).drop_nulls().last() if PARAMS[c].kind == "discrete" else pl.col(c).mean()
+        for c in params
+    )
