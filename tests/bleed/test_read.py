@@ -224,7 +224,7 @@ def test_plain_csv_parsed_block_by_block_equals_one_block(write, monkeypatch):
 
 def test_a_byte_level_error_outranks_an_error_of_the_parser(tmp_path):
     # The byte checks run beside the parse; their verdict must still come first, here
-    # over a first data row too short for the header, which Polars' scan refuses.
+    # over a file whose parse also has something to say (a first row shorter than the header).
     lines = SMALL.write_csv().splitlines()
     short = ",".join(lines[1].split(",")[:5])
     path = tmp_path / "both.csv"
@@ -245,3 +245,46 @@ def test_times_more_than_a_day_from_the_median_are_dropped(write):
     assert ff.rows == SMALL.height
     assert ff.data.height == SMALL.height
     assert any("2 row(s) without a usable time" in w for w in ff.warnings)
+
+
+def _ragged(tmp_path: Path, first_row: str) -> Path:
+    lines = SMALL.write_csv().splitlines()
+    path = tmp_path / "ragged.csv"
+    path.write_text("\n".join([lines[0], first_row, *lines[2:]]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("whole_file", [True, False], ids=["whole-file", "block-by-block"])
+def test_a_first_row_shorter_than_the_header_is_masked_not_fatal(tmp_path, monkeypatch, whole_file):
+    import nubo.bleed.read as read_mod
+
+    if not whole_file:
+        monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)
+    first = SMALL.write_csv().splitlines()[1]
+    ff = read_flight(_ragged(tmp_path, ",".join(first.split(",")[:5])))
+    assert ff.rows == SMALL.height
+    # The cut row keeps its first five cells; every column after them is null there.
+    cut = SMALL.columns[5]
+    assert ff.data[cut][0] is None
+    assert ff.data[cut][1:].null_count() == 0
+
+
+@pytest.mark.parametrize("whole_file", [True, False], ids=["whole-file", "block-by-block"])
+def test_a_first_row_longer_than_the_header_loses_only_its_surplus(
+    tmp_path, monkeypatch, whole_file
+):
+    import nubo.bleed.read as read_mod
+
+    if not whole_file:
+        monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)
+    first = SMALL.write_csv().splitlines()[1]
+    ff = read_flight(_ragged(tmp_path, first + ",1,2,3"))
+    assert ff.rows == SMALL.height
+    assert ff.data.equals(read_flight(_ragged(tmp_path, first)).data)
+
+
+def test_a_blank_line_after_the_header_is_a_row_without_time(tmp_path):
+    first = SMALL.write_csv().splitlines()[1]
+    ff = read_flight(_ragged(tmp_path, "\n" + first))
+    assert ff.data.height == SMALL.height
+    assert any("1 row(s) without a usable time" in w for w in ff.warnings)

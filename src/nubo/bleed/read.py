@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -151,6 +151,7 @@ def _read_csv_stream(
                 schema=schema,
                 ignore_errors=True,
                 truncate_ragged_lines=True,
+                **_RAGGED,
             )
         else:
             lf = pl.read_csv(
@@ -161,6 +162,7 @@ def _read_csv_stream(
                 columns=used_idx,
                 ignore_errors=True,
                 truncate_ragged_lines=True,
+                **_RAGGED,
             ).lazy()
         return _project(lf, layout)
 
@@ -184,6 +186,11 @@ def _read_csv_stream(
     if validator.data_bytes == 0 or not parts:
         raise FlightDataError("header-only", "the file has a header row but no data rows")
     return (parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=True)), layout
+
+
+# Rows with fewer or more fields than the header, the first one included: missing cells are
+# null (masked, per the spec), surplus ones dropped, never a schema error.
+_RAGGED: dict[str, Any] = {"missing_columns": "insert", "extra_columns": "ignore"}
 
 
 def _check_bytes(fh: BinaryIO, validator: ByteValidator) -> None:
