@@ -233,7 +233,21 @@ async def api_upload(server: Server, path: Path) -> tuple[float, float, dict[str
             )
             elapsed = time.perf_counter() - start
         r.raise_for_status()
+        # Jobs run in-process: wait until the file's processing is over, so that it is not
+        # sampled as part of the next round's upload.
+        await settle(client, flight_id, headers)
         return elapsed, rss.growth_mib, r.json()
+
+
+async def settle(client: httpx.AsyncClient, flight_id: str, headers: dict[str, str]) -> None:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        r = await client.get(f"/api/flight/{flight_id}", headers=headers)
+        r.raise_for_status()
+        if r.json()["processing_status"] in ("processed", "failed"):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"flight {flight_id} still processing after 600 s")
 
 
 @contextmanager

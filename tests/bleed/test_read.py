@@ -288,3 +288,14 @@ def test_a_blank_line_after_the_header_is_a_row_without_time(tmp_path):
     ff = read_flight(_ragged(tmp_path, "\n" + first))
     assert ff.data.height == SMALL.height
     assert any("1 row(s) without a usable time" in w for w in ff.warnings)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_more_samples_than_the_limit_fail_with_too_many_rows(write, monkeypatch, fmt):
+    import nubo.bleed.read as read_mod
+
+    monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)  # the block path of a large file
+    monkeypatch.setattr(read_mod, "BLOCK", 20_000)
+    monkeypatch.setattr(read_mod, "MAX_ROWS", SMALL.height - 1)
+    error = _fails(write(SMALL, suffix=fmt), "too-many-rows")
+    assert f"{SMALL.height - 1:,}" in error.message

@@ -13,6 +13,7 @@ ErrorCode = Literal[
     "missing-column",
     "no-time-column",
     "too-many-columns",
+    "too-many-rows",
     "field-too-large",
     "insufficient-data",
     "unsupported-format",

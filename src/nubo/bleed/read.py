@@ -29,6 +29,9 @@ from nubo.bleed.errors import FlightDataError
 from nubo.bleed.sniff import UTF8_BOM, FileFormat, detect_format
 
 MAX_COLUMNS = 4096
+# A day at 23 Hz, or two days at the 8 Hz of a busy recorder: no flight comes near it, and it
+# keeps the raw samples of the used columns within a few hundred MB before the resample.
+MAX_ROWS = 2_000_000
 MAX_MASKED_SHARE = 0.20
 MAX_SPAN_S = 86_400.0
 HEAD_BYTES = 64 * 1024
@@ -179,13 +182,24 @@ def _read_csv_stream(
                 raise  # else a blank body, reported as header-only below
     else:
         plain_file = isinstance(fh, io.BufferedReader)
+        rows = 0
         for block in _mapped_blocks(fh, BLOCK) if plain_file else _blocks(fh, BLOCK):
             validator.feed(block)
             parts.append(_run(query(block)))
+            rows += parts[-1].height
+            _check_rows(rows)
     validator.close()
     if validator.data_bytes == 0 or not parts:
         raise FlightDataError("header-only", "the file has a header row but no data rows")
     return (parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=True)), layout
+
+
+def _check_rows(rows: int) -> None:
+    """Samples are held until the 1 Hz resample, so their number bounds the memory."""
+    if rows > MAX_ROWS:
+        raise FlightDataError(
+            "too-many-rows", f"more than {MAX_ROWS:,} samples; the limit is {MAX_ROWS:,}"
+        )
 
 
 # Rows with fewer or more fields than the header, the first one included: missing cells are
@@ -320,6 +334,7 @@ def _scan_parquet(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, 
         )
     if meta.num_rows == 0:
         raise FlightDataError("header-only", "the Parquet file has columns but no rows")
+    _check_rows(meta.num_rows)
     layout = _layout(names, names, aircraft_type)
     try:
         return _run(_project(pl.scan_parquet(path), layout)), layout
