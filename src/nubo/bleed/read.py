@@ -198,7 +198,8 @@ def _check_rows(rows: int) -> None:
     """Samples are held until the 1 Hz resample, so their number bounds the memory."""
     if rows > MAX_ROWS:
         raise FlightDataError(
-            "too-many-rows", f"more than {MAX_ROWS:,} samples; the limit is {MAX_ROWS:,}"
+            "too-many-rows",
+            f"more than {MAX_ROWS:,} samples, the limit (a day at 23 Hz); split the recording",
         )
 
 
