@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
-from nubo.kit.pagination import PageParams, keyset
 from nubo.kit.types import utcnow
 from nubo.models import Account, Flight, FlightEvent, Role
 
@@ -37,18 +35,6 @@ async def get_readable(
     return flight
 
 
-async def page_of_flights(
-    session: AsyncSession, stmt: Select[Any], params: PageParams
-) -> list[Flight]:
-    columns: list[Any] = [Flight.created_at, Flight.id]
-    stmt = keyset(
-        stmt,
-        params,
-        columns,
-        [datetime.fromisoformat, uuid.UUID],
-        descending=True,
-    )
-    return list((await session.execute(stmt)).scalars().all())
 
 
 async def events_after(

@@ -13,7 +13,7 @@ from nubo.flights.schemas import FlightCreate
 from nubo.identity.auth import ensure_can_manage, ensure_same_account
 from nubo.identity.principal import Actor
 from nubo.kit.errors import Forbidden, NotFound
-from nubo.kit.pagination import PageParams
+from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.storage import StoredObject
 from nubo.kit.types import utcnow
 from nubo.models import Account, BleedStatus, Flight, FlightEvent, ProcessingStatus, Role
@@ -112,7 +112,7 @@ async def list_flights(
         stmt = stmt.where(Flight.departure_at >= departed_from)
     if departed_to is not None:
         stmt = stmt.where(Flight.departure_at < departed_to)
-    return await repository.page_of_flights(session, stmt, params)
+    return await page_by_creation(session, stmt, params, Flight, newest_first=True)
 
 
 async def delete_flight(session: AsyncSession, actor: Actor, flight_id: uuid.UUID) -> Flight:

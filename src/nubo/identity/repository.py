@@ -9,7 +9,6 @@ from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from nubo.identity.principal import PRINCIPAL_FIELDS, Actor, Principal
-from nubo.kit.pagination import PageParams, keyset
 from nubo.kit.types import utcnow
 from nubo.models import Account, AccountStatus, RefreshToken, Role, User
 
@@ -84,19 +83,6 @@ async def login_candidate(session: AsyncSession, email: str) -> User | None:
 async def email_taken(session: AsyncSession, model: type[User] | type[Account], email: str) -> bool:
     stmt = select(model.id).where(model.email == email, model.deleted_at.is_(None)).limit(1)
     return (await session.execute(stmt)).first() is not None
-
-
-async def page_of(
-    session: AsyncSession, stmt: Select[Any], params: PageParams, model: Any
-) -> list[Any]:
-    stmt = keyset(stmt, params, [model.created_at, model.id], [_dt, uuid.UUID])
-    return list((await session.execute(stmt)).scalars().all())
-
-
-def _dt(value: str) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(value)
 
 
 async def count_admins(session: AsyncSession, account_id: uuid.UUID) -> int:

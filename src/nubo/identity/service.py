@@ -22,7 +22,7 @@ from nubo.identity.schemas import (
     UserCreate,
 )
 from nubo.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
-from nubo.kit.pagination import PageParams
+from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.platform import Platform
 from nubo.kit.types import utcnow
 from nubo.models import Account, Role, User
@@ -111,7 +111,7 @@ async def users_of_account(
 ) -> list[User]:
     await get_account(session, actor, account_id)
     stmt = repository.readable_users(actor).where(User.account_id == account_id)
-    return await repository.page_of(session, stmt, params, User)
+    return await page_by_creation(session, stmt, params, User)
 
 
 async def delete_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:
@@ -195,7 +195,7 @@ async def account_by_email(session: AsyncSession, actor: Actor, email: str) -> A
 
 
 async def list_accounts(session: AsyncSession, actor: Actor, params: PageParams) -> list[Account]:
-    return await repository.page_of(session, repository.readable_accounts(actor), params, Account)
+    return await page_by_creation(session, repository.readable_accounts(actor), params, Account)
 
 
 async def delete_account(session: AsyncSession, actor: Actor, account_id: uuid.UUID) -> Account:

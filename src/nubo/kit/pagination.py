@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from nubo.kit.errors import Unprocessable
@@ -95,6 +98,22 @@ def _after(
         beyond = col < values[i] if descending else col > values[i]
         clauses.append(and_(*equal, beyond))
     return or_(*clauses)
+
+
+async def page_by_creation(
+    session: AsyncSession,
+    stmt: Select[Any],
+    params: PageParams,
+    model: Any,
+    *,
+    newest_first: bool = False,
+) -> list[Any]:
+    """One page of `model` rows in creation order, `id` breaking ties: most lists' order."""
+    columns = [model.created_at, model.id]
+    stmt = keyset(
+        stmt, params, columns, [datetime.fromisoformat, uuid.UUID], descending=newest_first
+    )
+    return list((await session.execute(stmt)).scalars().all())
 
 
 def build_page(

@@ -13,7 +13,7 @@ from nubo.identity import service as identity
 from nubo.identity.auth import ensure_can_manage
 from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NotFound
-from nubo.kit.pagination import PageParams
+from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.types import utcnow
 from nubo.marketplace import datasets, repository
 from nubo.marketplace.months import add_months, bounds, period_end_after
@@ -176,7 +176,7 @@ async def of_account(
     stmt = repository.readable_subscriptions(actor).where(
         Subscription.account_id == account_id, *_status_filter(status, utcnow())
     )
-    return await repository.page_of_subscriptions(session, stmt, params)
+    return await page_by_creation(session, stmt, params, Subscription, newest_first=True)
 
 
 async def of_account_in_month(
@@ -187,7 +187,7 @@ async def of_account_in_month(
     stmt = repository.readable_subscriptions(actor).where(
         Subscription.account_id == account_id, repository.active_during(start, end)
     )
-    return await repository.page_of_subscriptions(session, stmt, params)
+    return await page_by_creation(session, stmt, params, Subscription, newest_first=True)
 
 
 async def cancel_account_subscriptions(session: AsyncSession, account_id: uuid.UUID) -> None:

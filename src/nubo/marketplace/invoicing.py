@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nubo.identity import service as identity
 from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NotFound, Unprocessable
-from nubo.kit.pagination import PageParams
+from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.types import utcnow
 from nubo.marketplace import money, repository
 from nubo.marketplace.months import active_days, bounds, days_in
@@ -341,7 +341,7 @@ async def search(
         stmt = stmt.where(Invoice.status == status)
     if month is not None:
         stmt = stmt.where(Invoice.month == month)
-    rows = await repository.page_of_invoices(session, stmt, params)
+    rows = await page_by_creation(session, stmt, params, Invoice, newest_first=True)
     return rows, await repository.lines_of(session, [r.id for r in rows[: params.limit]])
 
 

@@ -23,10 +23,6 @@ from nubo.models import (
 )
 
 
-def _dt(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError("not an integer")
@@ -54,8 +50,8 @@ async def dataset(
 SORTS: dict[str, tuple[list[Any], list[Any], bool]] = {
     "price": ([Dataset.price_minor, Dataset.id], [_int, uuid.UUID], False),
     "-price": ([Dataset.price_minor, Dataset.id], [_int, uuid.UUID], True),
-    "created_at": ([Dataset.created_at, Dataset.id], [_dt, uuid.UUID], False),
-    "-created_at": ([Dataset.created_at, Dataset.id], [_dt, uuid.UUID], True),
+    "created_at": ([Dataset.created_at, Dataset.id], [datetime.fromisoformat, uuid.UUID], False),
+    "-created_at": ([Dataset.created_at, Dataset.id], [datetime.fromisoformat, uuid.UUID], True),
 }
 
 
@@ -124,14 +120,6 @@ def readable_subscriptions(actor: Actor) -> Select[Subscription]:
     return stmt
 
 
-async def page_of_subscriptions(
-    session: AsyncSession, stmt: Select[Subscription], params: PageParams
-) -> list[Subscription]:
-    columns: list[Any] = [Subscription.created_at, Subscription.id]
-    stmt = keyset(stmt, params, columns, [_dt, uuid.UUID], descending=True)
-    return list((await session.execute(stmt)).scalars().all())
-
-
 # ----------------------------------------------------------------- invoices
 
 
@@ -140,14 +128,6 @@ def readable_invoices(actor: Actor) -> Select[Invoice]:
     if actor.role is not Role.operator:
         stmt = stmt.where(Invoice.account_id == actor.account_id)
     return stmt
-
-
-async def page_of_invoices(
-    session: AsyncSession, stmt: Select[Invoice], params: PageParams
-) -> list[Invoice]:
-    columns: list[Any] = [Invoice.created_at, Invoice.id]
-    stmt = keyset(stmt, params, columns, [_dt, uuid.UUID], descending=True)
-    return list((await session.execute(stmt)).scalars().all())
 
 
 async def lines_of(
