@@ -299,3 +299,27 @@ def test_more_samples_than_the_limit_fail_with_too_many_rows(write, monkeypatch,
     monkeypatch.setattr(read_mod, "MAX_ROWS", SMALL.height - 1)
     error = _fails(write(SMALL, suffix=fmt), "too-many-rows")
     assert f"{SMALL.height - 1:,}" in error.message
+
+
+def test_blocks_shorter_than_a_line_still_parse_whole_lines(write, monkeypatch):
+    import nubo.bleed.read as read_mod
+
+    path = write(SMALL)
+    whole = read_flight(path).data
+    monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)
+    monkeypatch.setattr(read_mod, "BLOCK", 7)  # far shorter than one row
+    assert read_flight(path).data.equals(whole)
+
+
+def test_an_earlier_blocks_error_outranks_a_later_blocks_byte_error(write, monkeypatch):
+    # Blocks parse while the next ones are checked; errors must still come in file order.
+    import nubo.bleed.read as read_mod
+
+    path = write(SMALL)
+    # A last line longer than a block is a block of its own, checked while the block
+    # holding the last good rows, one row too many, may still be parsing.
+    path.write_bytes(path.read_bytes() + b"\xe9" + b"0" * 5_000 + b"\n")
+    monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)
+    monkeypatch.setattr(read_mod, "BLOCK", 2_000)
+    monkeypatch.setattr(read_mod, "MAX_ROWS", SMALL.height - 1)
+    _fails(path, "too-many-rows")
