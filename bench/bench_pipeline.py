@@ -144,12 +144,26 @@ def main(quick: bool) -> None:
                     "pandas_speedup_min": GOAL_PANDAS_SPEEDUP,
                 },
                 "results": results,
+                "summary": [_summary_line(r) for r in results],
             },
             indent=2,
         )
         + "\n"
     )
     print(f"\nwritten {OUT}")
+
+
+def _summary_line(r: dict) -> str:
+    floor = r["pipeline_vs_read_full"]
+    speedup = r["pandas_vs_pipeline"]
+    return (
+        f"{r['file']} ({r['size_mb']} MB): pipeline {r['pipeline_s']} s = {floor}x the read "
+        f"floor ({r['read_full_s']} s; goal <= {GOAL_FLOOR_RATIO}x: "
+        f"{'met' if floor <= GOAL_FLOOR_RATIO else 'not met'}); pandas {r['pandas_s']} s = "
+        f"{speedup}x the pipeline (goal >= {GOAL_PANDAS_SPEEDUP}x: "
+        f"{'met' if speedup >= GOAL_PANDAS_SPEEDUP else 'not met'}; pandas over the projected "
+        f"Polars read alone: {r['pandas_vs_read_used']}x); peak RSS {r['pipeline_peak_rss_mb']} MB"
+    )
 
 
 def _print(results: list[dict]) -> None:
