@@ -11,9 +11,11 @@ over asyncpg, same fixed pool) with statements built once, as Nubo's are:
 - GET /api/users/account/{id}: the same caller read, then in one transaction the same two
   statements as the route (the account visible to the caller, the keyset page of 50+1
   users) and the page as JSON.
-- POST /api/auth/login: parse the JSON body, select the login candidate, the same Argon2id
-  verify (Nubo's `PasswordHasher`, same parameters, off the event loop), mint the access and
-  refresh JWTs and insert the refresh-token row, in one transaction.
+- POST /api/auth/login: parse the JSON body; check the email's and count the address's
+  attempts (Nubo's `AttemptLimiter` statements, on a standalone connection); select the login
+  candidate on another; the same Argon2id verify (Nubo's `PasswordHasher`, same parameters,
+  off the event loop) holding no connection; reset the email's count; mint the access and
+  refresh JWTs and insert the refresh-token row in one transaction.
 
 Served by uvicorn with the settings of `nubo serve` (uvloop, httptools, 1 worker, no access
 log): `python -m uvicorn bench.api_ceiling:app --loop uvloop --http httptools ...`.
@@ -31,7 +33,14 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nubo.kit.db import ReadConnection, create_engine, engine_reader
+from nubo.kit.db import (
+    ReadConnection,
+    WriteConnection,
+    create_engine,
+    engine_reader,
+    engine_writer,
+)
+from nubo.kit.ratelimit import AttemptLimiter
 from nubo.kit.security import InvalidToken, PasswordHasher, TokenCodec
 from nubo.models import Account, AccountStatus, RefreshToken, User
 from nubo.settings import Settings
@@ -88,6 +97,13 @@ class Ceiling:
         self.settings = Settings()
         self.engine: AsyncEngine | None = None
         self.read_connection: ReadConnection = _not_started
+        self.write_connection: WriteConnection = _not_started
+        self.by_email = AttemptLimiter(
+            "login-email", self.settings.login_attempts_per_email, self.settings.login_window_s
+        )
+        self.by_address = AttemptLimiter(
+            "login-address", self.settings.login_attempts_per_address, self.settings.login_window_s
+        )
         self.tokens = TokenCodec(
             self.settings.signing_key, self.settings.jwt_issuer, self.settings.jwt_audience
         )
@@ -106,7 +122,7 @@ class Ceiling:
             elif method == "GET" and path.startswith(LIST_PREFIX):
                 status, body = await self.users_of_account(scope, path[len(LIST_PREFIX) :])
             elif method == "POST" and path == "/api/auth/login":
-                status, body = await self.login(await _read_body(receive))
+                status, body = await self.login(await _read_body(receive), scope["client"][0])
             elif path == "/ping":
                 status, body = 200, {"status": "ok"}
             else:
@@ -134,6 +150,7 @@ class Ceiling:
                     self.settings.resolved_database_url, pool_size=self.settings.db_pool_size
                 )
                 self.read_connection = engine_reader(self.engine)
+                self.write_connection = engine_writer(self.engine)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.engine is not None:
@@ -182,17 +199,29 @@ class Ceiling:
             cursor = json.dumps([last.created_at.isoformat(), str(last.id)])
         return 200, {"items": [_user_json(r) for r in items], "next_cursor": cursor}
 
-    async def login(self, raw: bytes) -> tuple[int, Any]:
+    async def login(self, raw: bytes, address: str) -> tuple[int, Any]:
         data = json.loads(raw)
         email, password = str(data["email"]).lower(), str(data["password"])
         assert self.engine is not None
-        async with self.engine.begin() as conn:
+        async with self.write_connection() as conn:
+            wait = await self.by_email.retry_after(conn, email)
+            if wait is None:
+                wait = await self.by_address.hit(conn, address)
+        if wait is not None:
+            return 429, {"code": "too-many-requests"}
+        async with self.read_connection() as conn:
             row = (await conn.execute(LOGIN_CANDIDATE, {"email": email})).first()
-            ok = await asyncio.to_thread(
-                self.hasher.verify, password, row.password_hash if row else None
-            )
-            if not ok or row is None:
-                return 401, {"code": "invalid-credentials"}
+        ok = await asyncio.to_thread(
+            self.hasher.verify, password, row.password_hash if row else None
+        )
+        async with self.write_connection() as conn:
+            if ok and row is not None:
+                await self.by_email.reset(conn, email)
+            else:
+                await self.by_email.hit(conn, email)
+        if not ok or row is None:
+            return 401, {"code": "invalid-credentials"}
+        async with self.engine.begin() as conn:
             family = uuid.uuid4()
             access, _ = self.tokens.encode(
                 sub=row.id,

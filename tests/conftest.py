@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from nubo.app import create_app
-from nubo.kit.db import connection_reader, create_engine
+from nubo.kit.db import connection_reader, connection_writer, create_engine
 from nubo.kit.migrate import upgrade
 from nubo.settings import Settings
 
@@ -141,9 +141,20 @@ def app(
     engine: AsyncEngine,
     connection: AsyncConnection,
 ):
+    return app_in_test_transaction(settings, sessionmaker, engine, connection)
+
+
+def app_in_test_transaction(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    connection: AsyncConnection,
+):
+    """An app (one API process) whose every statement runs in the test's transaction."""
     app = create_app(settings)
     app.state.sessionmaker = sessionmaker
     app.state.read_connection = connection_reader(connection)
+    app.state.write_connection = connection_writer(connection)
     app.state.engine = engine
     return app
 

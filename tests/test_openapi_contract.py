@@ -14,8 +14,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from sqlalchemy.pool import NullPool
 
-from nubo.app import create_app
-from nubo.kit.db import create_engine, create_sessionmaker, engine_reader
+from nubo.app import bind_engine, create_app
+from nubo.kit.db import create_engine, create_sessionmaker
 from nubo.kit.migrate import upgrade
 from tests.conftest import (
     POSTGRES_ADMIN_URL,
@@ -72,9 +72,7 @@ def contract_world(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator
             return await build_world(session, app.state.platform)
 
     world = _in_thread(prepare)
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.read_connection = engine_reader(engine)
+    bind_engine(app, engine)
     yield world
     if pg_name:
         _in_thread(lambda: _drop_postgres_database(pg_name))

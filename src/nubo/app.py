@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nubo import __version__
 from nubo.fleet.endpoints import router as fleet_router
 from nubo.flights import wiring as flights_wiring
 from nubo.flights.endpoints import routers as flights_routers
 from nubo.identity.endpoints import routers as identity_routers
-from nubo.kit.db import create_engine, create_sessionmaker, engine_reader
+from nubo.kit.db import create_engine, create_sessionmaker, engine_reader, engine_writer
 from nubo.kit.edge import RefuseNulMiddleware
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from nubo.kit.platform import Platform
@@ -36,6 +37,14 @@ def api_router() -> APIRouter:
     return api
 
 
+def bind_engine(app: FastAPI, engine: AsyncEngine) -> None:
+    """Point every database entry of the app at `engine`: sessions and standalone statements."""
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.read_connection = engine_reader(engine)
+    app.state.write_connection = engine_writer(engine)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -53,9 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     engine = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.read_connection = engine_reader(engine)
+    bind_engine(app, engine)
     app.state.platform = Platform.build(settings)
     app.state.metrics = Metrics()
     app.state.readiness_checks = {"database": database_ready}

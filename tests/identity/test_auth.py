@@ -250,3 +250,30 @@ async def test_operator_can_use_any_route_of_their_role(client, world, session):
     response = await client.get("/api/accounts", headers=world.headers("operator"))
     assert response.status_code == 200
     assert extra.account_id == world.platform_account.id
+
+
+async def test_failed_logins_count_in_every_api_process(
+    app, client, world, settings, sessionmaker, engine, connection
+):
+    # Another process behind the same load balancer: its own app, the same database.
+    from httpx import ASGITransport, AsyncClient
+
+    from tests.conftest import app_in_test_transaction
+
+    for _ in range(10):
+        assert_problem(await login(client, world.member_a.email, "wrong"), 401,
+                       "invalid-credentials")
+    other = app_in_test_transaction(settings, sessionmaker, engine, connection)
+    transport = ASGITransport(app=other, client=("198.51.100.9", 40000))
+    async with AsyncClient(transport=transport, base_url="http://nubo.test") as elsewhere:
+        response = await login(elsewhere, world.member_a.email)
+    assert_problem(response, 429, "too-many-requests")
+
+
+async def test_a_successful_login_clears_the_failures_of_its_email(client, world):
+    for _ in range(9):
+        await login(client, world.member_a.email, "wrong")
+    assert (await login(client, world.member_a.email)).status_code == 200
+    for _ in range(9):
+        await login(client, world.member_a.email, "wrong")
+    assert (await login(client, world.member_a.email)).status_code == 200

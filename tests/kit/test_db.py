@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nubo.app import create_app
-from nubo.kit.db import Session, create_engine, create_sessionmaker, engine_reader
+from nubo.app import bind_engine, create_app
+from nubo.kit.db import Session, create_engine, engine_reader
+from nubo.models import RateLimitWindow
 
 
 async def test_a_failing_commit_turns_the_response_into_an_error(app):
@@ -73,9 +76,7 @@ async def test_an_exhausted_pool_answers_503_database_busy(settings, database_ur
         pytest.skip("SQLite connections are not pooled")
     app = create_app(settings.model_copy(update={"db_pool_size": 1}))
     engine = create_engine(database_url, pool_size=1, pool_timeout=0.2)
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.read_connection = engine_reader(engine)
+    bind_engine(app, engine)
     try:
         async with engine.connect() as held:
             await held.execute(text("SELECT 1"))  # the pool's only connection, kept busy
@@ -91,3 +92,26 @@ async def test_an_exhausted_pool_answers_503_database_busy(settings, database_ur
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "database-busy"
     assert response.headers["retry-after"] == "1"
+
+
+async def test_a_login_takes_one_connection_at_a_time(settings, database_url):
+    # Its attempt counters are written on standalone connections: were one taken while the
+    # session held another, a pool of one would deadlock until its timeout (503).
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite connections are not pooled")
+    app = create_app(settings.model_copy(update={"db_pool_size": 1}))
+    engine = create_engine(database_url, pool_size=1, pool_timeout=0.5)
+    bind_engine(app, engine)
+    email = f"{uuid.uuid4().hex}@example.com"
+    try:
+        transport = ASGITransport(app=app, raise_app_exceptions=False)
+        async with AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.post(
+                "/api/auth/login", json={"email": email, "password": "long-enough-1"}
+            )
+        async with engine.begin() as conn:  # the counted attempt was committed: remove it
+            await conn.execute(delete(RateLimitWindow))
+    finally:
+        await engine.dispose()
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "invalid-credentials"

@@ -24,7 +24,7 @@ from nubo.identity.schemas import (
     UserCreate,
     UserOut,
 )
-from nubo.kit.db import Session
+from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.platform import PlatformDep
@@ -97,9 +97,13 @@ async def signup(data: SignupIn, session: Session, platform: PlatformDep) -> Sig
     )
 
 
-async def _login(request: Request, session: Session, platform: PlatformDep) -> TokenPair:
+async def _login(
+    request: Request, session: Session, db: StandaloneDb, platform: PlatformDep
+) -> TokenPair:
     data = await _login_body(request)
-    return await sessions.login(session, platform, data.email, data.password, _address(request))
+    return await sessions.login(
+        session, db, platform, data.email, data.password, _address(request)
+    )
 
 
 auth_router.add_api_route(

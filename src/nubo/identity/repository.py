@@ -66,18 +66,22 @@ async def active_principal(conn: AsyncConnection, user_id: uuid.UUID) -> Princip
     return None if row is None else Principal(*row)
 
 
-async def login_candidate(session: AsyncSession, email: str) -> User | None:
-    stmt = (
-        select(User)
-        .join(Account, Account.id == User.account_id)
-        .where(
-            User.email == email,
-            User.deleted_at.is_(None),
-            Account.deleted_at.is_(None),
-            Account.status == AccountStatus.active,
-        )
+_LOGIN_CANDIDATE = (
+    select(*(_users[name] for name in PRINCIPAL_FIELDS), _users.password_hash)
+    .join_from(User.__table__, Account.__table__, _accounts.id == _users.account_id)
+    .where(
+        _users.email == bindparam("email"),
+        _users.deleted_at.is_(None),
+        _accounts.deleted_at.is_(None),
+        _accounts.status == AccountStatus.active,
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+)
+
+
+async def login_candidate(conn: AsyncConnection, email: str) -> tuple[Principal, str] | None:
+    """The live user with this email and their password hash, read outside any session."""
+    row = (await conn.execute(_LOGIN_CANDIDATE, {"email": email})).first()
+    return None if row is None else (Principal(*row[:-1]), row[-1])
 
 
 async def email_taken(session: AsyncSession, model: type[User] | type[Account], email: str) -> bool:

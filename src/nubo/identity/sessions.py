@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import repository
 from nubo.identity.schemas import TokenPair
+from nubo.kit.db import Standalone
 from nubo.kit.errors import TooManyRequests, Unauthorized
 from nubo.kit.platform import Platform
 from nubo.kit.security import InvalidToken
 from nubo.kit.types import utcnow
-from nubo.models import RefreshToken, User
+from nubo.models import RefreshToken
 
 
 class RefreshReuse(Unauthorized):
@@ -21,8 +23,21 @@ class RefreshReuse(Unauthorized):
     commit_changes = True  # the family revocation must survive the 401
 
 
+class TokenSubject(Protocol):
+    """What tokens are issued for: a `User` row or a `Principal` both fit."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def token_version(self) -> int: ...
+
+
 async def issue_tokens(
-    session: AsyncSession, platform: Platform, user: User, family: uuid.UUID | None = None
+    session: AsyncSession,
+    platform: Platform,
+    user: TokenSubject,
+    family: uuid.UUID | None = None,
 ) -> TokenPair:
     family = family or uuid.uuid4()
     access, _ = platform.tokens.encode(
@@ -45,27 +60,41 @@ async def issue_tokens(
 
 
 async def login(
-    session: AsyncSession, platform: Platform, email: str, password: str, address: str
+    session: AsyncSession,
+    db: Standalone,
+    platform: Platform,
+    email: str,
+    password: str,
+    address: str,
 ) -> TokenPair:
-    email_key, address_key = f"email:{email}", f"addr:{address}"
-    for limiter, key in (
-        (platform.login_by_email, email_key),
-        (platform.login_by_address, address_key),
-    ):
-        wait = limiter.retry_after(key)
-        if wait is not None:
-            raise TooManyRequests(wait, "too many login attempts; try again later")
-    platform.login_by_address.hit(address_key)
-    user = await repository.login_candidate(session, email)
+    """Check the password, counting attempts per email and per client address.
+
+    The counters live in the database and are written on standalone connections, so that a
+    failed attempt stays counted although its request rolls back, and every API process sees
+    it. No connection is held while the (deliberately slow) hash is checked: the session's
+    first statement comes after it.
+    """
+    by_email, by_address = platform.login_by_email, platform.login_by_address
+    async with db.write() as conn:
+        wait = await by_email.retry_after(conn, email)
+        if wait is None:  # an attempt refused for its email does not count for its address
+            wait = await by_address.hit(conn, address)
+    if wait is not None:
+        raise TooManyRequests(wait, "too many login attempts; try again later")
+    async with db.read() as conn:
+        candidate = await repository.login_candidate(conn, email)
     # Argon2 is deliberately slow: keep it off the event loop.
     ok = await asyncio.to_thread(
-        platform.hasher.verify, password, user.password_hash if user else None
+        platform.hasher.verify, password, candidate[1] if candidate else None
     )
-    if not ok or user is None:
-        platform.login_by_email.hit(email_key)
+    async with db.write() as conn:
+        if ok and candidate:
+            await by_email.reset(conn, email)
+        else:
+            await by_email.hit(conn, email)
+    if not ok or candidate is None:
         raise Unauthorized("email or password is wrong", code="invalid-credentials")
-    platform.login_by_email.reset(email_key)
-    return await issue_tokens(session, platform, user)
+    return await issue_tokens(session, platform, candidate[0])
 
 
 async def refresh(session: AsyncSession, platform: Platform, token: str) -> TokenPair:

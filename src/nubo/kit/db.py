@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -80,6 +81,48 @@ def connection_reader(conn: AsyncConnection) -> ReadConnection:
         yield conn
 
     return borrow
+
+
+WriteConnection = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+
+def engine_writer(engine: AsyncEngine) -> WriteConnection:
+    """Connections for a write that must outlast the request's unit of work (an attempt
+    counted although the request fails), committed when the block exits.
+
+    On PostgreSQL each statement commits by itself, for the reason given in `engine_reader`.
+    """
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT").begin
+    return engine.begin
+
+
+def connection_writer(conn: AsyncConnection) -> WriteConnection:
+    """Writes in a savepoint of a connection that is already open (the tests' transaction)."""
+
+    @asynccontextmanager
+    async def borrow() -> AsyncIterator[AsyncConnection]:
+        async with conn.begin_nested():
+            yield conn
+
+    return borrow
+
+
+@dataclass(frozen=True, slots=True)
+class Standalone:
+    """Single statements outside the request's unit of work, each on a connection of its
+    own that goes back to the pool at once. The session's connection is not held meanwhile:
+    a service that uses both takes these before the session's first statement."""
+
+    read: ReadConnection
+    write: WriteConnection
+
+
+async def get_standalone(request: Request) -> Standalone:
+    return Standalone(request.app.state.read_connection, request.app.state.write_connection)
+
+
+StandaloneDb = Annotated[Standalone, Depends(get_standalone)]
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

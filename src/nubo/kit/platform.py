@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from nubo.kit.ratelimit import RateLimiter
+from nubo.kit.ratelimit import AttemptLimiter
 from nubo.kit.security import PasswordHasher, TokenCodec
 from nubo.settings import Settings
 
@@ -18,8 +18,8 @@ class Platform:
     settings: Settings
     hasher: PasswordHasher
     tokens: TokenCodec
-    login_by_email: RateLimiter
-    login_by_address: RateLimiter
+    login_by_email: AttemptLimiter
+    login_by_address: AttemptLimiter
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -27,9 +27,11 @@ class Platform:
             settings=settings,
             hasher=PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
             tokens=TokenCodec(settings.signing_key, settings.jwt_issuer, settings.jwt_audience),
-            login_by_email=RateLimiter(settings.login_attempts_per_email, settings.login_window_s),
-            login_by_address=RateLimiter(
-                settings.login_attempts_per_address, settings.login_window_s
+            login_by_email=AttemptLimiter(
+                "login-email", settings.login_attempts_per_email, settings.login_window_s
+            ),
+            login_by_address=AttemptLimiter(
+                "login-address", settings.login_attempts_per_address, settings.login_window_s
             ),
         )
 

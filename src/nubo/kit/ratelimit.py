@@ -1,48 +1,96 @@
-"""Fixed-window attempt counters (per process) for login throttling."""
+"""Fixed-window attempt counters kept in the database, so that every API process shares them.
+
+Counters in process memory let an attacker multiply the allowance by the number of API
+processes behind the load balancer; a row per (scope, subject) in the shared database does not.
+Each call is one short statement on a connection of its own, outside the request's unit of work:
+a failed login must be counted although its request rolls back.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import cast
 
-MAX_KEYS = 100_000
+from sqlalchemy import Table, bindparam, case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Executable
+
+from nubo.models import RateLimitWindow
+
+_window = cast(Table, RateLimitWindow.__table__)
+_c = _window.c
 
 
-@dataclass
-class _Window:
-    started: float
-    count: int
+def _upsert(insert: Callable[..., postgresql.Insert | sqlite.Insert]) -> Executable:
+    """Count one attempt, starting a fresh window if the stored one has expired."""
+    expired = _c.started_s <= bindparam("cutoff")
+    stmt = insert(_window).values(key=bindparam("key"), started_s=bindparam("now"), count=1)
+    return stmt.on_conflict_do_update(
+        index_elements=[_c.key],
+        set_={
+            "count": case((expired, 1), else_=_c["count"] + 1),
+            "started_s": case((expired, bindparam("now")), else_=_c.started_s),
+        },
+    ).returning(_c["count"], _c.started_s)
 
 
-class RateLimiter:
-    def __init__(self, limit: int, window_s: int) -> None:
+# Built once: statements are cheaper to execute from the compiled cache than to build.
+_HIT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_READ = select(_c["count"], _c.started_s).where(_c.key == bindparam("key"))
+_RESET = delete(_window).where(_c.key == bindparam("key"))
+_PRUNE = delete(_window).where(
+    _c.key.startswith(bindparam("scope")), _c.started_s <= bindparam("cutoff")
+)
+
+
+class AttemptLimiter:
+    """At most `limit` attempts per subject in each window of `window_s` seconds."""
+
+    def __init__(
+        self, scope: str, limit: int, window_s: int, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.scope = scope
         self.limit = limit
         self.window_s = window_s
-        self._windows: OrderedDict[str, _Window] = OrderedDict()
+        self._clock = clock  # wall time: the windows are compared across processes
+        self._next_prune = 0.0
 
-    def retry_after(self, key: str) -> int | None:
-        """Seconds to wait if `key` is over its limit, else None (does not count)."""
-        window = self._current(key)
-        if window is None or window.count < self.limit:
+    async def retry_after(self, conn: AsyncConnection, subject: str) -> int | None:
+        """Seconds to wait if `subject` is over its limit, else None (does not count)."""
+        row = (await conn.execute(_READ, {"key": self._key(subject)})).first()
+        if row is None:
             return None
-        return int(window.started + self.window_s - time.monotonic()) + 1
+        count, started = row
+        return self._wait(count + 1, started, self._clock())  # as if this one were counted
 
-    def hit(self, key: str) -> None:
-        window = self._current(key)
-        if window is None:
-            window = _Window(time.monotonic(), 0)
-            self._windows[key] = window
-            if len(self._windows) > MAX_KEYS:  # bounded memory under a spray of keys
-                self._windows.popitem(last=False)
-        window.count += 1
+    async def hit(self, conn: AsyncConnection, subject: str) -> int | None:
+        """Count one attempt; seconds to wait if it went over the limit, else None."""
+        now = self._clock()
+        params = {"key": self._key(subject), "now": now, "cutoff": now - self.window_s}
+        count, started = (await conn.execute(_HIT[conn.dialect.name], params)).one()
+        await self._prune(conn, now)
+        return self._wait(count, started, now)
 
-    def reset(self, key: str) -> None:
-        self._windows.pop(key, None)
+    async def reset(self, conn: AsyncConnection, subject: str) -> None:
+        await conn.execute(_RESET, {"key": self._key(subject)})
 
-    def _current(self, key: str) -> _Window | None:
-        window = self._windows.get(key)
-        if window and time.monotonic() - window.started >= self.window_s:
-            del self._windows[key]
+    def _key(self, subject: str) -> str:
+        digest = hashlib.sha256(subject.encode()).hexdigest()
+        return f"{self.scope}:{digest}"
+
+    def _wait(self, count: int, started: float, now: float) -> int | None:
+        """Seconds until the window ends if `count` attempts in it are more than allowed."""
+        if count <= self.limit or started <= now - self.window_s:
             return None
-        return window
+        return int(started + self.window_s - now) + 1
+
+    async def _prune(self, conn: AsyncConnection, now: float) -> None:
+        """Drop expired windows of this scope, at most once a window per process, so that
+        a spray of subjects cannot grow the table beyond what one window holds."""
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self.window_s
+        await conn.execute(_PRUNE, {"scope": f"{self.scope}:", "cutoff": now - self.window_s})

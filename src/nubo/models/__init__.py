@@ -8,6 +8,7 @@ from nubo.models.flight import BleedStatus, Flight, ProcessingStatus
 from nubo.models.flight_event import FlightEvent
 from nubo.models.idempotency_key import IdempotencyKey
 from nubo.models.invoice import Invoice, InvoiceCounter, InvoiceLine, InvoiceStatus
+from nubo.models.rate_limit import RateLimitWindow
 from nubo.models.refresh_token import RefreshToken
 from nubo.models.subscription import Subscription, SubscriptionStatus
 from nubo.models.transaction import Transaction, TransactionType
@@ -28,6 +29,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceStatus",
     "ProcessingStatus",
+    "RateLimitWindow",
     "RefreshToken",
     "Role",
     "Subscription",
