@@ -3,6 +3,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nubo.bleed.errors import FlightDataError
 from nubo.bleed.read import read_flight
@@ -323,3 +325,21 @@ def test_an_earlier_blocks_error_outranks_a_later_blocks_byte_error(write, monke
     monkeypatch.setattr(read_mod, "BLOCK", 2_000)
     monkeypatch.setattr(read_mod, "MAX_ROWS", SMALL.height - 1)
     _fails(path, "too-many-rows")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), max_size=60),
+    last_newline=st.booleans(),
+    size=st.integers(1, 300),
+)
+def test_file_blocks_cover_the_file_and_end_on_line_breaks(lines, last_newline, size):
+    import io
+
+    from nubo.bleed.read import _file_blocks
+
+    data = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    blocks = list(_file_blocks(io.BufferedReader(io.BytesIO(data)), size))  # type: ignore[arg-type]
+    assert b"".join(blocks) == data
+    assert all(block.endswith(b"\n") for block in blocks[:-1])
+    assert all(blocks)
