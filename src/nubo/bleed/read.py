@@ -144,39 +144,41 @@ def _read_csv_stream(
     schema = {k: pl.Float64 if k in numeric else pl.String for k in keys}
     validator = ByteValidator(delim.encode(), header_len)
 
-    def query(source: bytes | Path) -> pl.LazyFrame:
-        if isinstance(source, Path):
-            # A whole small file is scanned, so that the streaming engine parses, projects
-            # and masks in one pass, without a frame of raw parsed columns in between.
-            lf = pl.scan_csv(
-                source,
-                has_header=False,
-                skip_lines=1,
-                separator=delim,
-                schema=schema,
-                ignore_errors=True,
-                truncate_ragged_lines=True,
-                **_RAGGED,
-            )
-        else:
-            lf = pl.read_csv(
-                source,
-                has_header=False,
-                separator=delim,
-                schema=schema,
-                columns=used_idx,
-                ignore_errors=True,
-                truncate_ragged_lines=True,
-                **_RAGGED,
-            ).lazy()
+    def scan_whole(path: Path) -> pl.LazyFrame:
+        # A whole small file is scanned, so that the streaming engine parses, projects and
+        # masks in one pass, without a frame of raw parsed columns in between.
+        lf = pl.scan_csv(
+            path,
+            has_header=False,
+            skip_lines=1,
+            separator=delim,
+            schema=schema,
+            ignore_errors=True,
+            truncate_ragged_lines=True,
+            **_RAGGED,
+        )
         return _project(lf, layout)
+
+    def parse_block(block: bytes) -> pl.DataFrame:
+        # Raw used columns only: masking once over the joined blocks costs one query instead
+        # of one per block.
+        return pl.read_csv(
+            block,
+            has_header=False,
+            separator=delim,
+            schema=schema,
+            columns=used_idx,
+            ignore_errors=True,
+            truncate_ragged_lines=True,
+            **_RAGGED,
+        )
 
     parts: list[pl.DataFrame] = []
     if whole is not None:
         # Polars parses in a thread while the byte checks run here: its threads leave the
         # cores room enough that the checks cost no time, and they still have the first
         # word. The query is planned first, so that the thread goes straight into Polars.
-        whole_file = query(whole)
+        whole_file = scan_whole(whole)
         try:
             _beside(lambda: _check_bytes(fh, validator), lambda: parts.append(_run(whole_file)))
         except pl.exceptions.PolarsError:
@@ -185,11 +187,15 @@ def _read_csv_stream(
     else:
         plain_file = isinstance(fh, io.BufferedReader)
         blocks = _file_blocks(fh, BLOCK) if plain_file else _blocks(fh, BLOCK)
-        parts = _parse_blocks(blocks, validator, lambda block: _run(query(block)))
+        raw = _parse_blocks(blocks, validator, parse_block)
+        if raw:
+            joined = raw[0] if len(raw) == 1 else pl.concat(raw, rechunk=True)
+            del raw  # the blocks' frames, now copied into `joined`
+            parts.append(_run(_project(joined.lazy(), layout)))
     validator.close()
     if validator.data_bytes == 0 or not parts:
         raise FlightDataError("header-only", "the file has a header row but no data rows")
-    return (parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=True)), layout
+    return parts[0], layout
 
 
 def _parse_blocks(
