@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from nubo.identity.principal import PRINCIPAL_FIELDS, Actor, Principal
@@ -42,15 +42,25 @@ _ACTIVE_USER = (
 
 
 _users, _accounts = User.__table__.c, Account.__table__.c
-_ACTIVE_PRINCIPAL = (
-    select(*(_users[name] for name in PRINCIPAL_FIELDS))
-    .join_from(User.__table__, Account.__table__, _accounts.id == _users.account_id)
-    .where(
-        _users.id == bindparam("user_id"),
-        _users.deleted_at.is_(None),
-        _accounts.deleted_at.is_(None),
-        _accounts.status == AccountStatus.active,
+_PRINCIPAL_COLUMNS = tuple(_users[name] for name in PRINCIPAL_FIELDS)
+
+
+def _live_users(*columns: ColumnElement[Any]) -> Select[Any]:
+    """Table columns of users who may act: live, in a live and active account."""
+    return (
+        select(*columns)
+        .join_from(User.__table__, Account.__table__, _accounts.id == _users.account_id)
+        .where(
+            _users.deleted_at.is_(None),
+            _accounts.deleted_at.is_(None),
+            _accounts.status == AccountStatus.active,
+        )
     )
+
+
+_ACTIVE_PRINCIPAL = _live_users(*_PRINCIPAL_COLUMNS).where(_users.id == bindparam("user_id"))
+_LOGIN_CANDIDATE = _live_users(*_PRINCIPAL_COLUMNS, _users.password_hash).where(
+    _users.email == bindparam("email")
 )
 
 
@@ -64,18 +74,6 @@ async def active_principal(conn: AsyncConnection, user_id: uuid.UUID) -> Princip
     """`active_user` as a plain value: table rows, no ORM identity map or session."""
     row = (await conn.execute(_ACTIVE_PRINCIPAL, {"user_id": user_id})).first()
     return None if row is None else Principal(*row)
-
-
-_LOGIN_CANDIDATE = (
-    select(*(_users[name] for name in PRINCIPAL_FIELDS), _users.password_hash)
-    .join_from(User.__table__, Account.__table__, _accounts.id == _users.account_id)
-    .where(
-        _users.email == bindparam("email"),
-        _users.deleted_at.is_(None),
-        _accounts.deleted_at.is_(None),
-        _accounts.status == AccountStatus.active,
-    )
-)
 
 
 async def login_candidate(conn: AsyncConnection, email: str) -> tuple[Principal, str] | None:
