@@ -83,18 +83,17 @@ async def login(
         raise TooManyRequests(wait, "too many login attempts; try again later")
     async with db.read() as conn:
         candidate = await repository.login_candidate(conn, email)
+    user, password_hash = candidate if candidate else (None, None)
     # Argon2 is deliberately slow: keep it off the event loop.
-    ok = await asyncio.to_thread(
-        platform.hasher.verify, password, candidate[1] if candidate else None
-    )
+    ok = await asyncio.to_thread(platform.hasher.verify, password, password_hash)
     async with db.write() as conn:
-        if ok and candidate:
+        if ok and user:
             await by_email.reset(conn, email)
         else:
             await by_email.hit(conn, email)
-    if not ok or candidate is None:
+    if not ok or user is None:
         raise Unauthorized("email or password is wrong", code="invalid-credentials")
-    return await issue_tokens(session, platform, candidate[0])
+    return await issue_tokens(session, platform, user)
 
 
 async def refresh(session: AsyncSession, platform: Platform, token: str) -> TokenPair:
