@@ -120,7 +120,7 @@ def _scan_csv(path: Path, aircraft_type: str | None) -> tuple[pl.DataFrame, _Lay
 def _read_csv_stream(
     fh: BinaryIO, aircraft_type: str | None, *, whole: Path | None = None
 ) -> tuple[pl.DataFrame, _Layout]:
-    """Parse line-aligned blocks one at a time, keeping only the used columns of each.
+    """Parse line-aligned blocks, two at a time, keeping only the used columns of each.
 
     Polars' own CSV scan holds the whole file in memory, so bounded memory for files of
     hundreds of MB with 1,000+ columns means feeding it blocks ourselves. Each block is
