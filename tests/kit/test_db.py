@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nubo.app import bind_engine, create_app
 from nubo.kit.db import Session, create_engine, engine_reader
@@ -71,23 +73,32 @@ async def test_caller_reads_on_postgresql_run_without_a_transaction(database_url
         await engine.dispose()
 
 
-async def test_an_exhausted_pool_answers_503_database_busy(settings, database_url):
+@asynccontextmanager
+async def _app_with_a_pool_of_one(
+    settings, database_url: str, timeout_s: float
+) -> AsyncIterator[tuple[AsyncEngine, AsyncClient]]:
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite connections are not pooled")
     app = create_app(settings.model_copy(update={"db_pool_size": 1}))
-    engine = create_engine(database_url, pool_size=1, pool_timeout=0.2)
+    engine = create_engine(database_url, pool_size=1, pool_timeout=timeout_s)
     bind_engine(app, engine)
     try:
-        async with engine.connect() as held:
-            await held.execute(text("SELECT 1"))  # the pool's only connection, kept busy
-            transport = ASGITransport(app=app, raise_app_exceptions=False)
-            async with AsyncClient(transport=transport, base_url="http://t") as client:
-                response = await client.post(
-                    "/api/auth/login",
-                    json={"email": "nobody@example.com", "password": "long-enough-1"},
-                )
+        transport = ASGITransport(app=app, raise_app_exceptions=False)
+        async with AsyncClient(transport=transport, base_url="http://t") as client:
+            yield engine, client
     finally:
         await engine.dispose()
+
+
+async def _login(client: AsyncClient, email: str):
+    return await client.post("/api/auth/login", json={"email": email, "password": "long-enough-1"})
+
+
+async def test_an_exhausted_pool_answers_503_database_busy(settings, database_url):
+    pool = _app_with_a_pool_of_one(settings, database_url, 0.2)
+    async with pool as (engine, client), engine.connect() as held:
+        await held.execute(text("SELECT 1"))  # the pool's only connection, kept busy
+        response = await _login(client, "nobody@example.com")
     assert response.status_code == 503
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "database-busy"
@@ -97,21 +108,9 @@ async def test_an_exhausted_pool_answers_503_database_busy(settings, database_ur
 async def test_a_login_takes_one_connection_at_a_time(settings, database_url):
     # Its attempt counters are written on standalone connections: were one taken while the
     # session held another, a pool of one would deadlock until its timeout (503).
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite connections are not pooled")
-    app = create_app(settings.model_copy(update={"db_pool_size": 1}))
-    engine = create_engine(database_url, pool_size=1, pool_timeout=0.5)
-    bind_engine(app, engine)
-    email = f"{uuid.uuid4().hex}@example.com"
-    try:
-        transport = ASGITransport(app=app, raise_app_exceptions=False)
-        async with AsyncClient(transport=transport, base_url="http://t") as client:
-            response = await client.post(
-                "/api/auth/login", json={"email": email, "password": "long-enough-1"}
-            )
+    async with _app_with_a_pool_of_one(settings, database_url, 0.5) as (engine, client):
+        response = await _login(client, f"{uuid.uuid4().hex}@example.com")
         async with engine.begin() as conn:  # the counted attempt was committed: remove it
             await conn.execute(delete(RateLimitWindow))
-    finally:
-        await engine.dispose()
     assert response.status_code == 401, response.text
     assert response.json()["code"] == "invalid-credentials"

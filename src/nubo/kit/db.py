@@ -68,9 +68,14 @@ def engine_reader(engine: AsyncEngine) -> ReadConnection:
     On PostgreSQL they run in autocommit: one statement needs no BEGIN and COMMIT round
     trips, and under READ COMMITTED a transaction around it would add no consistency.
     """
+    return _single_statements(engine).connect
+
+
+def _single_statements(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for statements that stand alone: in autocommit on PostgreSQL."""
     if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT").connect
-    return engine.connect
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 def connection_reader(conn: AsyncConnection) -> ReadConnection:
@@ -92,9 +97,7 @@ def engine_writer(engine: AsyncEngine) -> WriteConnection:
 
     On PostgreSQL each statement commits by itself, for the reason given in `engine_reader`.
     """
-    if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT").begin
-    return engine.begin
+    return _single_statements(engine).begin
 
 
 def connection_writer(conn: AsyncConnection) -> WriteConnection:
