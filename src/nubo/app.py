@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nubo import __version__
 from nubo.fleet.endpoints import router as fleet_router
-from nubo.flights import wiring as flights_wiring
 from nubo.flights.endpoints import routers as flights_routers
 from nubo.identity.endpoints import routers as identity_routers
 from nubo.kit.db import create_engine, create_sessionmaker, engine_reader, engine_writer
@@ -21,6 +20,7 @@ from nubo.marketplace.endpoints import routers as marketplace_routers
 from nubo.ops.endpoints import database_ready
 from nubo.ops.endpoints import router as ops_router
 from nubo.ops.metrics import Metrics, MetricsMiddleware
+from nubo.runtime import AppState, install, running
 from nubo.settings import Settings
 
 
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with flights_wiring.running(app):
+        async with running(app):
             yield
         await app.state.engine.dispose()
 
@@ -60,13 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Bleed-health monitoring and the Nubo data panel.",
         lifespan=lifespan,
     )
+    app.state = AppState()
     engine = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
     app.state.settings = settings
     bind_engine(app, engine)
     app.state.platform = Platform.build(settings)
     app.state.metrics = Metrics()
     app.state.readiness_checks = {"database": database_ready}
-    flights_wiring.install(app, settings)
+    install(app, settings)
     install_error_handlers(app)
     app.include_router(api_router())
     app.add_middleware(RefuseNulMiddleware)

@@ -85,7 +85,7 @@ def worker(
     """
     import logging
 
-    from nubo.flights.wiring import worker_main
+    from nubo.worker import worker_main
 
     settings = Settings()
     if settings.jobs != "procrastinate":
@@ -211,10 +211,21 @@ def fleet_query_command(
     from rich.table import Table
 
     from nubo.fleet.features import fleet_query
-    from nubo.flights.wiring import build_store
+    from nubo.fleet.repository import hidden_flight_ids
+    from nubo.kit.db import create_engine, create_sessionmaker
+    from nubo.runtime import build_store
+
+    async def run(settings: Settings) -> tuple[list[str], list[tuple[object, ...]]]:
+        engine = create_engine(settings.resolved_database_url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                hidden = await hidden_flight_ids(session)
+        finally:
+            await engine.dispose()
+        return await fleet_query(build_store(settings), sql, hidden)
 
     try:
-        columns, rows = asyncio.run(fleet_query(build_store(Settings()), sql))
+        columns, rows = asyncio.run(run(Settings()))
     except duckdb.Error as exc:
         console.print(f"[red]query failed:[/red] {exc}")
         raise typer.Exit(2) from exc

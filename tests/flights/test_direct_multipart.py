@@ -14,7 +14,7 @@ import pytest
 from httpx import AsyncClient
 
 from nubo.flights import tasks
-from nubo.flights.wiring import job_context
+from nubo.runtime import job_context
 from nubo.kit.storage import ObjectStore
 from nubo.kit.types import utcnow
 from nubo.models import Flight

@@ -14,7 +14,7 @@ import pytest
 
 from nubo.bleed.model import load_artefact
 from nubo.flights import analysis, tasks
-from nubo.flights.wiring import job_context
+from nubo.runtime import job_context
 from nubo.kit.db import create_engine, create_sessionmaker
 from nubo.kit.storage import new_key
 from nubo.kit.types import utcnow

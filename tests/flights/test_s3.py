@@ -218,7 +218,7 @@ async def test_the_sweeper_removes_an_abandoned_presigned_upload(
     from datetime import timedelta
 
     from nubo.flights import tasks
-    from nubo.flights.wiring import job_context
+    from nubo.runtime import job_context
     from nubo.kit.types import utcnow
     from nubo.models import Flight
 

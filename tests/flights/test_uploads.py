@@ -11,7 +11,7 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nubo.flights.wiring import UnavailableStore
+from nubo.runtime import UnavailableStore
 from nubo.models import Flight, FlightEvent
 from tests.fixtures.world import World
 from tests.flights.helpers import (

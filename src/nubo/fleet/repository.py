@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.types import utcnow
-from nubo.models import Aircraft, Role, TrendPoint
+from nubo.models import Account, Aircraft, Flight, Role, TrendPoint
 
 
 def readable_aircraft(actor: Actor) -> Select[Aircraft]:
@@ -56,3 +56,13 @@ async def trend_points(session: AsyncSession, aircraft_id: uuid.UUID) -> list[Tr
         .order_by(TrendPoint.flown_at, TrendPoint.flight_id)
     )
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def hidden_flight_ids(session: AsyncSession) -> set[str]:
+    """Flights the fleet lake must not show: deleted, or of a deleted account."""
+    stmt = (
+        select(Flight.id)
+        .join(Account, Account.id == Flight.account_id)
+        .where((Flight.deleted_at.is_not(None)) | (Account.deleted_at.is_not(None)))
+    )
+    return {str(i) for i in (await session.execute(stmt)).scalars()}

@@ -17,25 +17,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any, Final
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.sniff import detect_format
-from nubo.flights import repository, service, uploads
+from nubo.flights import grants
 from nubo.flights.schemas import (
-    MultipartUploadOut,
     PartIn,
-    PartUrlOut,
-    UploadCompleteIn,
     UploadUrlIn,
-    UploadUrlOut,
 )
-from nubo.identity.principal import Actor
+from nubo.kit.db import after_rollback
 from nubo.kit.errors import Conflict, NuboError, PayloadTooLarge, UnsupportedMediaType
 from nubo.kit.s3_multipart import (
     MAX_PARTS,
@@ -45,10 +38,7 @@ from nubo.kit.s3_multipart import (
     UploadNotFound,
     normalize_etag,
 )
-from nubo.kit.storage import NotSupported, ObjectStore
-from nubo.kit.types import utcnow
-from nubo.kit.uploads import sanitize_filename
-from nubo.models import Flight
+from nubo.kit.storage import NotSupported, ObjectStore, StoredObject, discard
 
 log = logging.getLogger("nubo.flights.direct")
 
@@ -86,109 +76,39 @@ def plan_parts(size: int, part_size: int | None) -> tuple[int, int]:
     return part_size, max(1, math.ceil(size / part_size))
 
 
-async def start(
-    request: Request,
-    actor: Actor,
-    session: AsyncSession,
-    store: ObjectStore,
-    flight_id: uuid.UUID,
-    data: UploadUrlIn | None,
-) -> UploadUrlOut | MultipartUploadOut:
-    """Grant a presigned upload and keep it on the flight as pending (committed here).
-
-    A pending upload it replaces is removed (object deleted, multipart upload aborted).
-    """
-    settings = request.app.state.settings
-    if data is not None and data.size is not None and data.size > settings.max_upload_bytes:
-        await service.get_flight(session, actor, flight_id)  # 404 before 413
-        raise PayloadTooLarge(
-            f"the file exceeds the limit of {settings.max_upload_bytes} bytes",
-            max_bytes=settings.max_upload_bytes,
-        )
-    name = sanitize_filename(data.file_name) if data and data.file_name else None
-    ttl = settings.presigned_upload_ttl_s
-    if wants_multipart(data):
-        assert data is not None and data.size is not None
-        grant: UploadUrlOut | MultipartUploadOut
-        grant, previous = await _start_multipart(
-            session, actor, store, flight_id, data, name, ttl, settings.max_upload_bytes
-        )
-    else:
-        await session.commit()  # end the authentication read; this unit starts with a write
-        await repository.touch(session, flight_id)
-        flight = await service.get_flight(session, actor, flight_id, for_update=True)
-        key = uploads.new_raw_key(flight.account_id, flight.id)
-        try:
-            url = await store.presign_put(key, ttl)
-        except NotSupported as exc:
-            raise _unsupported() from exc
-        except Exception as exc:
-            raise uploads.api_error(exc) from exc
-        expires = utcnow() + timedelta(seconds=ttl)
-        previous = (flight.pending_key, flight.pending_upload_id)
-        flight.pending_key = key
-        flight.pending_name = name
-        flight.pending_expires_at = expires
-        flight.pending_upload_id = None
-        await session.flush()
-        await session.commit()
-        grant = UploadUrlOut(
-            url=url, key=key, expires_at=expires, max_bytes=settings.max_upload_bytes
-        )
-    await drop_pending(store, *previous)
-    return grant
+def unsupported_format() -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        "the file is not CSV, gzip-compressed CSV or Parquet (detected from its bytes)",
+        code="unsupported-file-format",
+    )
 
 
-async def _start_multipart(
-    session: AsyncSession,
-    actor: Actor,
-    store: ObjectStore,
-    flight_id: uuid.UUID,
-    data: UploadUrlIn,
-    name: str | None,
-    ttl: int,
-    cap: int,
-) -> tuple[MultipartUploadOut, tuple[str | None, str | None]]:
-    flight = await service.get_flight(session, actor, flight_id)
-    key = uploads.new_raw_key(flight.account_id, flight.id)
-    await session.commit()  # no transaction stays open over the S3 calls
+def too_large(cap: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"the file exceeds the limit of {cap} bytes", max_bytes=cap)
+
+
+async def presign_single(store: ObjectStore, key: str, ttl: int) -> str:
+    try:
+        return await store.presign_put(key, ttl)
+    except NotSupported as exc:
+        raise _unsupported() from exc
+
+
+async def open_multipart(
+    session: AsyncSession, store: ObjectStore, key: str, data: UploadUrlIn, ttl: int
+) -> tuple[str, int, list[str]]:
+    """Create the S3 multipart upload and presign its parts: (upload id, part size, URLs).
+    The upload is aborted unless `session`'s unit of work commits."""
     try:
         mp = await S3Multipart.for_store(store)
     except NotSupported as exc:
         raise _unsupported() from exc
-    except Exception as exc:
-        raise uploads.api_error(exc) from exc
     assert data.size is not None
     part_size, count = plan_parts(data.size, data.part_size)
     upload_id = await _create(mp, key)
-    try:
-        urls = await mp.presign_parts(key, upload_id, range(1, count + 1), ttl)
-        expires = utcnow() + timedelta(seconds=ttl)
-        await repository.touch(session, flight_id)
-        flight = await service.get_flight(session, actor, flight_id, for_update=True)
-        previous = (flight.pending_key, flight.pending_upload_id)
-        flight.pending_key = key
-        flight.pending_name = name
-        flight.pending_expires_at = expires
-        flight.pending_upload_id = upload_id
-        await session.flush()
-        await session.commit()
-    except BaseException as exc:
-        await session.rollback()
-        await _abort_shielded(mp, key, upload_id)
-        mapped = uploads.api_error(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc
-    grant = MultipartUploadOut(
-        upload_id=upload_id,
-        key=key,
-        part_size=part_size,
-        parts=[PartUrlOut(part_number=n, url=u) for n, u in enumerate(urls, start=1)],
-        expires_at=expires,
-        max_bytes=cap,
-    )
-    return grant, previous
+    after_rollback(session, lambda: _abort_shielded(mp, key, upload_id))
+    urls = await mp.presign_parts(key, upload_id, range(1, count + 1), ttl)
+    return upload_id, part_size, urls
 
 
 async def _create(mp: S3Multipart, key: str) -> str:
@@ -204,8 +124,6 @@ async def _create(mp: S3Multipart, key: str) -> str:
 
         task.add_done_callback(abort_later)
         raise
-    except Exception as exc:
-        raise uploads.api_error(exc) from exc
 
 
 def _in_background(coro: Any) -> None:
@@ -229,76 +147,42 @@ async def _abort_shielded(mp: S3Multipart, key: str, upload_id: str) -> None:
         log.warning("could not abort the multipart upload of %s", key, exc_info=True)
 
 
-async def drop_pending(store: ObjectStore, key: str | None, upload_id: str | None) -> None:
-    """Remove what a pending presigned upload may have left (best effort): abort its
-    multipart upload, delete its object."""
-    if key is None:
-        return
-    if upload_id is not None:
-        try:
-            mp = await S3Multipart.for_store(store)
-            await mp.abort(key, upload_id)
-        except Exception:
-            log.warning("could not abort the multipart upload of %s", key, exc_info=True)
-    await uploads.discard(store, key)
-
-
-async def verify(
-    request: Request,
-    actor: Actor,
-    session: AsyncSession,
-    store: ObjectStore,
-    flight_id: uuid.UUID,
-    data: UploadCompleteIn | None = None,
-) -> tuple[uploads.Received, Flight]:
-    settings = request.app.state.settings
-    cap = settings.max_upload_bytes
-    flight = await service.get_flight(session, actor, flight_id)
-    key, name, upload_id = flight.pending_key, flight.pending_name, flight.pending_upload_id
+def ticket(
+    key: str | None, name: str | None, upload_id: str | None, parts: list[PartIn] | None
+) -> grants.Pending:
+    """The pending grant an `upload-complete` call refers to, or why it cannot."""
     if key is None:
         raise Conflict("no presigned upload is pending for this flight", code="no-pending-upload")
-    if upload_id is not None and data is None:
+    if upload_id is not None and parts is None:
         raise Conflict(
             "the pending upload is multipart: send its parts' numbers and ETags",
             code="parts-required",
         )
-    if upload_id is None and data is not None:
+    if upload_id is None and parts is not None:
         raise Conflict("the pending upload is a single PUT: send no parts", code="parts-unexpected")
-    await session.commit()  # release the connection while S3 works and the object is read back
-    try:
-        if upload_id is not None:
-            assert data is not None
-            await _complete_multipart(store, key, upload_id, data.parts, cap)
-        size = await store.head(key)
-        if size is None:
-            raise Conflict("nothing was uploaded to the presigned URL yet", code="upload-missing")
-        if size > cap:
-            await uploads.discard(store, key)
-            raise _too_large(cap)
-        fmt = detect_format(await store.read_head(key))
-        if fmt is None:
-            await uploads.discard(store, key)
-            raise UnsupportedMediaType(
-                "the file is not CSV, gzip-compressed CSV or Parquet (detected from its bytes)",
-                code="unsupported-file-format",
-            )
-        stored = await store.hash_object(key)
-    except NuboError:
-        raise
-    except Exception as exc:
-        raise uploads.api_error(exc) from exc
-    await repository.touch(session, flight_id)
-    flight = await service.get_flight(session, actor, flight_id, for_update=True)
-    if flight.pending_key != key:
-        if flight.file_key != key:  # nobody points at it any more
-            await uploads.discard(store, key)
-        raise Conflict("another upload replaced this one", code="upload-superseded")
-    flight.pending_upload_id = None
-    return uploads.Received(stored, fmt, name), flight
+    return grants.Pending(key, name, upload_id)
 
 
-def _too_large(cap: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the file exceeds the limit of {cap} bytes", max_bytes=cap)
+async def verify(
+    store: ObjectStore, pending: grants.Pending, parts: list[PartIn] | None, cap: int
+) -> tuple[StoredObject, str]:
+    """Complete a multipart grant, then check the object (size cap, format from its bytes)
+    and hash it by reading it back. An object over the cap or of another format is removed."""
+    key = pending.key
+    if pending.upload_id is not None:
+        assert parts is not None
+        await _complete_multipart(store, key, pending.upload_id, parts, cap)
+    size = await store.head(key)
+    if size is None:
+        raise Conflict("nothing was uploaded to the presigned URL yet", code="upload-missing")
+    if size > cap:
+        await discard(store, key)
+        raise too_large(cap)
+    fmt = detect_format(await store.read_head(key))
+    if fmt is None:
+        await discard(store, key)
+        raise unsupported_format()
+    return await store.hash_object(key), fmt
 
 
 def _gone() -> Conflict:
@@ -329,7 +213,7 @@ async def _complete_multipart(
         raise Conflict("no part was uploaded to the presigned URLs yet", code="upload-missing")
     if sum(p.size for p in uploaded) > cap:
         await _abort_shielded(mp, key, upload_id)
-        raise _too_large(cap)
+        raise too_large(cap)
     problem = _mismatch(parts, uploaded)
     if problem is not None:
         raise Conflict(problem, code="upload-parts-mismatch")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
-from pydantic import AwareDatetime, ValidationError
+from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse
 
-from nubo.flights import events, repository, service, uploads
+from nubo.flights import events, ingest, repository, service
 from nubo.flights.schemas import (
     FlightCreate,
     FlightOut,
@@ -19,42 +19,19 @@ from nubo.flights.schemas import (
     UploadUrlIn,
     UploadUrlOut,
 )
-from nubo.flights.tasks import defer_processing
-from nubo.flights.uploads import StoreDep
-from nubo.flights.wiring import JobsDep
 from nubo.identity.auth import CurrentUser
-from nubo.identity.principal import Actor
-from nubo.kit.db import Session
+from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.models import BleedStatus, Flight, ProcessingStatus
+from nubo.kit.platform import JobsDep, StoreDep
+from nubo.kit.uploads import media_type, open_upload
+from nubo.models import BleedStatus, ProcessingStatus
 
 log = logging.getLogger("nubo.flights")
 
 router = APIRouter(prefix="/flight", tags=["flights"])
 
 FlightId = Annotated[uuid.UUID, Path(alias="id")]
-
-
-def _unprocessable(exc: ValidationError) -> Unprocessable:
-    errors = [
-        {"loc": [str(p) for p in e["loc"]], "message": e["msg"], "type": e["type"]}
-        for e in exc.errors()
-    ]
-    first = errors[0] if errors else {"loc": [], "message": "invalid"}
-    return Unprocessable(f"{'.'.join(first['loc'])}: {first['message']}", errors=errors)
-
-
-def _validate_create(raw: Any) -> FlightCreate:
-    try:
-        return FlightCreate.model_validate(raw)
-    except ValidationError as exc:
-        raise _unprocessable(exc) from exc
-
-
-def _form_record(fields: dict[str, str]) -> dict[str, Any]:
-    # Empty form fields mean "not given".
-    return {k: v for k, v in fields.items() if v != ""}
 
 
 _FLIGHT_FIELDS = FlightCreate.model_json_schema()
@@ -94,41 +71,6 @@ _UPLOAD_BODY = {
 }
 
 
-async def _durable(session: Any) -> None:
-    """Commit before answering: the request session's own commit runs after the response
-    has started (FastAPI's default dependency scope), and a 2xx must mean durable."""
-    await session.commit()
-
-
-async def _commit_upload(
-    request: Request,
-    session: Any,
-    jobs: Any,
-    store: Any,
-    flight: Flight,
-    received: uploads.Received,
-) -> Flight:
-    """Record a stored object on the flight, commit, then hand off the job.
-
-    The object is complete before the row points at it; if recording fails the object is
-    removed. The defer happens after the commit: the flight row (`queued`) is the outbox,
-    and the sweeper re-defers it if this hand-off is lost.
-    """
-    try:
-        replaced = service.record_file(
-            session, flight, received.stored, received.file_format, received.file_name
-        )
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        await uploads.discard(store, received.stored.key)
-        raise
-    if replaced:
-        await uploads.discard(store, replaced)
-    await defer_processing(jobs, flight)
-    return flight
-
-
 @router.post(
     "/create",
     status_code=status.HTTP_201_CREATED,
@@ -137,68 +79,30 @@ async def _commit_upload(
     summary="Create a flight (JSON record, or multipart record + data file)",
 )
 async def create_flight(
-    request: Request, actor: CurrentUser, session: Session, store: StoreDep, jobs: JobsDep
+    request: Request,
+    actor: CurrentUser,
+    session: Session,
+    db: StandaloneDb,
+    store: StoreDep,
+    jobs: JobsDep,
 ) -> FlightOut:
-    ctype = uploads.content_type(request)
+    settings = request.app.state.settings
+    ctype = media_type(request)
     if ctype == "application/json":
         try:
             raw = await request.json()
         except ValueError as exc:
             raise Unprocessable("the body is not valid JSON", code="invalid-json") from exc
-        data = _validate_create(raw)
-        await session.commit()  # end the authentication read; the unit starts with its insert
-        flight = await service.create_flight(session, actor, data)
-        await _durable(session)
-        return FlightOut.of(flight)
+        data = ingest.parse_create(raw)
+        account_id = await service.target_account(db.read, actor, data.account_id)
+        return FlightOut.of(await service.create_flight(session, account_id, data))
     if ctype != "multipart/form-data":
         raise UnsupportedMediaType("send JSON, or multipart/form-data with a `file` part")
-    return FlightOut.of(await _create_with_file(request, actor, session, store, jobs))
-
-
-async def _create_with_file(
-    request: Request, actor: Actor, session: Any, store: Any, jobs: Any
-) -> Flight:
-    settings = request.app.state.settings
-    flight_id = uuid.uuid4()
-    account: dict[str, uuid.UUID] = {}
-
-    async def make_key(early: dict[str, str]) -> str:
-        # What is known before the file is checked before a byte is stored.
-        record = _form_record(early)
-        if "registration" in record:
-            _validate_create(record)
-        raw_account = record.get("account_id")
-        try:
-            wanted = uuid.UUID(raw_account) if raw_account else None
-        except ValueError as exc:
-            raise Unprocessable("account_id: not a valid UUID") from exc
-        account["id"] = await service.target_account(session, actor, wanted)
-        await session.commit()  # nothing written; release the connection during the upload
-        return uploads.new_raw_key(account["id"], flight_id)
-
-    fields, received = await uploads.receive_form(
-        request, store, settings.max_upload_bytes, make_key
+    upload = await open_upload(request, settings.max_upload_bytes)
+    flight = await ingest.create(
+        session, db.read, store, jobs, actor, upload, settings.max_upload_bytes
     )
-    try:
-        data = _validate_create(_form_record(fields))
-        if (
-            received is not None
-            and data.account_id is not None
-            and (data.account_id != account["id"])
-        ):
-            raise Unprocessable(
-                "account_id must be sent before the file", code="account-after-file"
-            )
-        flight = await service.create_flight(session, actor, data, flight_id)
-    except BaseException:
-        await session.rollback()
-        if received is not None:
-            await uploads.discard(store, received.stored.key)
-        raise
-    if received is None:
-        await _durable(session)
-        return flight
-    return await _commit_upload(request, session, jobs, store, flight, received)
+    return FlightOut.of(flight)
 
 
 @router.post(
@@ -212,38 +116,15 @@ async def upload_file(
     request: Request,
     actor: CurrentUser,
     session: Session,
+    db: StandaloneDb,
     store: StoreDep,
     jobs: JobsDep,
 ) -> FlightOut:
-    settings = request.app.state.settings
-    flight = await service.get_flight(session, actor, flight_id)
-    key = uploads.new_raw_key(flight.account_id, flight.id)
-    await session.commit()  # nothing written; release the connection during the upload
-    if uploads.content_type(request) == "multipart/form-data":
-
-        async def make_key(early: dict[str, str]) -> str:
-            return key
-
-        fields, received = await uploads.receive_form(
-            request, store, settings.max_upload_bytes, make_key
-        )
-        if received is None:
-            raise Unprocessable("the form has no `file` part", code="file-required")
-        if fields:
-            await uploads.discard(store, key)
-            raise Unprocessable(
-                f"unexpected form field(s): {', '.join(sorted(fields))}", code="unexpected-field"
-            )
-    else:
-        received = await uploads.receive_raw(request, store, key, settings.max_upload_bytes)
-    try:
-        await repository.touch(session, flight_id)
-        flight = await service.get_flight(session, actor, flight_id, for_update=True)
-    except BaseException:
-        await session.rollback()
-        await uploads.discard(store, key)
-        raise
-    return FlightOut.of(await _commit_upload(request, session, jobs, store, flight, received))
+    cap = request.app.state.settings.max_upload_bytes
+    owner = await ingest.owner_of(db.read, actor, flight_id)
+    upload = await open_upload(request, cap)
+    flight = await ingest.attach(session, store, jobs, actor, flight_id, owner, upload, cap)
+    return FlightOut.of(flight)
 
 
 @router.get("", response_model=Page[FlightOut], summary="The account's flights, newest first")
@@ -279,11 +160,11 @@ async def get_flight(flight_id: FlightId, actor: CurrentUser, session: Session) 
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_flight(flight_id: FlightId, actor: CurrentUser, session: Session) -> Response:
-    await session.commit()  # end the authentication read; the delete starts with a write
-    await repository.touch(session, flight_id)
-    await service.delete_flight(session, actor, flight_id)
-    await _durable(session)
+async def delete_flight(
+    flight_id: FlightId, actor: CurrentUser, session: Session, store: StoreDep
+) -> Response:
+    await repository.touch(session, flight_id)  # the unit starts with a write (see touch)
+    await service.delete_flight(session, store, actor, flight_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -332,13 +213,12 @@ async def upload_url(
     request: Request,
     actor: CurrentUser,
     session: Session,
+    db: StandaloneDb,
     store: StoreDep,
     data: UploadUrlIn | None = None,
 ) -> UploadUrlOut | MultipartUploadOut:
-    from nubo.flights import direct
-
-    # Committed inside: a multipart upload created on S3 is aborted if the commit fails.
-    return await direct.start(request, actor, session, store, flight_id, data)
+    settings = request.app.state.settings
+    return await ingest.grant_upload(session, db.read, store, actor, flight_id, data, settings)
 
 
 @router.post(
@@ -354,14 +234,15 @@ async def upload_complete(
     request: Request,
     actor: CurrentUser,
     session: Session,
+    db: StandaloneDb,
     store: StoreDep,
     jobs: JobsDep,
     data: UploadCompleteIn | None = None,
 ) -> FlightOut:
-    from nubo.flights import direct
-
-    received, flight = await direct.verify(request, actor, session, store, flight_id, data)
-    return FlightOut.of(await _commit_upload(request, session, jobs, store, flight, received))
+    cap = request.app.state.settings.max_upload_bytes
+    parts = None if data is None else data.parts
+    flight = await ingest.complete(session, db.read, store, jobs, actor, flight_id, parts, cap)
+    return FlightOut.of(flight)
 
 
 routers = [router]

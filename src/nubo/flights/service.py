@@ -8,21 +8,24 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nubo.flights import repository
+from nubo.fleet import features
+from nubo.flights import grants, repository
 from nubo.flights.schemas import FlightCreate
 from nubo.identity.auth import ensure_can_manage, ensure_same_account
 from nubo.identity.principal import Actor
+from nubo.kit.db import ReadConnection, after_commit
 from nubo.kit.errors import Forbidden, NotFound
 from nubo.kit.pagination import PageParams, page_by_creation
-from nubo.kit.storage import StoredObject
+from nubo.kit.storage import ObjectStore, StoredObject
 from nubo.kit.types import utcnow
-from nubo.models import Account, BleedStatus, Flight, FlightEvent, ProcessingStatus, Role
+from nubo.models import BleedStatus, Flight, FlightEvent, ProcessingStatus, Role
 
 
 async def target_account(
-    session: AsyncSession, actor: Actor, account_id: uuid.UUID | None
+    read: ReadConnection, actor: Actor, account_id: uuid.UUID | None
 ) -> uuid.UUID:
-    """The account a new flight belongs to: the caller's, or (operators) the one named."""
+    """The account a new flight belongs to: the caller's, or (operators) the one named.
+    Read on its own connection: no unit of work is open while an upload streams."""
     if account_id is None:
         if actor.role is Role.operator:
             raise Forbidden(
@@ -31,8 +34,7 @@ async def target_account(
             )
         return actor.account_id
     ensure_same_account(actor, account_id)
-    account = await session.get(Account, account_id)
-    if account is None or account.deleted_at is not None:
+    if not await repository.live_account(read, account_id):
         raise NotFound("account not found")
     return account_id
 
@@ -67,9 +69,12 @@ def add_event(
 
 
 async def create_flight(
-    session: AsyncSession, actor: Actor, data: FlightCreate, flight_id: uuid.UUID | None = None
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    data: FlightCreate,
+    flight_id: uuid.UUID | None = None,
 ) -> Flight:
-    account_id = await target_account(session, actor, data.account_id)
+    """Insert the flight of `account_id`, as resolved by `target_account`."""
     flight = new_flight(account_id, data, flight_id)
     session.add(flight)
     await session.flush()
@@ -115,12 +120,21 @@ async def list_flights(
     return await page_by_creation(session, stmt, params, Flight, newest_first=True)
 
 
-async def delete_flight(session: AsyncSession, actor: Actor, flight_id: uuid.UUID) -> Flight:
+async def delete_flight(
+    session: AsyncSession, store: ObjectStore, actor: Actor, flight_id: uuid.UUID
+) -> Flight:
+    """Soft-delete the flight; once committed, its features leave the fleet lake (a
+    failed removal is retried by the orphan sweep, and fleet queries skip it meanwhile)."""
     flight = await get_flight(session, actor, flight_id, for_update=True)
     ensure_can_manage(actor, flight.account_id, "flight")
     now = utcnow()
     flight.deleted_at = now
     flight.updated_at = now
+    grants.clear(session, store, flight)
+    account_id, registration = flight.account_id, flight.registration
+    after_commit(
+        session, lambda: features.remove_flight(store, account_id, registration, flight_id)
+    )
     await session.flush()
     return flight
 
@@ -135,7 +149,8 @@ def record_file(
     """Point the flight at a completely written object and owe it a processing run.
 
     Returns the key of the file it replaced (to delete after commit), if any. The flight
-    moves to `queued` in the same transaction: the row is the job's outbox.
+    moves to `queued` in the same transaction: the row is the job's outbox. The caller
+    ends a pending grant (`grants.clear`).
     """
     now = utcnow()
     replaced = flight.file_key if flight.file_key != stored.key else None
@@ -151,7 +166,6 @@ def record_file(
     flight.queued_at = now
     flight.job_token = None
     flight.lease_until = None
-    flight.pending_key = flight.pending_name = flight.pending_expires_at = None
     _clear_result(flight)
     flight.updated_at = now
     info = {"run": flight.processing_run, "size": stored.size, "format": file_format}

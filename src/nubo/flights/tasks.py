@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,11 @@ from sqlalchemy import and_, or_, select, update
 from nubo.bleed.trend import TrendState
 from nubo.fleet import features
 from nubo.fleet import trend as fleet_trend
+from nubo.flights import grants
 from nubo.flights.analysis import Outcome, analyze_file
 from nubo.flights.service import add_event
 from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
-from nubo.kit.s3_multipart import S3Multipart
 from nubo.kit.storage import ObjectNotFound
 from nubo.kit.types import utcnow
 from nubo.models import BleedStatus, Flight, ProcessingStatus
@@ -226,43 +226,11 @@ async def sweep(ctx: JobContext, *, requeue_after_s: float | None = None) -> int
             .limit(SWEEP_BATCH)
         )
         owed = (await session.execute(stmt)).all()
-    await _drop_expired_presigned(ctx, now)
+    async with ctx.unit() as session:
+        await grants.expire_old(session, ctx.store, now)
     deferred = 0
     for flight_id, run in owed:
         deferred += await ctx.queue.defer_quietly(PROCESS, flight_id=str(flight_id), run=run)
     if owed:
         log.info("sweeper re-deferred %d of %d owed flight(s)", deferred, len(owed))
     return deferred
-
-
-# A presigned upload never completed leaves an object (or an S3 multipart upload) nobody
-# points at; after its URLs expired (plus this grace for a late `upload-complete`), the
-# sweeper removes it.
-PRESIGNED_GRACE = timedelta(hours=1)
-
-
-async def _drop_expired_presigned(ctx: JobContext, now: datetime) -> None:
-    async with ctx.unit() as session:
-        stmt = (
-            select(Flight)
-            .where(
-                Flight.pending_key.is_not(None),
-                Flight.pending_expires_at < now - PRESIGNED_GRACE,
-            )
-            .limit(SWEEP_BATCH)
-            .with_for_update(skip_locked=True)
-        )
-        expired = list((await session.execute(stmt)).scalars())
-        pending = [(f.pending_key, f.pending_upload_id) for f in expired if f.pending_key]
-        for flight in expired:
-            flight.pending_key = flight.pending_name = flight.pending_expires_at = None
-            flight.pending_upload_id = None
-    for key, upload_id in pending:
-        # A multipart grant: abort the S3 upload (its parts cost storage until then).
-        try:
-            if upload_id is not None:
-                mp = await S3Multipart.for_store(ctx.store)
-                await mp.abort(key, upload_id)
-            await ctx.store.delete(key)
-        except Exception:
-            log.warning("could not remove the expired presigned upload %s", key, exc_info=True)

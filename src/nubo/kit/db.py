@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from nubo.kit.errors import NuboError
+
+log = logging.getLogger("nubo.db")
 
 
 def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
@@ -132,18 +135,60 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+Hook = Callable[[], Awaitable[Any]]
+_AFTER_COMMIT = "nubo.after_commit"
+_AFTER_ROLLBACK = "nubo.after_rollback"
+
+
+def after_commit(session: AsyncSession, hook: Hook) -> None:
+    """Run `hook` once the unit of work has committed (defer a job, delete a replaced
+    object): never before, and not at all if the unit is rolled back."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
+def after_rollback(session: AsyncSession, hook: Hook) -> None:
+    """Run `hook` if the unit of work is rolled back instead (remove an object written
+    for a row that will not exist)."""
+    session.info.setdefault(_AFTER_ROLLBACK, []).append(hook)
+
+
+async def commit_unit(session: AsyncSession) -> None:
+    """Commit the unit of work, then run its after-commit hooks (each failure is logged:
+    what they do is backed by a sweeper, the commit stands)."""
+    await session.commit()
+    session.info.pop(_AFTER_ROLLBACK, None)
+    await _run(session.info.pop(_AFTER_COMMIT, []))
+
+
+async def rollback_unit(session: AsyncSession) -> None:
+    """Roll the unit of work back, then run its after-rollback hooks."""
+    session.info.pop(_AFTER_COMMIT, None)
+    try:
+        await session.rollback()
+    finally:
+        await _run(session.info.pop(_AFTER_ROLLBACK, []))
+
+
+async def _run(hooks: list[Hook]) -> None:
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:
+            log.warning("a hook of a finished unit of work failed", exc_info=True)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed if the handler returns, rolled back otherwise."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker() as session:
         try:
             yield session
-            await session.commit()
+            await commit_unit(session)
         except NuboError as exc:
-            await (session.commit() if exc.commit_changes else session.rollback())
+            await (commit_unit(session) if exc.commit_changes else rollback_unit(session))
             raise
         except BaseException:
-            await session.rollback()
+            await rollback_unit(session)
             raise
 
 

@@ -15,9 +15,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from nubo.kit.storage import ObjectNotFound, StorageError
-from nubo.kit.uploads import UploadError
-
 log = logging.getLogger("nubo.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -154,6 +151,8 @@ HTTP_CODES = {
 
 async def _nubo_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NuboError)
+    if exc.status >= 500:  # a dependency failed: the answer is generic, the log says why
+        log.warning("%s: %s", exc.code, exc)
     return problem(exc.status, exc.code, exc.title, exc.detail, exc.headers, **exc.extra)
 
 
@@ -214,19 +213,6 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted({m for n, ms in matches if n == fewest for m in ms})
 
 
-async def _coded_error(_: Request, exc: Exception) -> JSONResponse:
-    """Storage and upload errors carry their own `status` and `code` (kit/storage, kit/uploads)."""
-    status = int(getattr(exc, "status", 500))
-    code = str(getattr(exc, "code", "internal-error"))
-    title = HTTP_CODES.get(status, (code, "Error"))[1]
-    if status >= 500:
-        log.warning("dependency error: %s", exc)
-        detail = "a dependency failed; try again later" if status == 503 else title
-    else:
-        detail = str(exc) if not isinstance(exc, ObjectNotFound) else "object not found"
-    return problem(status, code, title, detail)
-
-
 async def _client_gone(_: Request, exc: Exception) -> JSONResponse:
     # Nobody is listening any more; answer something sane for the logs.
     return problem(400, "client-disconnected", "Bad request", "the client went away mid-request")
@@ -259,7 +245,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _pool_exhausted)
-    app.add_exception_handler(StorageError, _coded_error)
-    app.add_exception_handler(UploadError, _coded_error)
     app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unhandled)

@@ -44,6 +44,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from nubo.kit.db import commit_unit, rollback_unit
 from nubo.kit.storage import ObjectStore
 from nubo.settings import Settings
 
@@ -128,9 +129,9 @@ class JobContext:
         async with self.sessionmaker() as session:
             try:
                 yield session
-                await session.commit()
+                await commit_unit(session)
             except BaseException:
-                await session.rollback()
+                await rollback_unit(session)
                 raise
 
     async def run_cpu(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:

@@ -8,8 +8,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from nubo.kit.jobs import JobQueue
 from nubo.kit.ratelimit import AttemptLimiter
 from nubo.kit.security import PasswordHasher, TokenCodec
+from nubo.kit.storage import ObjectStore
 from nubo.settings import Settings
 
 
@@ -51,3 +53,19 @@ async def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]
+
+
+async def get_store(request: Request) -> ObjectStore:
+    store: ObjectStore = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+
+
+async def get_jobs(request: Request) -> JobQueue:
+    queue: JobQueue = request.app.state.jobs
+    return queue
+
+
+JobsDep = Annotated[JobQueue, Depends(get_jobs)]

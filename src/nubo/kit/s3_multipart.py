@@ -60,15 +60,15 @@ T = TypeVar("T")
 class UploadNotFound(StorageError):
     """No such multipart upload (never created, completed, or aborted)."""
 
-    status = 404
-    code = "upload-not-found"
+    status, code, title = 404, "upload-not-found", "Not found"
+    public_detail = None
 
 
 class InvalidParts(StorageError):
     """The part list does not match what was uploaded (``s3_code`` says how, if S3 did)."""
 
-    status = 409
-    code = "upload-parts-mismatch"
+    status, code, title = 409, "upload-parts-mismatch", "Conflict"
+    public_detail = None
 
     def __init__(self, message: str, s3_code: str | None = None) -> None:
         self.s3_code = s3_code

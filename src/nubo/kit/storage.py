@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import uuid
@@ -39,6 +40,8 @@ from urllib.parse import unquote, urlparse
 import obstore
 from obstore.store import LocalStore, MemoryStore, S3Store
 
+from nubo.kit.errors import NuboError
+
 __all__ = [
     "SNIFF_BYTES",
     "NotSupported",
@@ -48,8 +51,11 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "StoredObject",
+    "discard",
     "new_key",
 ]
+
+log = logging.getLogger("nubo.storage")
 
 KiB: Final = 1024
 MiB: Final = 1024 * KiB
@@ -71,39 +77,49 @@ _KEY_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._=+-]*(?:/[A-Za-z0-9_][A-Za
 # --------------------------------------------------------------------------- errors
 
 
-class StorageError(Exception):
-    """Base class of every storage error.
+class StorageError(NuboError):
+    """Base class of every storage error, answered by the app's one error handler.
 
-    ``status``/``code`` are hints for the app's error handler (problem+json).
+    ``str(exc)`` keeps the cause for the logs; ``detail`` (the answer) says only what a
+    client may know.
     """
 
-    status = 500
-    code = "storage-error"
+    status, code, title = 503, "storage-error", "Service unavailable"
+    public_detail: str | None = "object storage failed; try again later"
+
+    def __init__(self, message: str | None = None, **kw: Any) -> None:
+        super().__init__(self.public_detail or message, **kw)
+        self.args = (message or self.detail,)
 
 
 class StorageUnavailable(StorageError):
     """The object store cannot be reached or refused the operation (answer 503)."""
 
-    status = 503
     code = "storage-unavailable"
+    public_detail = "object storage is unavailable; try again later"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, headers={"Retry-After": "30"})
 
 
 class ObjectTooLarge(StorageError):
     """The body passed the size cap (answer 413)."""
 
-    status = 413
-    code = "payload-too-large"
+    status, code, title = 413, "payload-too-large", "Payload too large"
+    public_detail = None
 
     def __init__(self, max_bytes: int, message: str | None = None) -> None:
         self.max_bytes = max_bytes
-        super().__init__(message or f"body exceeds the limit of {max_bytes} bytes")
+        super().__init__(
+            message or f"body exceeds the limit of {max_bytes} bytes", max_bytes=max_bytes
+        )
 
 
 class ObjectNotFound(StorageError):
     """No object at this key (answer 404)."""
 
-    status = 404
-    code = "not-found"
+    status, code, title = 404, "not-found", "Not found"
+    public_detail = "object not found"
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -113,8 +129,8 @@ class ObjectNotFound(StorageError):
 class NotSupported(StorageError):
     """The operation is not supported by this backend (e.g. presigned URLs on a folder)."""
 
-    status = 501
-    code = "not-supported"
+    status, code, title = 501, "not-supported", "Not implemented"
+    public_detail = None
 
 
 # --------------------------------------------------------------------------- values
@@ -590,6 +606,15 @@ class ObjectStore:
         if isinstance(exc, (obstore.exceptions.BaseError, OSError, TimeoutError)):
             return StorageUnavailable(f"object storage ({self.kind}) failed: {type(exc).__name__}")
         return exc
+
+
+async def discard(store: ObjectStore, key: str) -> None:
+    """Delete an object nothing will point at, best effort: a failure is logged (an
+    owner's orphan sweep removes it later)."""
+    try:
+        await store.delete(key)
+    except Exception:
+        log.warning("could not delete orphan object %s", key, exc_info=True)
 
 
 # --------------------------------------------------------------------------- feeding

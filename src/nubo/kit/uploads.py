@@ -36,17 +36,22 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from nubo.kit.errors import NuboError
 from nubo.kit.storage import ObjectTooLarge
 
 __all__ = [
+    "EmptyUpload",
     "FilePart",
     "FormLimitExceeded",
     "MalformedUpload",
     "MultipartStream",
     "UnsupportedUpload",
+    "Upload",
     "UploadError",
     "declared_length",
     "iter_limited",
+    "open_upload",
+    "refuse_empty",
     "request_body",
     "sanitize_filename",
 ]
@@ -58,25 +63,28 @@ DEFAULT_MAX_PART_HEADERS: Final = 8
 DEFAULT_MAX_PART_HEADER_BYTES: Final = 4 * KiB
 
 
-class UploadError(Exception):
+class UploadError(NuboError):
     """Base class of request-body errors (answer 400)."""
 
-    status = 400
-    code = "bad-upload"
+    status, code, title = 400, "bad-upload", "Bad request"
 
 
 class MalformedUpload(UploadError):
     """The body is not what its headers claim: truncated, bad multipart, bad encoding (400)."""
 
-    status = 400
     code = "malformed-upload"
 
 
 class UnsupportedUpload(UploadError):
     """The request's Content-Type is not one this endpoint reads (415)."""
 
-    status = 415
-    code = "unsupported-media-type"
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class EmptyUpload(UploadError):
+    """The file has no byte (422: the payload itself is invalid)."""
+
+    status, code, title = 422, "empty-file", "Unprocessable content"
 
 
 class FormLimitExceeded(ObjectTooLarge):
@@ -384,6 +392,77 @@ class MultipartStream:
 
     def _on_end(self) -> None:
         self._events.append(("end", None))
+
+
+# --------------------------------------------------------------------------- either
+
+
+FORM_OVERHEAD_BYTES: Final = 1024 * KiB
+"""Room for the text fields and multipart framing on top of the file cap."""
+
+
+@dataclass
+class Upload:
+    """A request's file, not yet read: the raw body, or the one file part of a
+    ``multipart/form-data`` body. ``fields`` holds the form's text fields sent before the
+    file until :meth:`finish` has read the rest. ``chunks`` is ``None`` for a form without
+    a file part (then ``fields`` is already complete)."""
+
+    chunks: AsyncIterator[bytes] | None
+    filename: str | None  # sanitized, for display only
+    content_type: str
+    fields: dict[str, str]
+    form: MultipartStream | None = None
+
+    @property
+    def is_form(self) -> bool:
+        return self.form is not None
+
+    async def finish(self) -> dict[str, str]:
+        """Read the rest of a form (fields after the file, the closing boundary)."""
+        if self.form is not None and self.chunks is not None:
+            self.fields = dict(await self.form.finish())
+        return self.fields
+
+
+def media_type(request: Request) -> str:
+    return parse_options_header(request.headers.get("content-type"))[0].decode("latin-1")
+
+
+async def open_upload(request: Request, max_bytes: int, *, file_field: str = "file") -> Upload:
+    """The file of a request sent either way clients send files, byte for byte: a
+    ``multipart/form-data`` body (the ``file_field`` part; the file is capped at
+    ``max_bytes``, the body at that plus :data:`FORM_OVERHEAD_BYTES`), or any other body
+    as the file itself (``Content-Disposition: attachment; filename=...`` names it)."""
+    ctype = media_type(request)
+    if ctype != "multipart/form-data":
+        return Upload(
+            request_body(request, max_bytes),
+            _disposition_name(request),
+            ctype or "application/octet-stream",
+            {},
+        )
+    form = MultipartStream.from_request(
+        request, max_body_bytes=max_bytes + FORM_OVERHEAD_BYTES, file_field=file_field
+    )
+    part = await form.next_file()
+    if part is None:
+        return Upload(None, None, "application/octet-stream", dict(form.fields), form)
+    return Upload(part.chunks, part.filename, part.content_type, dict(form.fields), form)
+
+
+def _disposition_name(request: Request) -> str | None:
+    raw = request.headers.get("content-disposition")
+    if not raw:
+        return None
+    name = parse_options_header(raw)[1].get(b"filename")
+    return sanitize_filename(name.decode("utf-8", "replace")) if name else None
+
+
+def refuse_empty(head: bytes) -> None:
+    """An ``on_first_bytes`` check for :meth:`ObjectStore.put_stream`: no empty files."""
+    if not head:
+        raise EmptyUpload("the file is empty")
 
 
 # --------------------------------------------------------------------------- filenames

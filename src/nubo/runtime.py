@@ -1,19 +1,45 @@
-"""The flights domain's share of the running app: object store, job queue, readiness."""
+"""The app-wide runtime shared by every domain: the typed app state, the object store, the
+job queue, their readiness checks, and the lifespan that starts and stops the queue."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any, cast
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.datastructures import State
 
 from nubo.kit import jobs
+from nubo.kit.db import ReadConnection, WriteConnection
+from nubo.kit.platform import Platform
 from nubo.kit.storage import ObjectStore, StorageUnavailable
+from nubo.ops.endpoints import ReadinessCheck
+from nubo.ops.metrics import Metrics
 from nubo.settings import Settings
 
-log = logging.getLogger("nubo.flights")
+log = logging.getLogger("nubo.runtime")
+
+
+class AppState(State):
+    """What `create_app` keeps on `app.state`, typed (read it with :func:`state_of`)."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    read_connection: ReadConnection
+    write_connection: WriteConnection
+    platform: Platform
+    metrics: Metrics
+    readiness_checks: dict[str, ReadinessCheck]
+    store: ObjectStore
+    jobs: jobs.JobQueue
+
+
+def state_of(app: FastAPI) -> AppState:
+    return cast(AppState, app.state)
 
 
 def build_store(settings: Settings) -> ObjectStore:
@@ -76,48 +102,39 @@ def open_store(settings: Settings) -> ObjectStore:
         return UnavailableStore(f"object storage cannot be opened: {exc}")
 
 
-async def get_jobs(request: Request) -> jobs.JobQueue:
-    queue: jobs.JobQueue = request.app.state.jobs
-    return queue
-
-
-JobsDep = Annotated[jobs.JobQueue, Depends(get_jobs)]
-
-
 async def storage_ready(request: Request) -> None:
-    await request.app.state.store.ping()
+    await state_of(request.app).store.ping()
 
 
 async def queue_ready(request: Request) -> None:
-    await request.app.state.jobs.ping()
+    await state_of(request.app).jobs.ping()
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Called by create_app: the store (shared with other domains), the queue, readiness."""
+    """Called by create_app: the store, the queue and their readiness checks."""
     import nubo.tasks  # noqa: F401  (registers every domain's tasks and periodic work)
 
-    if getattr(app.state, "store", None) is None:
-        app.state.store = open_store(settings)
-    app.state.jobs = jobs.build_queue(settings)
-    app.state.readiness_checks["storage"] = storage_ready
-    app.state.readiness_checks["queue"] = queue_ready
+    state = state_of(app)
+    if getattr(state, "store", None) is None:
+        state.store = open_store(settings)
+    state.jobs = jobs.build_queue(settings)
+    state.readiness_checks["storage"] = storage_ready
+    state.readiness_checks["queue"] = queue_ready
 
 
 def job_context(app: FastAPI, queue: jobs.JobQueue) -> jobs.JobContext:
+    state = state_of(app)
     return jobs.JobContext(
-        settings=app.state.settings,
-        sessionmaker=app.state.sessionmaker,
-        store=app.state.store,
-        queue=queue,
+        settings=state.settings, sessionmaker=state.sessionmaker, store=state.store, queue=queue
     )
 
 
 @contextlib.asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
-    """The app's lifespan share: start the queue (and, in-process, its workers + sweeper)."""
+    """The app's lifespan: start the queue (and, in-process, its workers + sweeper)."""
     from nubo.flights.tasks import sweep
 
-    queue: jobs.JobQueue = app.state.jobs
+    queue = state_of(app).jobs
     ctx = job_context(app, queue)
     inprocess = isinstance(queue, jobs.InProcessQueue)
     await queue.start(ctx, worker=inprocess)
@@ -133,45 +150,3 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await queue.stop()
-
-
-async def worker_main(settings: Settings, *, concurrency: int | None = None) -> None:
-    """`nubo worker`: run the queued jobs and the sweeper until SIGINT/SIGTERM."""
-    import asyncio
-    import signal
-
-    import nubo.tasks  # noqa: F401  (registers every domain's tasks and periodic work)
-    from nubo.kit.db import create_engine, create_sessionmaker
-
-    if concurrency is not None:
-        settings.jobs_concurrency = concurrency
-    engine = create_engine(settings.resolved_database_url, pool_size=settings.jobs_concurrency + 2)
-    queue = jobs.build_queue(settings)
-    ctx = jobs.JobContext(
-        settings=settings,
-        sessionmaker=create_sessionmaker(engine),
-        store=build_store(settings),
-        queue=queue,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await queue.start(ctx, worker=True)
-        log.info("worker started (%s, concurrency %d)", queue.mode, settings.jobs_concurrency)
-        waiter = asyncio.create_task(stop.wait())
-        runner = (
-            asyncio.create_task(queue.run_worker())
-            if isinstance(queue, jobs.ProcrastinateQueue)
-            else asyncio.create_task(asyncio.Event().wait())
-        )
-        done, _ = await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
-        if runner in done and runner.exception() is not None:
-            raise runner.exception()  # type: ignore[misc]
-        runner.cancel()
-    finally:
-        await queue.stop()
-        await engine.dispose()
-        log.info("worker stopped")

@@ -1,0 +1,52 @@
+"""`nubo worker`: a process that runs the queued jobs and the periodic work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from nubo.kit import jobs
+from nubo.kit.db import create_engine, create_sessionmaker
+from nubo.runtime import build_store
+from nubo.settings import Settings
+
+log = logging.getLogger("nubo.worker")
+
+
+async def worker_main(settings: Settings, *, concurrency: int | None = None) -> None:
+    """Run the queued jobs and the sweepers until SIGINT/SIGTERM."""
+    import nubo.tasks  # noqa: F401  (registers every domain's tasks and periodic work)
+
+    if concurrency is not None:
+        settings.jobs_concurrency = concurrency
+    engine = create_engine(settings.resolved_database_url, pool_size=settings.jobs_concurrency + 2)
+    queue = jobs.build_queue(settings)
+    ctx = jobs.JobContext(
+        settings=settings,
+        sessionmaker=create_sessionmaker(engine),
+        store=build_store(settings),
+        queue=queue,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await queue.start(ctx, worker=True)
+        log.info("worker started (%s, concurrency %d)", queue.mode, settings.jobs_concurrency)
+        waiter = asyncio.create_task(stop.wait())
+        runner = (
+            asyncio.create_task(queue.run_worker())
+            if isinstance(queue, jobs.ProcrastinateQueue)
+            else asyncio.create_task(asyncio.Event().wait())
+        )
+        done, _ = await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if runner in done and runner.exception() is not None:
+            raise runner.exception()  # type: ignore[misc]
+        runner.cancel()
+    finally:
+        await queue.stop()
+        await engine.dispose()
+        log.info("worker stopped")
