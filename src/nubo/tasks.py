@@ -1,4 +1,5 @@
 """Importing this module registers every domain's jobs and periodic tasks."""
 
+import nubo.flights.orphans
 import nubo.flights.tasks
 import nubo.marketplace.tasks  # noqa: F401

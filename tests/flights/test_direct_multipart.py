@@ -14,10 +14,10 @@ import pytest
 from httpx import AsyncClient
 
 from nubo.flights import tasks
-from nubo.runtime import job_context
 from nubo.kit.storage import ObjectStore
 from nubo.kit.types import utcnow
 from nubo.models import Flight
+from nubo.runtime import job_context
 from tests.fixtures.s3 import S3Server
 from tests.fixtures.world import World
 from tests.flights.helpers import HEADER, csv_bytes

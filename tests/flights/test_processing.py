@@ -14,11 +14,11 @@ import pytest
 
 from nubo.bleed.model import load_artefact
 from nubo.flights import analysis, tasks
-from nubo.runtime import job_context
 from nubo.kit.db import create_engine, create_sessionmaker
 from nubo.kit.storage import new_key
 from nubo.kit.types import utcnow
 from nubo.models import Flight, FlightEvent, ProcessingStatus
+from nubo.runtime import job_context
 from tests.flights.helpers import HEADER, csv_bytes, csv_gz_bytes, parquet_bytes
 from tests.flights.live import Live, read_sse, start_live
 

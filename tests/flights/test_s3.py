@@ -218,9 +218,9 @@ async def test_the_sweeper_removes_an_abandoned_presigned_upload(
     from datetime import timedelta
 
     from nubo.flights import tasks
-    from nubo.runtime import job_context
     from nubo.kit.types import utcnow
     from nubo.models import Flight
+    from nubo.runtime import job_context
 
     flight = await _flight(client, world)
     h = world.headers("admin_a")

@@ -11,8 +11,8 @@ from httpx import AsyncClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nubo.runtime import UnavailableStore
 from nubo.models import Flight, FlightEvent
+from nubo.runtime import UnavailableStore
 from tests.fixtures.world import World
 from tests.flights.helpers import (
     agen,

@@ -32,7 +32,7 @@ import re
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import unquote, urlparse
@@ -541,6 +541,15 @@ class ObjectStore:
             async for batch in obstore.list(self._store, prefix=prefix):
                 for meta in batch:
                     yield str(meta["path"])
+        except Exception as exc:
+            raise self._map(exc, prefix) from exc
+
+    async def list_objects(self, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
+        """(key, last modified) of every object under ``prefix``."""
+        try:
+            async for batch in obstore.list(self._store, prefix=prefix):
+                for meta in batch:
+                    yield str(meta["path"]), meta["last_modified"]
         except Exception as exc:
             raise self._map(exc, prefix) from exc
 

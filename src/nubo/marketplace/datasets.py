@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import service as identity
 from nubo.identity.principal import Actor
+from nubo.kit.db import ReadConnection
 from nubo.kit.errors import NotFound, Unprocessable
 from nubo.kit.pagination import PageParams
 from nubo.kit.types import utcnow
@@ -59,6 +60,11 @@ async def get(
     if dataset is None:
         raise NotFound("dataset not found")
     return dataset
+
+
+async def ensure_exists(read: ReadConnection, dataset_id: uuid.UUID) -> None:
+    if not await repository.dataset_is_live(read, dataset_id):
+        raise NotFound("dataset not found")
 
 
 async def update(session: AsyncSession, dataset_id: uuid.UUID, data: DatasetUpdate) -> Dataset:

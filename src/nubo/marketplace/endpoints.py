@@ -6,17 +6,18 @@ import uuid
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.auth import CurrentUser, Operator
 from nubo.identity.principal import Actor
-from nubo.kit.db import Session
+from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.kit.storage import ObjectStore
+from nubo.kit.platform import StoreDep
 from nubo.kit.types import utcnow
+from nubo.kit.uploads import open_upload
 from nubo.marketplace import billing, datasets, files, idempotency, invoicing, repository
 from nubo.marketplace.idempotency import IdempotencyHeader
 from nubo.marketplace.months import MonthError, parse_month
@@ -138,11 +139,6 @@ async def delete_dataset(dataset_id: DatasetId, _: Operator, session: Session) -
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _store(request: Request) -> ObjectStore:
-    store: ObjectStore = request.app.state.store
-    return store
-
-
 @datasets_router.post(
     "/{datasetId}/file",
     response_model=DatasetOut,
@@ -150,7 +146,14 @@ def _store(request: Request) -> ObjectStore:
         "requestBody": {
             "required": True,
             "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
             },
         }
     },
@@ -158,19 +161,18 @@ def _store(request: Request) -> ObjectStore:
 async def upload_dataset_file(
     dataset_id: DatasetId,
     request: Request,
-    background: BackgroundTasks,
     _: Operator,
     session: Session,
+    db: StandaloneDb,
+    store: StoreDep,
     filename: Annotated[str | None, Query(max_length=255, description="shown to buyers")] = None,
 ) -> DatasetOut:
-    """Stream the request body (any content type) into object storage as the data file."""
-    store = _store(request)
+    """The data file: the raw body (its Content-Type is the file's), or the `file` part of a
+    multipart form (that part's Content-Type and filename). `?filename=` names it for buyers."""
     max_bytes = request.app.state.settings.max_upload_bytes
-    await datasets.get(session, dataset_id)  # 404 before a byte is read
-    await session.commit()  # end this read: no connection is held while the body streams
-    dataset, replaced = await files.upload(session, store, request, dataset_id, filename, max_bytes)
-    if replaced is not None:
-        background.add_task(store.delete, replaced)  # only once the new file is committed
+    await datasets.ensure_exists(db.read, dataset_id)  # 404 before a byte is read
+    upload = await open_upload(request, max_bytes)
+    dataset = await files.upload(session, store, upload, dataset_id, filename, max_bytes)
     return DatasetOut.of(dataset)
 
 
@@ -180,10 +182,10 @@ async def upload_dataset_file(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def download_dataset_file(
-    dataset_id: DatasetId, request: Request, actor: CurrentUser, session: Session
+    dataset_id: DatasetId, actor: CurrentUser, session: Session, store: StoreDep
 ) -> StreamingResponse:
     """The data file, for accounts with a purchase or a subscription active now (else 404)."""
-    dataset, chunks = await files.open_download(session, _store(request), actor, dataset_id)
+    dataset, chunks = await files.open_download(session, store, actor, dataset_id)
     name = (dataset.file_name or "data").replace('"', "")
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
     headers = {

@@ -1,8 +1,9 @@
 """A dataset's data file: streamed into object storage, streamed back to entitled accounts.
 
-The object is written first under a fresh key; only then does the dataset row point at it
-(same unit of work). A failure before the commit leaves at worst an orphan object, never a
-row pointing at a missing one. The replaced object is deleted after the response.
+The file comes as the raw body or as the `file` part of a multipart form, byte for byte
+either way (`kit.uploads.open_upload`, shared with the flights' upload). The object is
+written first under a fresh key; only then does the dataset row point at it (same unit of
+work). If the unit rolls back the new object is removed; once it commits, the replaced one.
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
-from nubo.kit.errors import NotFound
-from nubo.kit.storage import ObjectStore, new_key
+from nubo.kit.db import after_commit, after_rollback
+from nubo.kit.errors import NotFound, Unprocessable
+from nubo.kit.storage import ObjectStore, discard, new_key
 from nubo.kit.types import utcnow
-from nubo.kit.uploads import request_body, sanitize_filename
+from nubo.kit.uploads import Upload, refuse_empty, sanitize_filename
 from nubo.marketplace import billing, datasets
 from nubo.models import Dataset
 
@@ -31,32 +32,39 @@ def dataset_prefix(dataset_id: uuid.UUID) -> str:
 async def upload(
     session: AsyncSession,
     store: ObjectStore,
-    request: Request,
+    upload: Upload,
     dataset_id: uuid.UUID,
     filename: str | None,
     max_bytes: int,
-) -> tuple[Dataset, str | None]:
-    """Store the request body as the dataset's file; returns the dataset and the replaced key.
+) -> Dataset:
+    """Store the upload's file as the dataset's file (an empty file is 422 `empty-file`).
 
     Called with no transaction open: the body streams before the row is locked and updated.
     """
+    if upload.chunks is None:
+        raise Unprocessable("the form has no `file` part", code="file-required")
     key = new_key(dataset_prefix(dataset_id))
-    stored = await store.put_stream(key, request_body(request, max_bytes), max_bytes=max_bytes)
-    try:
-        dataset = await datasets.get(session, dataset_id, lock="update")
-        replaced = dataset.file_key
-        content_type = request.headers.get("content-type", DEFAULT_CONTENT_TYPE).split(";")[0]
-        dataset.file_key = stored.key
-        dataset.file_size = stored.size
-        dataset.file_sha256 = stored.sha256
-        dataset.file_name = sanitize_filename(filename or "", default="data")
-        dataset.file_content_type = content_type.strip()[:255] or DEFAULT_CONTENT_TYPE
-        dataset.updated_at = utcnow()
-        await session.flush()
-    except BaseException:
-        await store.delete(stored.key)
-        raise
-    return dataset, replaced
+    stored = await store.put_stream(
+        key, upload.chunks, max_bytes=max_bytes, on_first_bytes=refuse_empty
+    )
+    after_rollback(session, lambda: discard(store, key))
+    fields = await upload.finish()
+    if fields:
+        raise Unprocessable(
+            f"unexpected form field(s): {', '.join(sorted(fields))}", code="unexpected-field"
+        )
+    dataset = await datasets.get(session, dataset_id, lock="update")
+    replaced = dataset.file_key
+    if replaced is not None:
+        after_commit(session, lambda: discard(store, replaced))
+    dataset.file_key = stored.key
+    dataset.file_size = stored.size
+    dataset.file_sha256 = stored.sha256
+    dataset.file_name = sanitize_filename(filename or upload.filename or "", default="data")
+    dataset.file_content_type = upload.content_type.strip()[:255] or DEFAULT_CONTENT_TYPE
+    dataset.updated_at = utcnow()
+    await session.flush()
+    return dataset
 
 
 async def open_download(

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
+from nubo.kit.db import ReadConnection
 from nubo.kit.pagination import PageParams, decode_cursor, keyset
 from nubo.models import (
     Dataset,
@@ -45,6 +46,13 @@ async def dataset(
     if lock is not None:
         stmt = stmt.with_for_update(read=lock == "share")
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def dataset_is_live(read: ReadConnection, dataset_id: uuid.UUID) -> bool:
+    """One standalone read, for a check that must not open the unit of work."""
+    stmt = readable_datasets().where(Dataset.id == dataset_id).with_only_columns(Dataset.id)
+    async with read() as conn:
+        return (await conn.execute(stmt)).first() is not None
 
 
 SORTS: dict[str, tuple[list[Any], list[Any], bool]] = {
