@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -210,19 +210,17 @@ def fleet_query_command(
     import duckdb
     from rich.table import Table
 
-    from nubo.fleet.features import fleet_query
-    from nubo.fleet.repository import hidden_flight_ids
+    from nubo.fleet.service import query_lake
     from nubo.kit.db import create_engine, create_sessionmaker
     from nubo.runtime import build_store
 
-    async def run(settings: Settings) -> tuple[list[str], list[tuple[object, ...]]]:
+    async def run(settings: Settings) -> tuple[list[str], list[tuple[Any, ...]]]:
         engine = create_engine(settings.resolved_database_url, pool_size=1)
         try:
             async with create_sessionmaker(engine)() as session:
-                hidden = await hidden_flight_ids(session)
+                return await query_lake(session, build_store(settings), sql)
         finally:
             await engine.dispose()
-        return await fleet_query(build_store(settings), sql, hidden)
 
     try:
         columns, rows = asyncio.run(run(Settings()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 
 from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nubo.identity.principal import Actor
 from nubo.kit.types import utcnow
 from nubo.models import Account, Aircraft, Flight, Role, TrendPoint
+
+BATCH = 500
 
 
 def readable_aircraft(actor: Actor) -> Select[Aircraft]:
@@ -58,11 +61,22 @@ async def trend_points(session: AsyncSession, aircraft_id: uuid.UUID) -> list[Tr
     return list((await session.execute(stmt)).scalars().all())
 
 
-async def hidden_flight_ids(session: AsyncSession) -> set[str]:
-    """Flights the fleet lake must not show: deleted, or of a deleted account."""
-    stmt = (
-        select(Flight.id)
-        .join(Account, Account.id == Flight.account_id)
-        .where((Flight.deleted_at.is_not(None)) | (Account.deleted_at.is_not(None)))
-    )
-    return {str(i) for i in (await session.execute(stmt)).scalars()}
+async def live_flight_ids(session: AsyncSession, ids: Collection[str]) -> set[str]:
+    """Which of `ids` (as strings, e.g. taken from object keys) are flights neither deleted
+    nor of a deleted account."""
+    parsed = []
+    for raw in ids:
+        try:
+            parsed.append(uuid.UUID(raw))
+        except ValueError:
+            continue
+    live: set[str] = set()
+    for start in range(0, len(parsed), BATCH):
+        stmt = (
+            select(Flight.id)
+            .join(Account, Account.id == Flight.account_id)
+            .where(Flight.id.in_(parsed[start : start + BATCH]), Flight.deleted_at.is_(None),
+                   Account.deleted_at.is_(None))
+        )
+        live.update(str(i) for i in (await session.execute(stmt)).scalars())
+    return live

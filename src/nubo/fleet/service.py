@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nubo.fleet.repository import readable_aircraft
+from nubo.fleet import features
+from nubo.fleet.repository import live_flight_ids, readable_aircraft
 from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NotFound
 from nubo.kit.pagination import PageParams, keyset
+from nubo.kit.storage import ObjectStore
 from nubo.models import Aircraft, TrendPoint
 
 
@@ -49,3 +52,14 @@ async def trend_page(
     stmt = keyset(stmt, params, [TrendPoint.flown_at, TrendPoint.flight_id],
                   [datetime.fromisoformat, uuid.UUID])
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def query_lake(
+    session: AsyncSession, store: ObjectStore, sql: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """SQL over the fleet's feature files, counting only live flights: a deleted flight's
+    files are removed after its deletion commits, but a failed removal must not count."""
+    in_lake = {features.flight_of(key) async for key in store.list_keys(features.PREFIX)}
+    ids = {i for i in in_lake if i is not None}
+    hidden = ids - await live_flight_ids(session, ids)
+    return await features.fleet_query(store, sql, hidden)

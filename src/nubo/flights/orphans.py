@@ -12,7 +12,6 @@ which it never touches.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Final
@@ -21,12 +20,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.fleet import features
+from nubo.fleet.repository import live_flight_ids
 from nubo.flights import grants
 from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
 from nubo.kit.storage import ObjectStore, check_key
 from nubo.kit.types import utcnow
-from nubo.models import Account, Flight
+from nubo.models import Flight
 
 log = logging.getLogger("nubo.flights.orphans")
 
@@ -54,7 +54,7 @@ async def sweep_orphans(ctx: JobContext, *, now: datetime | None = None) -> int:
     async for batch in _old_keys(ctx.store, features.PREFIX, cutoff):
         by_flight = {key: features.flight_of(key) for key in batch}
         async with ctx.unit() as session:
-            live = await _live_flights(session, {f for f in by_flight.values() if f})
+            live = await live_flight_ids(session, {f for f in by_flight.values() if f})
         removed += await _remove(ctx.store, {k for k, f in by_flight.items() if f not in live})
     if removed:
         log.info("orphan sweep removed %d object(s)", removed)
@@ -84,23 +84,6 @@ async def _referenced_raw(session: AsyncSession, keys: set[str]) -> set[str]:
         or_(Flight.file_key.in_(keys), Flight.pending_key.in_(keys))
     )
     return {k for row in (await session.execute(stmt)).all() for k in row if k is not None}
-
-
-async def _live_flights(session: AsyncSession, ids: set[str]) -> set[str]:
-    parsed = set()
-    for raw in ids:
-        try:
-            parsed.add(uuid.UUID(raw))
-        except ValueError:
-            continue
-    if not parsed:
-        return set()
-    stmt = (
-        select(Flight.id)
-        .join(Account, Account.id == Flight.account_id)
-        .where(Flight.id.in_(parsed), Flight.deleted_at.is_(None), Account.deleted_at.is_(None))
-    )
-    return {str(i) for i in (await session.execute(stmt)).scalars()}
 
 
 async def _remove(store: ObjectStore, keys: set[str]) -> int:
