@@ -109,3 +109,32 @@ async def test_replacing_deletes_the_old_object_and_limits_apply(client, world, 
         forbidden = await client.post(f"/api/datasets/{dataset.id}/file", content=b"x",
                                       headers=world.headers(who))
         assert forbidden.status_code == 403
+
+
+async def test_a_multipart_upload_stores_the_file_byte_for_byte(client, world, session):
+    dataset = await make_dataset(session, world.platform_account)
+    await make_purchase(session, world.account_a, dataset)
+    await session.commit()
+    data = bytes(range(256)) * 19 + b"\r\n--not-a-boundary\r\n" * 3  # binary, CRLFs inside
+    r = await client.post(f"/api/datasets/{dataset.id}/file",
+                          files={"file": ("rain.parquet", data, "application/vnd.apache.parquet")},
+                          headers=world.headers("operator"))
+    assert r.status_code == 200, r.text
+    file = r.json()["file"]
+    assert file["size"] == len(data) and file["name"] == "rain.parquet"
+    assert file["content_type"] == "application/vnd.apache.parquet"
+    download = await client.get(f"/api/datasets/{dataset.id}/download",
+                                headers=world.headers("member_a"))
+    assert download.content == data
+
+
+async def test_an_empty_file_is_422_either_way(client, world, session, app):
+    dataset = await make_dataset(session, world.platform_account)
+    await session.commit()
+    raw = await _upload(client, world, dataset, content=b"")
+    form = await client.post(f"/api/datasets/{dataset.id}/file", files={"file": ("e.csv", b"")},
+                             headers=world.headers("operator"))
+    for r in (raw, form):
+        assert r.status_code == 422 and r.json()["code"] == "empty-file", r.text
+    shown = await client.get(f"/api/datasets/{dataset.id}", headers=world.headers("operator"))
+    assert shown.json()["file"] is None
