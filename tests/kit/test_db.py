@@ -114,3 +114,25 @@ async def test_a_login_takes_one_connection_at_a_time(settings, database_url):
             await conn.execute(delete(RateLimitWindow))
     assert response.status_code == 401, response.text
     assert response.json()["code"] == "invalid-credentials"
+
+
+async def test_after_commit_hooks_run_once_committed_and_never_on_rollback(session):
+    from nubo.kit.db import after_commit, after_rollback, commit_unit, rollback_unit
+
+    ran: list[str] = []
+
+    async def note(what: str) -> None:
+        ran.append(what)
+
+    after_commit(session, lambda: note("committed"))
+    after_rollback(session, lambda: note("undone"))
+    await session.execute(text("SELECT 1"))
+    await commit_unit(session)
+    assert ran == ["committed"]
+
+    after_commit(session, lambda: note("committed again"))
+    after_rollback(session, lambda: note("undone"))
+    await rollback_unit(session)
+    assert ran == ["committed", "undone"]
+    await commit_unit(session)  # hooks of an ended unit never run again
+    assert ran == ["committed", "undone"]

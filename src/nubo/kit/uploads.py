@@ -1,5 +1,11 @@
 """Streaming request bodies for Starlette/FastAPI: nothing here buffers a whole body.
 
+A file sent either way clients send files (the route accepts both)::
+
+    upload = await open_upload(request, max_bytes)  # raw body, or the form's `file` part
+    stored = await store.put_stream(key, upload.chunks, max_bytes=max_bytes)
+    fields = await upload.finish()           # a form's fields after the file; {} if raw
+
 Raw body (``Content-Type`` is the file itself)::
 
     body = request_body(request, max_bytes=settings.max_upload_bytes)  # 413 on Content-Length
