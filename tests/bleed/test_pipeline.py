@@ -29,7 +29,7 @@ def test_result_dict_has_the_spec_fields_and_is_strict_json(write):
     ):
         assert key in d
     json.dumps(d, allow_nan=False)
-    assert d["stats"]["rows"] == flight().height
+    assert d["stats"]["rows_read"] == d["stats"]["rows_used"] == flight().height
 
 
 def test_features_frame_has_one_row_per_engine_and_phase(write):

@@ -25,7 +25,7 @@ def _fails(path: Path, code: str) -> FlightDataError:
 def test_csv_with_comma_delimiter_is_read(write):
     ff = read_flight(write(SMALL))
     assert ff.source_format == "csv"
-    assert ff.rows == SMALL.height
+    assert ff.rows_read == SMALL.height
     assert ff.data.height == 1200
     assert ff.warnings == []
 
@@ -210,7 +210,7 @@ def test_gzip_csv_larger_than_one_block_is_read(tmp_path, monkeypatch):
     path = tmp_path / "blocks.csv.gz"
     path.write_bytes(gzip.compress(SMALL.write_csv().encode()))
     ff = read_flight(path)
-    assert ff.rows == SMALL.height
+    assert ff.rows_read == SMALL.height
     assert ff.data["eng1_bleed_press_psi"].null_count() == 0
 
 
@@ -244,7 +244,7 @@ def test_times_more_than_a_day_from_the_median_are_dropped(write):
     far = SMALL["time_s"].to_numpy().copy()
     far[[3, 7]] = [far[3] + 3 * 86_400.0, far[7] - 2 * 86_400.0]
     ff = read_flight(write(SMALL.with_columns(pl.Series("time_s", far))))
-    assert ff.rows == SMALL.height
+    assert ff.rows_read == SMALL.height
     assert ff.data.height == SMALL.height
     assert any("2 row(s) without a usable time" in w for w in ff.warnings)
 
@@ -264,7 +264,7 @@ def test_a_first_row_shorter_than_the_header_is_masked_not_fatal(tmp_path, monke
         monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)
     first = SMALL.write_csv().splitlines()[1]
     ff = read_flight(_ragged(tmp_path, ",".join(first.split(",")[:5])))
-    assert ff.rows == SMALL.height
+    assert ff.rows_read == SMALL.height
     # The cut row keeps its first five cells; every column after them is null there.
     cut = SMALL.columns[5]
     assert ff.data[cut][0] is None
@@ -281,7 +281,7 @@ def test_a_first_row_longer_than_the_header_loses_only_its_surplus(
         monkeypatch.setattr(read_mod, "WHOLE_FILE_MAX", 0)
     first = SMALL.write_csv().splitlines()[1]
     ff = read_flight(_ragged(tmp_path, first + ",1,2,3"))
-    assert ff.rows == SMALL.height
+    assert ff.rows_read == SMALL.height
     assert ff.data.equals(read_flight(_ragged(tmp_path, first)).data)
 
 

@@ -98,7 +98,8 @@ def analyze(
         warnings=flight.warnings,
         masked_share={k: round(v, 4) for k, v in flight.masked_share.items()},
         stats={
-            "rows": flight.rows,
+            "rows_read": flight.rows_read,
+            "rows_used": flight.rows_used,
             "duration_s": round(flight.duration_s, 3),
             "sample_rate_hz": round(flight.sample_rate_hz, 3),
             "columns": flight.columns_total,

@@ -3,6 +3,10 @@
 Only the columns the analysis uses are ever materialised: CSV goes through `scan_csv` with
 projection and the streaming engine, gzip is inflated chunk by chunk to a temporary file
 first, Parquet through `scan_parquet` with projection.
+
+Every row read is accounted for: a flight says how many it read and how many it used, and
+rows the parser would misread (a quote that does not close on its line) are masked, never
+dropped without a word.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import csv
 import functools
 import gzip
 import io
+import mmap
 import os
 import threading
 import zlib
@@ -24,7 +29,14 @@ from typing import Any, BinaryIO
 import numpy as np
 import polars as pl
 
-from nubo.bleed._validate import CHUNK, MAX_FIELD_BYTES, ByteValidator
+from nubo.bleed._quotes import QUOTE, blank_lines, damaged_lines
+from nubo.bleed._validate import (
+    CHUNK,
+    MAX_LINE_BYTES,
+    ByteValidator,
+    check_fields_per_line,
+    first_long_line,
+)
 from nubo.bleed.aliases import PARAMS, REQUIRED, canonical_name
 from nubo.bleed.errors import FlightDataError
 from nubo.bleed.sniff import UTF8_BOM, FileFormat, detect_format
@@ -48,7 +60,8 @@ class FlightFrame:
 
     data: pl.DataFrame
     source_format: FileFormat
-    rows: int
+    rows_read: int  # data rows in the file
+    rows_used: int  # samples that entered the 1 Hz resample
     duration_s: float
     sample_rate_hz: float
     columns_total: int
@@ -64,6 +77,7 @@ class _Layout:
     time_col: str  # canonical time name: time_s or timestamp
     columns_total: int
     warnings: list[str]
+    masked_rows: int = 0  # damaged rows masked whole, their time included
 
 
 def read_flight(path: str | os.PathLike[str], *, aircraft_type: str | None = None) -> FlightFrame:
@@ -124,9 +138,10 @@ def _read_csv_stream(
 
     Polars' own CSV scan holds the whole file in memory, so bounded memory for files of
     hundreds of MB with 1,000+ columns means feeding it blocks ourselves. Each block is
-    validated (UTF-8, field size) before it is parsed; a small file, parsed whole, while it
-    is parsed, to the same effect. Quoted fields spanning lines are not supported (flight
-    recorders do not write them).
+    validated (UTF-8, field and row size) before it is parsed; a small file, parsed whole,
+    while it is parsed, to the same effect. Quoted fields spanning lines are not supported
+    (flight recorders do not write them): a line whose quotes do not close is masked, so a
+    file holding quotes is read block by block, where lines are checked before parsing.
     """
     header, header_len = _read_header(fh)
     delim = ";" if header.count(";") > header.count(",") else ","
@@ -142,74 +157,100 @@ def _read_csv_stream(
     used_idx = sorted(keys.index(k) for k in layout.source.values())
     numeric = {k for c, k in layout.source.items() if c != "timestamp"}
     schema = {k: pl.Float64 if k in numeric else pl.String for k in keys}
-    validator = ByteValidator(delim.encode(), header_len)
+    # Rows past the limit are never parsed: the reading stops at the first one too many.
+    options: dict[str, Any] = {
+        "has_header": False,
+        "separator": delim,
+        "schema": schema,
+        "ignore_errors": True,
+        "truncate_ragged_lines": True,
+        **_RAGGED,
+    }
 
-    def scan_whole(path: Path) -> pl.LazyFrame:
-        # A whole small file is scanned, so that the streaming engine parses, projects and
-        # masks in one pass, without a frame of raw parsed columns in between.
-        lf = pl.scan_csv(
-            path,
-            has_header=False,
-            skip_lines=1,
-            separator=delim,
-            schema=schema,
-            ignore_errors=True,
-            truncate_ragged_lines=True,
-            **_RAGGED,
-        )
-        return _project(lf, layout)
-
-    def parse_block(block: bytes) -> pl.DataFrame:
+    def parse_block(block: bytes, budget: int) -> pl.DataFrame:
         # Raw used columns only: masking once over the joined blocks costs one query instead
         # of one per block.
-        return pl.read_csv(
-            block,
-            has_header=False,
-            separator=delim,
-            schema=schema,
-            columns=used_idx,
-            ignore_errors=True,
-            truncate_ragged_lines=True,
-            **_RAGGED,
-        )
+        return pl.read_csv(block, columns=used_idx, n_rows=budget, **options)
 
-    parts: list[pl.DataFrame] = []
-    if whole is not None:
-        # Polars parses in a thread while the byte checks run here: its threads leave the
-        # cores room enough that the checks cost no time, and they still have the first
-        # word. The query is planned first, so that the thread goes straight into Polars.
-        whole_file = scan_whole(whole)
-        try:
-            _beside(lambda: _check_bytes(fh, validator), lambda: parts.append(_run(whole_file)))
-        except pl.exceptions.PolarsError:
-            if validator.data_bytes:
-                raise  # else a blank body, reported as header-only below
-    else:
+    frame: pl.DataFrame | None = None
+    validator = ByteValidator(delim.encode(), header_len)
+    # The whole-file parse runs beside the checks, so a file they might refuse goes block
+    # by block, where they come first: one dense with line breaks (a day of samples or a
+    # newline bomb), or with a line long enough to hold too many fields.
+    in_blocks = whole is None or _suspect(fh, whole.stat().st_size, header_len)
+    if not in_blocks and whole is not None:
+        # A whole small file is scanned, so that the streaming engine parses, projects and
+        # masks in one pass, without a frame of raw parsed columns in between.
+        query = pl.scan_csv(whole, skip_lines=1, n_rows=MAX_ROWS + 1, **options)
+        frame, in_blocks = _parse_whole(fh, validator, _project(query, layout))
+        if in_blocks:
+            fh.seek(header_len)
+            validator = ByteValidator(delim.encode(), header_len)
+    if in_blocks:
         plain_file = isinstance(fh, io.BufferedReader)
         blocks = _file_blocks(fh, BLOCK) if plain_file else _blocks(fh, BLOCK)
-        raw = _parse_blocks(blocks, validator, parse_block)
+        raw, damage = _parse_blocks(blocks, validator, parse_block, delim.encode(), header_len)
+        _report_damage(layout, damage)
         if raw:
             joined = raw[0] if len(raw) == 1 else pl.concat(raw, rechunk=True)
             del raw  # the blocks' frames, now copied into `joined`
-            parts.append(_run(_project(joined.lazy(), layout)))
+            frame = _run(_project(joined.lazy(), layout))
     validator.close()
-    if validator.data_bytes == 0 or not parts:
+    if validator.data_bytes == 0 or frame is None:
         raise FlightDataError("header-only", "the file has a header row but no data rows")
-    return parts[0], layout
+    return frame, layout
+
+
+def _parse_whole(
+    fh: BinaryIO, validator: ByteValidator, query: pl.LazyFrame
+) -> tuple[pl.DataFrame | None, bool]:
+    """The frame of a small file parsed in one go, and whether it must be read block by
+    block instead (it holds a quote, and quoted lines are checked before parsing).
+
+    Polars parses in a thread while the byte checks run here: its threads leave the cores
+    room enough that the checks cost no time, and they still have the first word. The
+    query is planned first, so that the thread goes straight into Polars.
+    """
+    found: list[pl.DataFrame] = []
+    quoted = False
+
+    def check() -> None:
+        nonlocal quoted
+        quoted = _check_bytes(fh, validator)
+
+    try:
+        _beside(check, lambda: found.append(_run(query)))
+    except pl.exceptions.PolarsError:
+        if validator.data_bytes and not quoted:
+            raise  # else a blank body, reported as header-only, or a quote the blocks mask
+    if quoted:
+        return None, True
+    if found:
+        _check_rows(found[0].height)
+    return (found[0] if found else None), False
+
+
+# A damaged row: (block index, line index in the block, byte offset in the file).
+_Damage = tuple[int, int, int]
 
 
 def _parse_blocks(
     blocks: Iterator[bytes],
     validator: ByteValidator,
-    parse: Callable[[bytes], pl.DataFrame],
-) -> list[pl.DataFrame]:
+    parse: Callable[[bytes, int], pl.DataFrame],
+    delim: bytes,
+    offset: int,
+) -> tuple[list[pl.DataFrame], list[_Damage]]:
     """Parse up to `IN_FLIGHT` blocks at once while the next one is read and checked.
 
     One Polars parse of a block keeps the two cores only about 70 % busy, and inflating a
     gzip block is Python time that can overlap with parsing. Errors still surface in file
-    order: a block's checks fail only after the blocks before it have parsed cleanly.
+    order: a block's checks fail only after the blocks before it have parsed cleanly. Lines
+    whose quotes do not close are blanked before parsing and returned as damage; each block
+    parses at most the rows left under the limit, plus the one that breaks it.
     """
     parts: list[pl.DataFrame] = []
+    damage: list[_Damage] = []
     rows = 0
 
     def collect(done: Future[pl.DataFrame]) -> None:
@@ -221,14 +262,24 @@ def _parse_blocks(
     with ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="csv-block") as pool:
         pending: deque[Future[pl.DataFrame]] = deque()
         try:
-            for block in blocks:
+            for index, block in enumerate(blocks):
                 try:
                     validator.feed(block)
+                    check_fields_per_line(block, delim, MAX_COLUMNS, offset)
                 except FlightDataError:
                     while pending:  # an earlier block's error comes first
                         collect(pending.popleft())
                     raise
-                pending.append(pool.submit(parse, block))
+                bad = damaged_lines(block, delim)
+                damage += [(index, line, offset + start) for line, start in bad]
+                offset += len(block)
+                if _more_lines_than(block, MAX_ROWS - rows):
+                    while pending:  # an earlier block's error comes first
+                        collect(pending.popleft())
+                    _too_many_rows()
+                if bad:
+                    block = blank_lines(block, [start for _, start in bad])
+                pending.append(pool.submit(parse, block, MAX_ROWS + 1 - rows))
                 if len(pending) >= IN_FLIGHT:
                     collect(pending.popleft())
             while pending:
@@ -236,16 +287,64 @@ def _parse_blocks(
         finally:
             for waiting in pending:
                 waiting.cancel()
-    return parts
+    # Rows before each block, to number the damaged ones: a block gives one row per line.
+    first_rows = np.cumsum([0] + [part.height for part in parts]).tolist()
+    return parts, [(index, first_rows[index] + line, at) for index, line, at in damage]
+
+
+def _report_damage(layout: _Layout, damage: list[_Damage]) -> None:
+    if not damage:
+        return
+    shown = ", ".join(f"row {row + 1} (byte offset {at})" for _, row, at in damage[:5])
+    more = f" and {len(damage) - 5} more" if len(damage) > 5 else ""
+    layout.masked_rows = len(damage)
+    layout.warnings.append(
+        f"{len(damage)} row(s) masked because a quote does not close on its line: {shown}{more}"
+    )
 
 
 def _check_rows(rows: int) -> None:
     """Samples are held until the 1 Hz resample, so their number bounds the memory."""
     if rows > MAX_ROWS:
-        raise FlightDataError(
-            "too-many-rows",
-            f"more than {MAX_ROWS:,} samples, the limit (a day at 23 Hz); split the recording",
-        )
+        _too_many_rows()
+
+
+def _too_many_rows() -> None:
+    raise FlightDataError(
+        "too-many-rows",
+        f"more than {MAX_ROWS:,} samples, the limit (a day at 23 Hz); split the recording",
+    )
+
+
+_SAMPLE = 64 << 10
+
+
+def _suspect(fh: BinaryIO, size: int, header_len: int) -> bool:
+    """Whether a small file must be checked before it is parsed (see `_read_csv_stream`).
+
+    The file is mapped, not read: the search for a long line touches one page per window.
+    """
+    sample = fh.read(_SAMPLE)
+    fh.seek(header_len)
+    if _dense(sample, size, MAX_ROWS):
+        return True
+    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return first_long_line(mapped, header_len) >= 0
+
+
+def _dense(sample: bytes, size: int, limit: int) -> bool:
+    """Whether `size` bytes beginning with `sample` may hold more than `limit` lines, judged
+    from the line breaks of the sample, with a margin of two (a flight's rows are alike)."""
+    return sample.count(b"\n") * size > limit * len(sample) // 2
+
+
+def _more_lines_than(block: bytes, limit: int) -> bool:
+    """Whether `block` holds more than `limit` lines (rows), counted only when its first
+    bytes say it may: a block that hides a dense part further in is still bounded, by the
+    rows each parse may return."""
+    if not _dense(block[:_SAMPLE], len(block), limit):
+        return False
+    return block.count(b"\n") + (not block.endswith(b"\n")) > limit
 
 
 # Rows with fewer or more fields than the header, the first one included: missing cells are
@@ -253,11 +352,16 @@ def _check_rows(rows: int) -> None:
 _RAGGED: dict[str, Any] = {"missing_columns": "insert", "extra_columns": "ignore"}
 
 
-def _check_bytes(fh: BinaryIO, validator: ByteValidator) -> None:
+def _check_bytes(fh: BinaryIO, validator: ByteValidator) -> bool:
+    """Feed the rest of the file to `validator`; whether it holds a quote."""
+    quoted = False
     buf = bytearray(CHUNK)  # refilled in place: no allocation per chunk
     while n := fh.readinto(buf):  # type: ignore[attr-defined]
-        validator.feed(buf if n == CHUNK else buf[:n])
+        chunk = buf if n == CHUNK else buf[:n]
+        validator.feed(chunk)
+        quoted = quoted or QUOTE in chunk
     validator.close()
+    return quoted
 
 
 def _beside(check: Callable[[], None], work: Callable[[], None]) -> None:
@@ -305,7 +409,7 @@ def _file_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
             return
         cut = tail.rfind(b"\n")
         if cut < 0:  # a line longer than the probe: read on to its end
-            yield fh.read(size) + _rest_of_line(fh, size)
+            yield fh.read(size) + _rest_of_line(fh, size, MAX_LINE_BYTES)
         else:
             yield fh.read(size - probe + cut + 1)
 
@@ -313,16 +417,19 @@ def _file_blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
 _PROBE_BYTES = 64 << 10
 
 
-def _rest_of_line(fh: BinaryIO, size: int) -> bytes:
-    """The bytes up to and including the next line break (or the end of the file)."""
+def _rest_of_line(fh: BinaryIO, size: int, limit: int) -> bytes:
+    """The bytes up to and including the next line break (or the end of the file), or the
+    first ones past `limit` of a longer line, which the byte check then refuses."""
     pieces: list[bytes] = []
-    while more := fh.read(size):
+    held = 0
+    while held <= limit and (more := fh.read(size)):
         cut = more.find(b"\n")
         if cut >= 0:
             fh.seek(cut + 1 - len(more), os.SEEK_CUR)
             pieces.append(more[: cut + 1])
             break
         pieces.append(more)
+        held += len(more)
     return b"".join(pieces)
 
 
@@ -333,9 +440,12 @@ def _blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
         buf = carry + block if carry else block
         cut = buf.rfind(b"\n")
         if cut < 0:
+            if len(buf) > MAX_LINE_BYTES:
+                # Handed on rather than held: the byte check refuses a line this long, so
+                # a line that never ends costs a block or two, not the whole stream.
+                yield buf
+                buf = b""
             carry = buf
-            if len(carry) > 4 * MAX_FIELD_BYTES * MAX_COLUMNS:
-                break  # the validator has already refused such a line
             continue
         yield buf[: cut + 1]
         carry = buf[cut + 1 :]
@@ -345,9 +455,9 @@ def _blocks(fh: BinaryIO, size: int) -> Iterator[bytes]:
 
 def _read_header(fh: BinaryIO) -> tuple[str, int]:
     """The first line, decoded, and its length in bytes including the newline."""
-    raw = fh.readline(MAX_FIELD_BYTES * 4)
+    raw = fh.readline(MAX_LINE_BYTES)
     length = len(raw)
-    if not raw.endswith(b"\n") and length >= MAX_FIELD_BYTES * 4:
+    if not raw.endswith(b"\n") and length >= MAX_LINE_BYTES:
         raise FlightDataError("field-too-large", "the header row exceeds 4 MiB")
     if raw.startswith(UTF8_BOM):
         raw = raw[len(UTF8_BOM) :]
@@ -512,8 +622,11 @@ def _finish(raw: pl.DataFrame, layout: _Layout, fmt: FileFormat) -> FlightFrame:
     bad_time = rows - int(keep.sum())
     if bad_time > rows - 2:
         raise FlightDataError("no-time-column", f"column '{layout.time_col}' has no usable values")
+    if bad_time > layout.masked_rows:  # masked rows have no time either, and are reported
+        warnings.append(
+            f"{bad_time - layout.masked_rows} row(s) without a usable time were dropped"
+        )
     if bad_time:
-        warnings.append(f"{bad_time} row(s) without a usable time were dropped")
         raw = raw.filter(pl.Series(keep))
     df = _dedupe_sorted(raw)
     t0, t1 = df[TIME][0], df[TIME][-1]
@@ -524,7 +637,8 @@ def _finish(raw: pl.DataFrame, layout: _Layout, fmt: FileFormat) -> FlightFrame:
     return FlightFrame(
         data=data,
         source_format=fmt,
-        rows=rows,
+        rows_read=rows,
+        rows_used=df.height,
         duration_s=duration,
         sample_rate_hz=(df.height - 1) / duration,
         columns_total=layout.columns_total,
