@@ -20,7 +20,7 @@ MAX_FIELD_BYTES = 1 << 20
 MAX_LINE_BYTES = 4 << 20
 CHUNK = 1 << 20
 
-Buffer = bytes | bytearray | mmap.mmap
+Buffer = bytes | bytearray
 
 
 class ByteValidator:
@@ -124,7 +124,7 @@ def _first_sep(data: Buffer, delim: bytes, start: int, end: int) -> int:
 WINDOW = 64 << 10
 
 
-def first_long_line(data: Buffer, start: int = 0) -> int:
+def first_long_line(data: Buffer | mmap.mmap, start: int = 0) -> int:
     """Offset of a window of `data[start:]` without a line break, or -1: a line longer than
     `2 * WINDOW` bytes always holds one."""
     for at in range(start, len(data), WINDOW):
