@@ -59,6 +59,7 @@ async def test_a_good_file_is_processed(live: Live, make: Any):
     assert done["model_version"] == load_artefact().model_version
     assert done["bleed_status"] in {"normal", "watch", "alert"}
     assert 0 <= done["integrity_score"] <= 100
+    assert done["rows_read"] == done["rows_used"] == 10
     events, _, ended = await read_sse(
         live.app, f"/api/flight/{flight['id']}/events", live.world.headers("member_a")
     )
@@ -72,6 +73,22 @@ async def test_a_good_file_is_processed(live: Live, make: Any):
     ]
     ids = [int(e["id"]) for e in events]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+async def test_a_stray_quote_masks_its_row_and_the_record_says_rows_read_and_used(live: Live):
+    lines = csv_bytes(10).split(b"\n")
+    lines[3] = lines[3].replace(b",", b',"', 1)  # data row 3 opens a quote it never closes
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], b"\n".join(lines))
+    done = await live.wait_terminal(flight["id"])
+    assert done["processing_status"] == "processed", done
+    assert (done["rows_read"], done["rows_used"]) == (10, 9)
+    events, _, _ = await read_sse(
+        live.app, f"/api/flight/{flight['id']}/events", live.world.headers("member_a")
+    )
+    summary = events[-1]["data"]["data"]
+    assert (summary["rows_read"], summary["rows_used"]) == (10, 9)
+    assert any("row 3 (byte offset" in w for w in summary["warnings"])
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,11 @@ class FlightOut(ResponseModel):
     findings: list[dict[str, Any]] | None
     phases: list[dict[str, Any]] | None
     model_version: str | None
+    rows_read: int | None = Field(description="data rows in the file (null until processed)")
+    rows_used: int | None = Field(
+        description="rows the analysis used: rows without a usable time, masked rows and "
+        "replaced duplicate timestamps are not"
+    )
     error: ErrorOut | None
     file: FileOut | None
     processed_at: datetime | None

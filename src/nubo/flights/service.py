@@ -187,6 +187,7 @@ def _clear_result(flight: Flight) -> None:
     flight.findings = None
     flight.phases = None
     flight.model_version = None
+    flight.rows_read = flight.rows_used = None
     flight.error_code = None
     flight.error_message = None
     flight.processed_at = None

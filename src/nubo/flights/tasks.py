@@ -190,9 +190,17 @@ def _apply(session: Any, flight: Flight, outcome: Outcome, run: int) -> None:
     flight.findings = result.get("findings")
     flight.phases = result.get("phases")
     flight.model_version = result.get("model_version")
+    stats = result.get("stats") or {}
+    flight.rows_read, flight.rows_used = stats.get("rows_read"), stats.get("rows_used")
     flight.error_code = flight.error_message = None
     flight.processing_status = ProcessingStatus.processed
-    summary = {"run": run, "bleed_status": status, "warnings": result.get("warnings") or []}
+    summary = {
+        "run": run,
+        "bleed_status": status,
+        "rows_read": flight.rows_read,
+        "rows_used": flight.rows_used,
+        "warnings": result.get("warnings") or [],
+    }
     add_event(session, flight, ProcessingStatus.processed, "processing finished", summary)
 
 

@@ -69,6 +69,9 @@ class Flight(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     phases: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     model_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Data rows in the file, and how many of them the analysis used.
+    rows_read: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    rows_used: Mapped[int | None] = mapped_column(BigInteger, default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(String(2000), default=None)
 
