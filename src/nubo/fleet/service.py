@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from nubo.fleet import features
 from nubo.fleet.repository import live_flight_ids, readable_aircraft
 from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NotFound
-from nubo.kit.pagination import PageParams, keyset
+from nubo.kit.pagination import Key, PageParams, keyset
 from nubo.kit.storage import ObjectStore
 from nubo.models import Aircraft, TrendPoint
 
@@ -24,7 +23,7 @@ def normalise_registration(registration: str) -> str:
 
 async def list_aircraft(session: AsyncSession, actor: Actor, params: PageParams) -> list[Aircraft]:
     stmt = keyset(readable_aircraft(actor), params, [Aircraft.registration, Aircraft.id],
-                  [str, uuid.UUID])
+                  [Key.text, Key.uuid])
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -50,7 +49,7 @@ async def trend_page(
 ) -> list[TrendPoint]:
     stmt = select(TrendPoint).where(TrendPoint.aircraft_id == aircraft.id)
     stmt = keyset(stmt, params, [TrendPoint.flown_at, TrendPoint.flight_id],
-                  [datetime.fromisoformat, uuid.UUID])
+                  [Key.instant, Key.uuid])
     return list((await session.execute(stmt)).scalars().all())
 
 

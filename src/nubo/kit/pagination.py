@@ -6,7 +6,8 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
@@ -20,6 +21,8 @@ from nubo.kit.errors import Unprocessable
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+INT64_MAX = 2**63 - 1
+MAX_TEXT_CHARS = 256
 
 
 class Page(BaseModel, Generic[T]):
@@ -47,15 +50,72 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
+class Key(Enum):
+    """What one position of a cursor holds. A cursor comes back from the client, so each
+    value is checked here, before it reaches SQL, whatever was put in its place."""
+
+    instant = "instant"  # timezone-aware ISO 8601, compared as UTC
+    uuid = "uuid"
+    bigint = "bigint"  # a JSON integer that fits a signed 64-bit column
+    text = "text"
+
+    def parse(self, value: object) -> Any:
+        return _PARSERS[self](value)
+
+
+def _instant(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("not a timestamp")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("a timestamp without a time zone")
+    return parsed.astimezone(UTC)  # OverflowError at the ends of the calendar
+
+
+def _uuid(value: object) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise ValueError("not an id")
+    return uuid.UUID(value)
+
+
+def _bigint(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > INT64_MAX:
+        raise ValueError("not a 64-bit integer")
+    return value
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS or "\x00" in value:
+        raise ValueError("not a text key")
+    value.encode()  # a lone surrogate cannot be sent to the database
+    return value
+
+
+_PARSERS: dict[Key, Callable[[object], Any]] = {
+    Key.instant: _instant,
+    Key.uuid: _uuid,
+    Key.bigint: _bigint,
+    Key.text: _text,
+}
+
+
+def _invalid() -> Unprocessable:
+    return Unprocessable("cursor is not valid", code="invalid-cursor")
+
+
+def decode_cursor(cursor: str, keys: Sequence[Key]) -> list[Any]:
+    """The cursor's values, each checked against its key; 422 `invalid-cursor` otherwise."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable("cursor is not valid", code="invalid-cursor") from exc
-    if not isinstance(values, list) or len(values) != arity:
-        raise Unprocessable("cursor is not valid", code="invalid-cursor")
-    return values
+        raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except ValueError as exc:  # bad base64, bad UTF-8 or bad JSON
+        raise _invalid() from exc
+    if not isinstance(raw, list) or len(raw) != len(keys):
+        raise _invalid()
+    try:
+        return [key.parse(value) for key, value in zip(keys, raw, strict=True)]
+    except (ValueError, OverflowError) as exc:  # UnicodeEncodeError is a ValueError
+        raise _invalid() from exc
 
 
 def _jsonable(value: Any) -> Any:
@@ -70,17 +130,14 @@ def keyset(
     stmt: Select[Any],
     params: PageParams,
     columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
-    parse: Sequence[Callable[[Any], Any]],
+    keys: Sequence[Key],
     *,
     descending: bool = False,
 ) -> Select[Any]:
-    """Order by `columns` (the last must be unique) and continue after the cursor."""
+    """Order by `columns` (the last must be unique) and continue after the cursor, whose
+    values are of `keys`, one per column."""
     if params.cursor:
-        raw = decode_cursor(params.cursor, len(columns))
-        try:
-            values = [p(v) for p, v in zip(parse, raw, strict=True)]
-        except (ValueError, TypeError) as exc:
-            raise Unprocessable("cursor is not valid", code="invalid-cursor") from exc
+        values = decode_cursor(params.cursor, keys)
         stmt = stmt.where(_after(columns, values, descending))
     order = [c.desc() if descending else c.asc() for c in columns]
     return stmt.order_by(*order).limit(params.limit + 1)
@@ -110,9 +167,7 @@ async def page_by_creation(
 ) -> list[Any]:
     """One page of `model` rows in creation order, `id` breaking ties: most lists' order."""
     columns = [model.created_at, model.id]
-    stmt = keyset(
-        stmt, params, columns, [datetime.fromisoformat, uuid.UUID], descending=newest_first
-    )
+    stmt = keyset(stmt, params, columns, [Key.instant, Key.uuid], descending=newest_first)
     return list((await session.execute(stmt)).scalars().all())
 
 

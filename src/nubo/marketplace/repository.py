@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection
-from nubo.kit.pagination import PageParams, decode_cursor, keyset
+from nubo.kit.pagination import Key, PageParams, decode_cursor, keyset
 from nubo.models import (
     Dataset,
     Invoice,
@@ -22,13 +22,6 @@ from nubo.models import (
     Transaction,
     TransactionType,
 )
-
-
-def _int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("not an integer")
-    return value
-
 
 # ------------------------------------------------------------------ datasets
 
@@ -56,10 +49,10 @@ async def dataset_is_live(read: ReadConnection, dataset_id: uuid.UUID) -> bool:
 
 
 SORTS: dict[str, tuple[list[Any], list[Any], bool]] = {
-    "price": ([Dataset.price_minor, Dataset.id], [_int, uuid.UUID], False),
-    "-price": ([Dataset.price_minor, Dataset.id], [_int, uuid.UUID], True),
-    "created_at": ([Dataset.created_at, Dataset.id], [datetime.fromisoformat, uuid.UUID], False),
-    "-created_at": ([Dataset.created_at, Dataset.id], [datetime.fromisoformat, uuid.UUID], True),
+    "price": ([Dataset.price_minor, Dataset.id], [Key.bigint, Key.uuid], False),
+    "-price": ([Dataset.price_minor, Dataset.id], [Key.bigint, Key.uuid], True),
+    "created_at": ([Dataset.created_at, Dataset.id], [Key.instant, Key.uuid], False),
+    "-created_at": ([Dataset.created_at, Dataset.id], [Key.instant, Key.uuid], True),
 }
 
 
@@ -70,14 +63,14 @@ def sort_key(sort: str, d: Dataset) -> tuple[Any, ...]:
 async def page_of_datasets(
     session: AsyncSession, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
 ) -> list[Dataset]:
-    columns, parsers, descending = SORTS[sort]
+    columns, keys, descending = SORTS[sort]
     stmt = keyset(
-        readable_datasets().where(*conditions), params, columns, parsers, descending=descending
+        readable_datasets().where(*conditions), params, columns, keys, descending=descending
     )
     if params.cursor:
         # keyset() writes "after the cursor" as an OR, which no index can seek with; the
         # redundant bound on the leading column can: page 1,000 costs what page 1 does.
-        first = parsers[0](decode_cursor(params.cursor, len(columns))[0])
+        first = decode_cursor(params.cursor, keys)[0]
         stmt = stmt.where(columns[0] <= first if descending else columns[0] >= first)
     return list((await session.execute(stmt)).scalars().all())
 
