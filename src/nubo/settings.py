@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "nubo-api"
     access_token_ttl_s: int = Field(default=900, ge=30, le=3600)
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=300)
+    # A used refresh token presented again this soon (two tabs, a retried request) gets the
+    # same new pair; later, it counts as theft and revokes its family.
+    refresh_grace_s: float = Field(default=10.0, ge=0, le=60)
 
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from sqlalchemy import update
 
 from nubo.kit.security import TokenCodec
 from nubo.kit.types import utcnow
-from nubo.models import Role
+from nubo.models import RefreshToken, Role
 from tests.fixtures.world import PASSWORD, make_user
 
 SIGNUP = {"account_name": "Acme Air", "name": "Ana", "email": "Ana@Acme.example.com",
@@ -149,9 +150,41 @@ async def test_refresh_rotates_the_refresh_token(client, world):
     assert again.status_code == 200
 
 
-async def test_reusing_an_old_refresh_token_revokes_the_whole_family(client, world):
+async def _used_long_ago(session, world, token: str) -> None:
+    """Move the token's use back past the grace window (no sleeping in tests)."""
+    jti = world.platform.tokens.decode(token, "refresh").jti
+    past = utcnow() - timedelta(seconds=world.platform.settings.refresh_grace_s + 1)
+    await session.execute(update(RefreshToken).where(RefreshToken.id == jti).values(used_at=past))
+    await session.commit()
+
+
+async def test_refreshing_again_within_the_grace_window_returns_the_same_pair(client, world):
+    first = (await login(client, world.member_a.email)).json()["refresh_token"]
+    once = await client.post("/api/auth/refresh", json={"refresh_token": first})
+    twice = await client.post("/api/auth/refresh", json={"refresh_token": first})
+    assert once.status_code == twice.status_code == 200, twice.text
+    assert twice.json() == once.json()
+    profile = await client.get(
+        "/api/users/profile", headers={"Authorization": f"Bearer {twice.json()['access_token']}"}
+    )
+    assert profile.status_code == 200
+    onward = await client.post("/api/auth/refresh",
+                               json={"refresh_token": twice.json()["refresh_token"]})
+    assert onward.status_code == 200, onward.text
+
+
+async def test_a_retry_within_the_window_after_logout_is_401(client, world):
     first = (await login(client, world.member_a.email)).json()["refresh_token"]
     second = (await client.post("/api/auth/refresh", json={"refresh_token": first})).json()
+    await client.post("/api/auth/logout", json={"refresh_token": second["refresh_token"]})
+    retry = await client.post("/api/auth/refresh", json={"refresh_token": first})
+    assert_problem(retry, 401, "invalid-token")
+
+
+async def test_reusing_an_old_refresh_token_revokes_the_whole_family(client, world, session):
+    first = (await login(client, world.member_a.email)).json()["refresh_token"]
+    second = (await client.post("/api/auth/refresh", json={"refresh_token": first})).json()
+    await _used_long_ago(session, world, first)
     reuse = await client.post("/api/auth/refresh", json={"refresh_token": first})
     assert_problem(reuse, 401, "refresh-token-reused")
     after = await client.post("/api/auth/refresh",

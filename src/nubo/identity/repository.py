@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from nubo.identity.principal import PRINCIPAL_FIELDS, Actor, Principal
@@ -103,6 +105,30 @@ async def lock_account(session: AsyncSession, account_id: uuid.UUID) -> None:
 async def refresh_token(session: AsyncSession, jti: uuid.UUID) -> RefreshToken | None:
     stmt = select(RefreshToken).where(RefreshToken.id == jti).with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def claim_refresh_token(
+    session: AsyncSession, jti: uuid.UUID, successor: uuid.UUID, now: datetime
+) -> bool:
+    """Mark a live, unused refresh token used and name its successor; False when it is not
+    (used by a concurrent request, revoked or unknown).
+
+    One conditional UPDATE, as the unit's first statement: on PostgreSQL a concurrent claim
+    waits on the row and then finds it used; on SQLite it takes the write lock before reading
+    anything, so concurrent refreshes queue instead of failing on a stale snapshot.
+    """
+    stmt = (
+        update(RefreshToken)
+        .where(
+            RefreshToken.id == jti,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=now, replaced_by=successor)
+        .execution_options(synchronize_session=False)
+    )
+    result = cast(CursorResult[Any], await session.execute(stmt))
+    return result.rowcount == 1
 
 
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:

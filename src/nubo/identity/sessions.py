@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,22 +39,42 @@ async def issue_tokens(
     platform: Platform,
     user: TokenSubject,
     family: uuid.UUID | None = None,
+    *,
+    jti: uuid.UUID | None = None,
 ) -> TokenPair:
     family = family or uuid.uuid4()
+    jti = jti or uuid.uuid4()
+    now = utcnow()
+    session.add(
+        RefreshToken(
+            id=jti,
+            user_id=user.id,
+            family_id=family,
+            issued_at=now,
+            expires_at=now + platform.refresh_ttl,
+        )
+    )
+    await session.flush()
+    return _pair(platform, user, family, jti, now)
+
+
+def _pair(
+    platform: Platform, user: TokenSubject, family: uuid.UUID, jti: uuid.UUID, now: datetime
+) -> TokenPair:
+    """The pair of refresh token `jti` issued at `now`: minting it again gives the same
+    tokens (the access token's id derives from the refresh token's)."""
     access, _ = platform.tokens.encode(
         sub=user.id,
         typ="access",
         ttl=platform.access_ttl,
+        jti=uuid.uuid5(jti, "access"),
         family=family,
         version=user.token_version,
+        now=now,
     )
-    refresh, claims = platform.tokens.encode(
-        sub=user.id, typ="refresh", ttl=platform.refresh_ttl, family=family
+    refresh, _ = platform.tokens.encode(
+        sub=user.id, typ="refresh", ttl=platform.refresh_ttl, jti=jti, family=family, now=now
     )
-    session.add(
-        RefreshToken(id=claims.jti, user_id=user.id, family_id=family, expires_at=claims.exp)
-    )
-    await session.flush()
     return TokenPair(
         access_token=access, refresh_token=refresh, expires_in=platform.settings.access_token_ttl_s
     )
@@ -97,21 +118,37 @@ async def login(
 
 
 async def refresh(session: AsyncSession, platform: Platform, token: str) -> TokenPair:
+    """Rotate: the token is used once and its successor issued. Presented again within the
+    grace window (two tabs refreshing at once, a retried request), it gets that same
+    successor; later, it is a stolen token and its whole family is revoked."""
     try:
         claims = platform.tokens.decode(token, "refresh")
     except InvalidToken as exc:
         raise Unauthorized("the refresh token is not valid", code="invalid-token") from exc
+    now, successor = utcnow(), uuid.uuid4()
+    claimed = await repository.claim_refresh_token(session, claims.jti, successor, now)
     stored = await repository.refresh_token(session, claims.jti)
     if stored is None or stored.revoked_at is not None:
         raise Unauthorized("the refresh token has been revoked", code="invalid-token")
-    if stored.used_at is not None:
-        await repository.revoke_family(session, stored.family_id)
-        raise RefreshReuse("the refresh token was already used; every session of it is revoked")
     user = await repository.active_user(session, stored.user_id)
     if user is None:
         raise Unauthorized("the user can no longer sign in", code="invalid-token")
-    stored.used_at = utcnow()
-    return await issue_tokens(session, platform, user, family=stored.family_id)
+    if claimed:
+        return await issue_tokens(session, platform, user, stored.family_id, jti=successor)
+    return await _replay(session, platform, user, stored, now)
+
+
+async def _replay(
+    session: AsyncSession, platform: Platform, user: TokenSubject, used: RefreshToken,
+    now: datetime,
+) -> TokenPair:
+    grace = timedelta(seconds=platform.settings.refresh_grace_s)
+    if used.used_at is not None and used.replaced_by is not None and now - used.used_at <= grace:
+        issued = await repository.refresh_token(session, used.replaced_by)
+        if issued is not None and issued.revoked_at is None:
+            return _pair(platform, user, used.family_id, issued.id, issued.issued_at)
+    await repository.revoke_family(session, used.family_id)
+    raise RefreshReuse("the refresh token was already used; every session of it is revoked")
 
 
 async def logout(session: AsyncSession, platform: Platform, token: str) -> None:

@@ -66,8 +66,10 @@ class TokenCodec:
         jti: uuid.UUID | None = None,
         family: uuid.UUID | None = None,
         version: int = 0,
+        now: datetime | None = None,
     ) -> tuple[str, TokenClaims]:
-        now = utcnow()
+        """The signed token; the same arguments (with `now` and `jti`) give the same token."""
+        now = now or utcnow()
         claims = TokenClaims(
             sub=sub, jti=jti or uuid.uuid4(), typ=typ, exp=now + ttl, fam=family, ver=version
         )

@@ -22,3 +22,5 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The token issued when this one was used: a retry within the grace window gets it again.
+    replaced_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
