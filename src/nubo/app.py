@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nubo import __version__
 from nubo.fleet.endpoints import router as fleet_router
 from nubo.flights.endpoints import routers as flights_routers
+from nubo.identity.auth import needs_caller, require_bearer
 from nubo.identity.endpoints import routers as identity_routers
 from nubo.kit.db import create_engine, create_sessionmaker, engine_reader, engine_writer
-from nubo.kit.edge import RefuseNulMiddleware
+from nubo.kit.edge import RefuseNulMiddleware, guard_bodies
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from nubo.kit.platform import Platform
 from nubo.marketplace.endpoints import routers as marketplace_routers
@@ -70,6 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install(app, settings)
     install_error_handlers(app)
     app.include_router(api_router())
+    check_caller = require_bearer(app.state.platform)
+    guard_bodies(
+        app.routes,
+        settings.max_json_body_bytes,
+        lambda route: check_caller if needs_caller(route.dependant) else None,
+    )
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

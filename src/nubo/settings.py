@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     login_window_s: int = 300
 
     max_upload_bytes: int = 2 * 1024**3
+    # Largest body parsed in memory (JSON, forms); file uploads stream under max_upload_bytes.
+    max_json_body_bytes: int = Field(default=1024**2, ge=1024)
     # How long an Idempotency-Key replays its first response (then it is forgotten).
     idempotency_key_ttl_s: int = Field(default=24 * 3600, ge=60)
     jobs: Literal["inprocess", "procrastinate"] = "inprocess"

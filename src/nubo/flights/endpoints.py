@@ -21,6 +21,7 @@ from nubo.flights.schemas import (
 )
 from nubo.identity.auth import CurrentUser
 from nubo.kit.db import Session, StandaloneDb
+from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.platform import JobsDep, StoreDep
@@ -78,6 +79,7 @@ _UPLOAD_BODY = {
     openapi_extra=_CREATE_BODY,
     summary="Create a flight (JSON record, or multipart record + data file)",
 )
+@streams_body(json_in_memory=True)
 async def create_flight(
     request: Request,
     actor: CurrentUser,
@@ -111,6 +113,7 @@ async def create_flight(
     openapi_extra=_UPLOAD_BODY,
     summary="Attach or replace the data file (multipart `file`, or the raw body)",
 )
+@streams_body()
 async def upload_file(
     flight_id: FlightId,
     request: Request,

@@ -28,16 +28,26 @@ GONE_CHECK_EVERY = 20  # polls between checks that the flight still exists
 _TERMINAL = {str(s) for s in TERMINAL_STATUSES}
 
 
+MAX_EVENT_ID = 2**63 - 1  # event ids are a signed 64-bit column
+
+
 def parse_last_event_id(header: str | None, after: int | None) -> int:
-    if header is None or not header.strip():
-        return after or 0
-    try:
-        value = int(header.strip())
-    except ValueError as exc:
-        raise Unprocessable("Last-Event-ID must be an event id", code="invalid-event-id") from exc
-    if value < 0:
-        raise Unprocessable("Last-Event-ID must be an event id", code="invalid-event-id")
+    """Where to resume: `Last-Event-ID` if sent, else `?after=`. Checked before the stream
+    opens: a value no event id can have would otherwise fail in SQL mid-stream."""
+    if header is not None and header.strip():
+        try:
+            value = int(header.strip())
+        except ValueError as exc:
+            raise _invalid_event_id() from exc
+    else:
+        value = after or 0
+    if not 0 <= value <= MAX_EVENT_ID:
+        raise _invalid_event_id()
     return value
+
+
+def _invalid_event_id() -> Unprocessable:
+    return Unprocessable("Last-Event-ID must be an event id", code="invalid-event-id")
 
 
 async def event_stream(

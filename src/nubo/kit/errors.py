@@ -72,12 +72,20 @@ class PayloadTooLarge(NuboError):
     status, code, title = 413, "payload-too-large", "Payload too large"
 
 
+class BodyTooLarge(PayloadTooLarge):
+    code = "body-too-large"
+
+
 class UnsupportedMediaType(NuboError):
     status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 class Unprocessable(NuboError):
     status, code, title = 422, "validation-error", "Unprocessable content"
+
+
+class JsonTooDeep(Unprocessable):
+    code = "json-too-deep"
 
 
 class TooManyRequests(NuboError):
@@ -189,6 +197,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, NuboError):
+        # FastAPI turns any error raised while it reads a body into a bare 400; one of ours
+        # (a body cap met while streaming) keeps its own status and code.
+        return await _nubo_error(request, exc.__cause__)
     code, title = HTTP_CODES.get(exc.status_code, ("http-error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     headers = dict(exc.headers or {})

@@ -110,5 +110,8 @@ class TokenCodec:
             )
         except InvalidToken:
             raise
-        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        # A well-signed token can still carry claims no real one has (exp=1e30, fam=5): the
+        # datetime and UUID constructors then raise Overflow/OS/AttributeError.
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError, AttributeError, OverflowError,
+                OSError) as exc:
             raise InvalidToken(str(exc)) from exc

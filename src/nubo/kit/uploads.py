@@ -106,7 +106,7 @@ def declared_length(headers: Mapping[str, str]) -> int | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is true, int("²") fails
         raise MalformedUpload("invalid Content-Length header")
     return int(raw)
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nubo.identity.auth import CurrentUser, Operator
 from nubo.identity.principal import Actor
 from nubo.kit.db import Session, StandaloneDb
+from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.platform import StoreDep
@@ -158,6 +159,7 @@ async def delete_dataset(dataset_id: DatasetId, _: Operator, session: Session) -
         }
     },
 )
+@streams_body()
 async def upload_dataset_file(
     dataset_id: DatasetId,
     request: Request,
