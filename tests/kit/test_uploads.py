@@ -21,6 +21,7 @@ from nubo.kit.uploads import (
     MultipartStream,
     UnsupportedUpload,
     UploadError,
+    declared_length,
     iter_limited,
     request_body,
     sanitize_filename,
@@ -400,3 +401,9 @@ async def test_client_disconnect_mid_file_stores_nothing(tmp_path: Path) -> None
         await app(scope, receive, send)
     assert messages == []  # the whole 12 MiB went through before the disconnect
     assert stored_files(root) == []
+
+
+@pytest.mark.parametrize("raw", ["²", "1²", "١٢", "-1", "1e3", "0x10", ""])
+def test_a_content_length_that_is_not_ascii_digits_is_a_malformed_upload(raw: str) -> None:
+    with pytest.raises(MalformedUpload):
+        declared_length({"content-length": raw})
