@@ -1,7 +1,7 @@
 """refresh token successor, for the rotation grace window
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0013
 Create Date: 2026-11-29 14:30:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
