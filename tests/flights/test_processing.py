@@ -4,6 +4,9 @@ another process."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from nubo.bleed.model import load_artefact
 from nubo.flights import analysis, tasks
@@ -323,3 +328,47 @@ async def test_a_2xx_is_sent_only_after_the_commit(live: Live, database_url: str
     finally:
         await other.dispose()
     assert seen_at_start == [before + 1, before + 2, before + 1]
+
+
+async def _write_lock_free(database_url: str, flight_id: str) -> None:
+    """Take the flight's write lock from another connection without waiting (raises if
+    someone holds it), then let it go."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(str(url.database), timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+        return
+    other = create_engine(database_url)
+    try:
+        async with other.connect() as c:
+            stmt = select(Flight.id).where(Flight.id == uuid.UUID(flight_id))
+            await c.execute(stmt.with_for_update(nowait=True))
+            await c.rollback()
+    finally:
+        await other.dispose()
+
+
+async def test_a_job_holds_no_write_lock_while_it_analyses(
+    live: Live, database_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    real, started, finish = analysis.ANALYZE, threading.Event(), threading.Event()
+
+    def held(path: Any, **kw: Any) -> Any:
+        started.set()
+        finish.wait(60)
+        return real(path, **kw)
+
+    monkeypatch.setattr(analysis, "ANALYZE", held)
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], csv_bytes())
+    assert await asyncio.to_thread(started.wait, 60)
+    try:
+        await _write_lock_free(database_url, flight["id"])
+    finally:
+        finish.set()
+    done = await live.wait_terminal(flight["id"])
+    assert done["processing_status"] == "processed"

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import delete, text
+from sqlalchemy import delete, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nubo.app import bind_engine, create_app
 from nubo.kit.db import Session, create_engine, engine_reader
-from nubo.models import RateLimitWindow
+from nubo.kit.jobs import JobContext
+from nubo.kit.types import utcnow
+from nubo.models import Account, RateLimitWindow
+from nubo.runtime import job_context
+from tests.flights.live import Live, start_live
 
 
 async def test_a_failing_commit_turns_the_response_into_an_error(app):
@@ -136,3 +141,48 @@ async def test_after_commit_hooks_run_once_committed_and_never_on_rollback(sessi
     assert ran == ["committed", "undone"]
     await commit_unit(session)  # hooks of an ended unit never run again
     assert ran == ["committed", "undone"]
+
+
+@pytest.fixture
+async def live(database_url: str, engine: AsyncEngine, tmp_path) -> AsyncIterator[Live]:
+    async for value in start_live(database_url, tmp_path):
+        yield value
+
+
+async def _hold_a_write(ctx: JobContext, account_id: uuid.UUID, holding: asyncio.Event,
+                        release: asyncio.Event) -> None:
+    async with ctx.unit() as s:
+        await s.execute(
+            update(Account).where(Account.id == account_id).values(updated_at=utcnow())
+        )
+        holding.set()
+        await release.wait()
+
+
+async def test_writers_wait_their_turn_behind_a_job_holding_a_write_never_503(live: Live):
+    """A job's unit holds a write; concurrent writes that read first wait for it (on
+    SQLite a deferred transaction that has read cannot wait: it failed at once with 503)."""
+    ctx = job_context(live.app, live.app.state.jobs)
+    holding, release = asyncio.Event(), asyncio.Event()
+    job = asyncio.create_task(_hold_a_write(ctx, live.world.account_b.id, holding, release))
+    await holding.wait()
+    emails = [f"w{i}-{uuid.uuid4().hex[:8]}@example.com" for i in range(4)]
+    op, admin = live.world.headers("operator"), live.world.headers("admin_a")
+    writes = [
+        live.client.post("/api/accounts", json={"name": "Waiting", "email": e}, headers=op)
+        for e in emails
+    ] + [
+        live.client.patch("/api/users/edit", json={"name": f"Ada {i}"}, headers=admin)
+        for i in range(4)
+    ]
+    pending = [asyncio.ensure_future(w) for w in writes]
+    await asyncio.sleep(0.3)  # let them reach the held lock
+    release.set()
+    await job
+    responses = await asyncio.gather(*pending)
+    async with live.app.state.sessionmaker() as s:
+        await s.execute(delete(Account).where(Account.email.in_(emails)))
+        await s.commit()
+    assert [r.status_code for r in responses] == [201] * 4 + [200] * 4, [
+        r.text for r in responses if r.status_code >= 300
+    ]
