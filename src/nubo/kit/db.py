@@ -38,12 +38,31 @@ def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngin
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     if kwargs.get("poolclass") is NullPool:
-        return create_async_engine(url, **kwargs)
-    # No pre-ping: it costs a round trip per checkout on the hottest path. Connections are
-    # recycled instead, and a connection found dead mid-request answers 503 (kit/errors).
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, **kwargs
-    )
+        engine = create_async_engine(url, **kwargs)
+    else:
+        # No pre-ping: it costs a round trip per checkout on the hottest path. Connections
+        # are recycled instead, and a connection found dead mid-request answers 503.
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, **kwargs
+        )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    return engine
+
+
+def _connect_or_unavailable(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Open a connection; whatever stops it is the database being unreachable.
+
+    The driver lets a refused socket out as a bare OSError and a server that refuses the
+    session (starting up, shutting down, not accepting connections, too many) as a generic
+    error: both become the DB-API's OperationalError, which the error handler answers 503.
+    """
+    dbapi = dialect.loaded_dbapi
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except dbapi.OperationalError:
+        raise
+    except Exception as exc:
+        raise dbapi.OperationalError(f"cannot connect: {type(exc).__name__}: {exc}", exc) from exc
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
