@@ -6,7 +6,8 @@
   ``queued``), and the domain's sweeper re-defers it on start and periodically.
 * ``settings.jobs == "procrastinate"``: :class:`ProcrastinateQueue`, Procrastinate on
   PostgreSQL; ``nubo worker`` processes (on any number of machines) run the jobs; the API
-  processes only defer.
+  processes only defer. Workers beat; the jobs a stalled (killed) worker was running are
+  retried by the others (:meth:`ProcrastinateQueue.retry_stalled`).
 
 Rules for tasks (see docs/decisions/jobs-procrastinate-and-inprocess.md):
 
@@ -452,10 +453,15 @@ class ProcrastinateQueue(JobQueue):
                 seconds_since_heartbeat=self.stalled_after_s
             )
         )
+        retried = 0
         for job in stalled:
             log.warning("retrying job %s %s of a stalled worker", job.id, job.task_name)
-            await self.app.job_manager.retry_job(job)
-        return len(stalled)
+            try:
+                await self.app.job_manager.retry_job(job)
+                retried += 1
+            except Exception:  # another worker retried it first
+                log.info("job %s was no longer doing", job.id, exc_info=True)
+        return retried
 
     async def run_worker(self) -> None:
         """Block until the worker stops (``nubo worker``)."""
