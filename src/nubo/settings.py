@@ -64,11 +64,14 @@ class Settings(BaseSettings):
     jobs_concurrency: int = Field(default=2, ge=1, le=64)
     # Claims of one processing run before it ends `failed` (too-many-attempts).
     jobs_max_attempts: int = Field(default=3, ge=1, le=20)
-    # A processing job holds its flight for this long; past it, the sweeper re-defers.
-    jobs_lease_s: int = Field(default=900, ge=10)
+    # A processing job holds its flight this long and renews it every third of it (its
+    # heartbeat); a worker silent this long is taken for dead: the sweeper re-defers its
+    # flight, and its Procrastinate jobs are retried.
+    jobs_lease_s: int = Field(default=30, ge=3)
     # Flights left `queued` this long without being claimed are re-deferred by the sweeper.
     jobs_requeue_after_s: int = Field(default=60, ge=1)
-    jobs_sweep_every_s: float = Field(default=60.0, gt=0)
+    # With the lease, bounds how long a dead worker's flight waits for another (< 1 min).
+    jobs_sweep_every_s: float = Field(default=15.0, gt=0)
     events_poll_s: float = Field(default=0.5, gt=0)
     events_heartbeat_s: float = Field(default=10.0, gt=0, le=15)
     presigned_upload_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)

@@ -6,15 +6,15 @@ from datetime import timedelta
 
 from nubo.kit.types import utcnow
 from nubo.models import Aircraft
-from tests.fixtures.fleet import processed_flight, result_dict
+from tests.fixtures.fleet import flight_result, processed_flight
 
 
 async def test_aircraft_list_shows_latest_status_and_score(client, world, session):
     start = utcnow() - timedelta(days=3)
-    await processed_flight(session, world.account_a, "PR-XBA", start, result_dict("normal", 96))
+    await processed_flight(session, world.account_a, "PR-XBA", start, flight_result("normal", 96))
     await processed_flight(session, world.account_a, "PR-XBA", start + timedelta(days=1),
-                           result_dict("watch", 71))
-    await processed_flight(session, world.account_a, "PR-XBB", start, result_dict("normal", 99))
+                           flight_result("watch", 71))
+    await processed_flight(session, world.account_a, "PR-XBB", start, flight_result("normal", 99))
     await session.commit()
     response = await client.get("/api/aircraft", headers=world.headers("member_a"))
     assert response.status_code == 200
@@ -38,9 +38,9 @@ async def test_trend_lists_flights_in_the_order_flown_even_if_recorded_out_of_or
 ):
     start = utcnow() - timedelta(days=10)
     late = await processed_flight(session, world.account_a, "PR-XBA", start + timedelta(days=2),
-                                  result_dict("watch", 80))
+                                  flight_result("watch", 80))
     early = await processed_flight(session, world.account_a, "PR-XBA", start,
-                                   result_dict("normal", 98))
+                                   flight_result("normal", 98))
     await session.commit()
     response = await client.get("/api/aircraft/pr-xba", headers=world.headers("admin_a"))
     assert response.status_code == 200
@@ -54,7 +54,7 @@ async def test_recording_the_same_flight_twice_keeps_one_point(session, world):
     flight = await processed_flight(session, world.account_a, "PR-XBA")
     from nubo.fleet import trend
 
-    aircraft = await trend.record(session, flight, result_dict("alert", 40))
+    aircraft = await trend.record(session, flight, flight_result("alert", 40))
     assert aircraft.flights_processed == 1
     assert aircraft.latest_status == "alert"
     assert isinstance(aircraft, Aircraft) and aircraft.trend_state is not None

@@ -4,6 +4,10 @@ another process."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from nubo.bleed.model import load_artefact
 from nubo.flights import analysis, tasks
 from nubo.kit.db import create_engine, create_sessionmaker
-from nubo.kit.storage import new_key
+from nubo.kit.jobs import InProcessQueue, JobContext
+from nubo.kit.storage import ObjectStore, new_key
 from nubo.kit.types import utcnow
 from nubo.models import Flight, FlightEvent, ProcessingStatus
 from nubo.runtime import job_context
@@ -323,3 +330,160 @@ async def test_a_2xx_is_sent_only_after_the_commit(live: Live, database_url: str
     finally:
         await other.dispose()
     assert seen_at_start == [before + 1, before + 2, before + 1]
+
+
+async def _write_lock_free(database_url: str, flight_id: str) -> None:
+    """Take the flight's write lock from another connection without waiting (raises if
+    someone holds it), then let it go."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        conn = sqlite3.connect(str(url.database), timeout=0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+        return
+    other = create_engine(database_url)
+    try:
+        async with other.connect() as c:
+            stmt = select(Flight.id).where(Flight.id == uuid.UUID(flight_id))
+            await c.execute(stmt.with_for_update(nowait=True))
+            await c.rollback()
+    finally:
+        await other.dispose()
+
+
+async def test_a_job_holds_no_write_lock_while_it_analyses(
+    live: Live, database_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    real, started, finish = analysis.ANALYZE, threading.Event(), threading.Event()
+
+    def held(path: Any, **kw: Any) -> Any:
+        started.set()
+        finish.wait(60)
+        return real(path, **kw)
+
+    monkeypatch.setattr(analysis, "ANALYZE", held)
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], csv_bytes())
+    assert await asyncio.to_thread(started.wait, 60)
+    try:
+        await _write_lock_free(database_url, flight["id"])
+    finally:
+        finish.set()
+    done = await live.wait_terminal(flight["id"])
+    assert done["processing_status"] == "processed"
+
+
+class HeldAnalysis:
+    """The analysis blocks until released: a job caught mid-work."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+        real = analysis.ANALYZE
+
+        def held(path: Any, **kw: Any) -> Any:
+            self.started.set()
+            self.release.wait(60)
+            return real(path, **kw)
+
+        monkeypatch.setattr(analysis, "ANALYZE", held)
+
+    async def wait_started(self) -> None:
+        assert await asyncio.to_thread(self.started.wait, 60)
+
+
+@pytest.fixture
+async def live_short_lease(database_url: str, engine: Any, tmp_path: Path) -> AsyncIterator[Live]:
+    async for value in start_live(database_url, tmp_path, jobs_lease_s=6):
+        yield value
+
+
+async def _row(live: Live, flight_id: str) -> Flight:
+    async with live.app.state.sessionmaker() as s:
+        flight = await s.get(Flight, uuid.UUID(flight_id))
+    assert flight is not None
+    return flight
+
+
+async def test_a_working_job_renews_its_lease(
+    live_short_lease: Live, monkeypatch: pytest.MonkeyPatch
+):
+    live, held = live_short_lease, HeldAnalysis(monkeypatch)
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], csv_bytes())
+    await held.wait_started()
+    try:
+        claimed = await _row(live, flight["id"])
+        assert claimed.lease_until is not None
+        for _ in range(600):
+            now = await _row(live, flight["id"])
+            if now.lease_until is not None and now.lease_until > claimed.lease_until:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the lease was never renewed")
+        # Renewed by the job that holds it, not taken over by another after it ran out.
+        assert (now.job_token, now.processing_attempts) == (claimed.job_token, 1)
+    finally:
+        held.release.set()
+    assert (await live.wait_terminal(flight["id"]))["processing_status"] == "processed"
+
+
+async def test_deleting_a_flight_stops_its_running_analysis(
+    live_short_lease: Live, monkeypatch: pytest.MonkeyPatch
+):
+    live, held = live_short_lease, HeldAnalysis(monkeypatch)
+    flight = await _new_flight(live)
+    await _upload(live, flight["id"], csv_bytes())
+    await held.wait_started()
+    try:
+        r = await live.client.delete(f"/api/flight/{flight['id']}",
+                                     headers=live.world.headers("admin_a"))
+        assert r.status_code == 204
+        # The job ends at its next heartbeat, while its analysis is still held.
+        await live.app.state.jobs.join(timeout_s=30)
+        assert not held.release.is_set()
+    finally:
+        held.release.set()
+    row = await _row(live, flight["id"])
+    assert row.bleed_status is None and row.processed_at is None
+    async with live.app.state.sessionmaker() as s:
+        statuses = (await s.execute(
+            select(FlightEvent.status).where(FlightEvent.flight_id == row.id)
+        )).scalars().all()
+    assert not {"processed", "failed"} & set(statuses)
+
+
+def _unreachable_s3() -> ObjectStore:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return ObjectStore.from_url(
+        "s3://nubo-down", endpoint=f"http://127.0.0.1:{port}", region="us-east-1",
+        access_key_id="k", secret_access_key="s", allow_http=True, max_retries=0,
+        connect_timeout_s=1, request_timeout_s=2,
+    )
+
+
+async def test_a_storage_outage_is_retried_then_fails_naming_it(
+    settings: Any, sessionmaker: Any, session: Any, world: Any
+):
+    flight = Flight(
+        account_id=world.account_a.id, registration="PR-XBA", processing_run=1,
+        processing_status=ProcessingStatus.queued, queued_at=utcnow(),
+        file_key=f"raw/account={world.account_a.id}/f.csv", file_format="csv",
+    )
+    session.add(flight)
+    await session.commit()
+    ctx = JobContext(settings=settings, sessionmaker=sessionmaker, store=_unreachable_s3(),
+                     queue=InProcessQueue())
+    seen = []
+    for _ in range(settings.jobs_max_attempts):  # each run of the job: the queue, the sweeper
+        await tasks.process_flight(ctx, flight_id=str(flight.id), run=1)
+        await session.refresh(flight)
+        seen.append((str(flight.processing_status), flight.error_code))
+    retries = [("queued", "storage-unavailable")] * (settings.jobs_max_attempts - 1)
+    assert seen == [*retries, ("failed", "storage-unavailable")]
+    assert "gave up after" in (flight.error_message or "")

@@ -1,5 +1,6 @@
 """At-least-once processing across real worker processes: a worker killed mid-job leaves
-the flight to another worker, which finishes it; a run that keeps dying ends `failed`."""
+the flight to another worker once its lease runs out, which finishes it, and its queue job
+is retried instead of staying `doing`; a run that keeps dying ends `failed`."""
 
 from __future__ import annotations
 
@@ -132,6 +133,17 @@ async def test_a_worker_killed_mid_job_leaves_the_flight_to_another_that_finishe
     _, rows = await fleet_query(live_pg.app.state.store,
                                 f"SELECT count(*) FROM features WHERE flight = '{flight_id}'")
     assert rows[0][0] > 0
+
+    # The killed worker's own queue job does not stay `doing`: once the worker is stalled
+    # it is retried, finds nothing to claim and ends.
+    async def no_job_left_doing() -> bool:
+        return not await live_pg.app.state.jobs.app.connector.execute_query_all_async(
+            "SELECT id FROM procrastinate_jobs WHERE status = 'doing' "
+            "AND args->>'flight_id' = %(flight_id)s",
+            flight_id=flight_id,
+        )
+
+    await _wait_for(no_job_left_doing, LEASE_S + 60)
 
 
 async def test_a_run_that_keeps_dying_ends_failed_and_the_queue_keeps_flowing(

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import delete, text
+from sqlalchemy import delete, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nubo.app import bind_engine, create_app
 from nubo.kit.db import Session, create_engine, engine_reader
-from nubo.models import RateLimitWindow
+from nubo.kit.jobs import JobContext
+from nubo.kit.types import utcnow
+from nubo.models import Account, RateLimitWindow
+from nubo.runtime import job_context
+from tests.flights.live import Live, start_live
 
 
 async def test_a_failing_commit_turns_the_response_into_an_error(app):
@@ -136,3 +144,108 @@ async def test_after_commit_hooks_run_once_committed_and_never_on_rollback(sessi
     assert ran == ["committed", "undone"]
     await commit_unit(session)  # hooks of an ended unit never run again
     assert ran == ["committed", "undone"]
+
+
+@pytest.fixture
+async def live(database_url: str, engine: AsyncEngine, tmp_path) -> AsyncIterator[Live]:
+    async for value in start_live(database_url, tmp_path):
+        yield value
+
+
+async def _hold_a_write(ctx: JobContext, account_id: uuid.UUID, holding: asyncio.Event,
+                        release: asyncio.Event) -> None:
+    async with ctx.unit() as s:
+        await s.execute(
+            update(Account).where(Account.id == account_id).values(updated_at=utcnow())
+        )
+        holding.set()
+        await release.wait()
+
+
+async def test_writers_wait_their_turn_behind_a_job_holding_a_write_never_503(live: Live):
+    """A job's unit holds a write; concurrent writes that read first wait for it (on
+    SQLite a deferred transaction that has read cannot wait: it failed at once with 503)."""
+    ctx = job_context(live.app, live.app.state.jobs)
+    holding, release = asyncio.Event(), asyncio.Event()
+    job = asyncio.create_task(_hold_a_write(ctx, live.world.account_b.id, holding, release))
+    await holding.wait()
+    emails = [f"w{i}-{uuid.uuid4().hex[:8]}@example.com" for i in range(4)]
+    op, admin = live.world.headers("operator"), live.world.headers("admin_a")
+    writes = [
+        live.client.post("/api/accounts", json={"name": "Waiting", "email": e}, headers=op)
+        for e in emails
+    ] + [
+        live.client.patch("/api/users/edit", json={"name": f"Ada {i}"}, headers=admin)
+        for i in range(4)
+    ]
+    pending = [asyncio.ensure_future(w) for w in writes]
+    await asyncio.sleep(0.3)  # let them reach the held lock
+    release.set()
+    await job
+    responses = await asyncio.gather(*pending)
+    async with live.app.state.sessionmaker() as s:
+        await s.execute(delete(Account).where(Account.email.in_(emails)))
+        await s.commit()
+    assert [r.status_code for r in responses] == [201] * 4 + [200] * 4, [
+        r.text for r in responses if r.status_code >= 300
+    ]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _answers_while_unreachable(settings, url: str) -> list[Any]:
+    app = create_app(settings.model_copy(update={"database_url": url}))
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    signup = {"account_name": "Down", "name": "D", "email": "d@example.com",
+              "password": "long-enough-1"}
+    platform = app.state.platform
+    token, _ = platform.tokens.encode(
+        sub=uuid.uuid4(), typ="access", ttl=platform.access_ttl, version=0
+    )
+    try:
+        async with AsyncClient(transport=transport, base_url="http://t") as client:
+            return [
+                await _login(client, "nobody@example.com"),
+                await client.post("/api/auth/signup", json=signup),
+                await client.get("/api/accounts", headers={"Authorization": f"Bearer {token}"}),
+            ]
+    finally:
+        await app.state.engine.dispose()
+
+
+def _all_database_unavailable(responses: list[Any]) -> None:
+    for response in responses:
+        assert response.status_code == 503, response.text
+        assert response.json()["code"] == "database-unavailable"
+        assert response.headers["retry-after"] == "1"
+
+
+async def test_a_database_that_cannot_be_reached_answers_503_never_500(
+    settings, database_url, tmp_path
+):
+    if database_url.startswith("postgresql"):
+        url = f"postgresql+asyncpg://nubo@127.0.0.1:{_closed_port()}/nubo"
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path}/missing-folder/nubo.db"
+    _all_database_unavailable(await _answers_while_unreachable(settings, url))
+
+
+async def test_a_postgresql_that_refuses_sessions_answers_503(settings, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a server refusing sessions is a PostgreSQL state")
+    name = f"nubo_refusing_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            await conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+        _all_database_unavailable(await _answers_while_unreachable(settings, url))
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        await admin.dispose()

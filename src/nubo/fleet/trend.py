@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.model import Artefact, load_artefact
 from nubo.bleed.trend import TrendState, update_trend
 from nubo.fleet import repository
+from nubo.flights.analysis import FlightResult
 from nubo.kit.types import utcnow
 from nubo.models import Aircraft, Flight, TrendPoint
 
@@ -57,7 +57,7 @@ async def state_before(session: AsyncSession, flight: Flight) -> TrendState | No
     return fold([p for p in points if p.flight_id != flight.id and _before(p, when, flight.id)])
 
 
-async def record(session: AsyncSession, flight: Flight, result: dict[str, Any]) -> Aircraft:
+async def record(session: AsyncSession, flight: Flight, result: FlightResult) -> Aircraft:
     """Store this flight's point and bring the aircraft's summary and trend up to date."""
     aircraft = await repository.ensure_aircraft(
         session, flight.account_id, flight.registration, flight.aircraft_type
@@ -67,13 +67,13 @@ async def record(session: AsyncSession, flight: Flight, result: dict[str, Any]) 
         point = TrendPoint(flight_id=flight.id, aircraft_id=aircraft.id)
         session.add(point)
     point.flown_at = flown_at(flight)
-    point.residuals = result.get("residuals") or {}
-    point.flight_status = result.get("flight_status") or result["bleed_status"]
-    point.trend_status = result.get("trend_status") or "normal"
-    point.bleed_status = result["bleed_status"]
-    point.integrity_score = float(result["integrity_score"])
-    point.engine_scores = result.get("engine_scores") or {}
-    point.model_version = result.get("model_version") or "unknown"
+    point.residuals = result.residuals
+    point.flight_status = result.flight_status
+    point.trend_status = result.trend_status
+    point.bleed_status = result.bleed_status
+    point.integrity_score = result.integrity_score
+    point.engine_scores = result.engine_scores
+    point.model_version = result.model_version
     await session.flush()
     points = await repository.trend_points(session, aircraft.id)
     latest = points[-1]

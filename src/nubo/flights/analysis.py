@@ -1,8 +1,8 @@
 """What the processing job runs on a flight's file: the bleed pipeline (pure, CPU-bound).
 
 Runs in a worker thread or process, so it takes and returns plain data: the file path and
-the aircraft's trend state in, the JSON-safe result and the feature table (Parquet bytes)
-out. A file the pipeline cannot use is an expected outcome, not an error.
+the aircraft's trend state in, the JSON-safe result fields and the feature table (Parquet
+bytes) out. A file the pipeline cannot use is an expected outcome, not an error.
 """
 
 from __future__ import annotations
@@ -14,15 +14,52 @@ from dataclasses import dataclass
 from typing import Any
 
 from nubo.bleed.errors import FlightDataError
-from nubo.bleed.pipeline import AnalysisResult, analyze
+from nubo.bleed.pipeline import AnalysisResult, analyze, json_safe
 from nubo.bleed.trend import TrendState
 
 ANALYZE: Callable[..., AnalysisResult] = analyze
 
 
+@dataclass(frozen=True, slots=True)
+class FlightResult:
+    """What a processed flight records, JSON-safe (no NaN, string keys)."""
+
+    bleed_status: str
+    integrity_score: float
+    engine_scores: dict[str, float | None]
+    findings: list[dict[str, Any]]
+    phases: list[dict[str, Any]]
+    model_version: str
+    warnings: list[str]
+    stats: dict[str, Any]
+    rows_read: int | None  # rows the reader parsed, of which the analysis used `rows_used`
+    rows_used: int | None
+    flight_status: str  # this flight alone, before the trend
+    trend_status: str
+    residuals: dict[str, dict[str, float | None]]
+
+    @classmethod
+    def of(cls, result: AnalysisResult) -> FlightResult:
+        return cls(
+            bleed_status=result.bleed_status,
+            integrity_score=float(result.integrity_score),
+            engine_scores=json_safe(result.engine_scores),
+            findings=json_safe(result.findings),
+            phases=json_safe(result.phases),
+            model_version=result.model_version,
+            warnings=list(result.warnings),
+            stats=json_safe(result.stats),
+            rows_read=result.stats.get("rows_read"),
+            rows_used=result.stats.get("rows_used"),
+            flight_status=result.flight_status,
+            trend_status=result.trend_status,
+            residuals=json_safe(result.residuals),
+        )
+
+
 @dataclass
 class Outcome:
-    result: dict[str, Any] | None = None
+    result: FlightResult | None = None
     features: bytes | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -37,4 +74,4 @@ def analyze_file(
         return Outcome(error_code=exc.code, error_message=exc.message)
     buffer = io.BytesIO()
     result.features.write_parquet(buffer)
-    return Outcome(result=result.to_dict(), features=buffer.getvalue())
+    return Outcome(result=FlightResult.of(result), features=buffer.getvalue())

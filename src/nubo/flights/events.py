@@ -19,6 +19,7 @@ from starlette.requests import Request
 
 from nubo.flights import repository
 from nubo.flights.schemas import FlightEventOut
+from nubo.kit.db import read_only_options
 from nubo.kit.errors import Unprocessable
 from nubo.models import ProcessingStatus
 from nubo.models.flight import TERMINAL_STATUSES
@@ -61,7 +62,7 @@ async def event_stream(
     last = after_id
     polls = 0
     while True:
-        async with maker() as session:
+        async with maker(**read_only_options(True)) as session:
             rows = await repository.events_after(session, flight_id, last, BATCH)
             events = [FlightEventOut.model_validate(e).model_dump(mode="json") for e in rows]
             polls += 1

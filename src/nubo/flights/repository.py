@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, select, update
+from sqlalchemy import Row, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection
 from nubo.kit.types import utcnow
-from nubo.models import Account, Flight, FlightEvent, Role
+from nubo.models import Account, Flight, FlightEvent, ProcessingStatus, Role
 
 
 def readable_flights(actor: Actor) -> Select[Any]:
@@ -94,3 +96,112 @@ async def touch(session: AsyncSession, flight_id: uuid.UUID) -> None:
         .values(updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+# --------------------------------------------------------------------------- processing
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One job's hold on one processing run of a flight."""
+
+    flight_id: uuid.UUID
+    run: int
+    token: uuid.UUID
+
+
+def _changed_one(result: Any) -> bool:
+    return bool(result.rowcount == 1)
+
+
+async def claim(session: AsyncSession, held: Claim, lease: timedelta) -> bool:
+    """Take the run (`queued`, or `processing` whose holder stopped renewing its lease) in
+    one conditional UPDATE; False when another job has it, it was replaced or is done."""
+    now = utcnow()
+    stmt = (
+        update(Flight)
+        .where(
+            Flight.id == held.flight_id,
+            Flight.processing_run == held.run,
+            Flight.deleted_at.is_(None),
+            or_(
+                Flight.processing_status == ProcessingStatus.queued,
+                and_(
+                    Flight.processing_status == ProcessingStatus.processing,
+                    Flight.lease_until < now,
+                ),
+            ),
+        )
+        .values(
+            processing_status=ProcessingStatus.processing,
+            job_token=held.token,
+            lease_until=now + lease,
+            processing_attempts=Flight.processing_attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _changed_one(await session.execute(stmt))
+
+
+def _held(held: Claim) -> Any:
+    return and_(
+        Flight.id == held.flight_id,
+        Flight.processing_run == held.run,
+        Flight.job_token == held.token,
+        Flight.processing_status == ProcessingStatus.processing,
+        Flight.deleted_at.is_(None),
+    )
+
+
+async def still_ours(session: AsyncSession, held: Claim) -> bool:
+    """Start the unit that records a result with a write (row lock on PostgreSQL), and only
+    while the claim holds: not deleted, not replaced, not taken over."""
+    stmt = (
+        update(Flight)
+        .where(_held(held))
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return _changed_one(await session.execute(stmt))
+
+
+async def renew_lease(session: AsyncSession, held: Claim, lease: timedelta) -> bool:
+    """The job's heartbeat: push its lease on; False once the claim is gone."""
+    stmt = (
+        update(Flight)
+        .where(_held(held))
+        .values(lease_until=utcnow() + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return _changed_one(await session.execute(stmt))
+
+
+async def flight_by_id(session: AsyncSession, flight_id: uuid.UUID) -> Flight:
+    return (await session.execute(select(Flight).where(Flight.id == flight_id))).scalar_one()
+
+
+async def owed_runs(
+    session: AsyncSession, now: datetime, queued_before: datetime, limit: int
+) -> list[tuple[uuid.UUID, int]]:
+    """Runs owed a job: `queued` since before `queued_before`, or `processing` whose lease
+    ran out (the job holding it died)."""
+    stmt = (
+        select(Flight.id, Flight.processing_run)
+        .where(
+            Flight.deleted_at.is_(None),
+            or_(
+                and_(
+                    Flight.processing_status == ProcessingStatus.queued,
+                    Flight.queued_at <= queued_before,
+                ),
+                and_(
+                    Flight.processing_status == ProcessingStatus.processing,
+                    Flight.lease_until < now,
+                ),
+            ),
+        )
+        .order_by(Flight.queued_at)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]

@@ -2,36 +2,45 @@
 
 `flights.process(flight_id, run)`:
 1. claim: an atomic UPDATE moves the flight of that run from `queued` (or `processing`
-   with an expired lease) to `processing` with this job's token and a lease; no claim, no
-   work (another job has it, the file was replaced, or it is already done);
-2. download the object to a temporary file and run the analysis off the event loop;
+   with an expired lease) to `processing` with this job's token and a short lease; no
+   claim, no work (another job has it, the file was replaced, or it is already done);
+2. download the object to a temporary file and run the analysis off the event loop,
+   renewing the lease meanwhile (a heartbeat every third of it). A heartbeat that finds
+   the claim gone (the flight deleted, its file replaced, the run taken over) abandons
+   the work: nothing is written;
 3. finish: record `processed` (result fields) or `failed` (code, message), only if the
-   claim still holds. Every step is its own unit of work with its flight event.
+   claim still holds. Every step is its own unit of work with its flight event, and no
+   unit stays open across the download or the analysis.
 
-Running twice is safe: a second job finds no claim to take. A crash between 1 and 3 leaves
-`processing` past its lease; the sweeper re-defers it, and the next claim takes it over.
+Running twice is safe: a second job finds no claim to take. A worker that dies between 1
+and 3 stops renewing its lease; the sweeper re-defers the flight once it ran out, and the
+next claim takes it over. An object store that cannot be reached puts the run back in the
+queue with the cause recorded; the last allowed attempt fails with that cause.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import tempfile
 import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-
 from nubo.bleed.trend import TrendState
 from nubo.fleet import features
 from nubo.fleet import trend as fleet_trend
-from nubo.flights import grants
+from nubo.flights import grants, repository
 from nubo.flights.analysis import Outcome, analyze_file
+from nubo.flights.repository import Claim
 from nubo.flights.service import add_event
 from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
-from nubo.kit.storage import ObjectNotFound
+from nubo.kit.storage import ObjectNotFound, StorageError
 from nubo.kit.types import utcnow
 from nubo.models import BleedStatus, Flight, ProcessingStatus
 
@@ -48,88 +57,144 @@ async def defer_processing(queue: jobs.JobQueue, flight: Flight) -> bool:
     return await queue.defer_quietly(PROCESS, flight_id=str(flight.id), run=flight.processing_run)
 
 
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What the analysis needs, read while claiming."""
+
+    key: str | None
+    aircraft_type: str | None
+    trend_state: TrendState | None
+    feature_key: str
+
+
 @jobs.task(PROCESS, queue=QUEUE, lock=lambda kw: f"flight:{kw['flight_id']}:{kw['run']}")
 async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
-    fid = uuid.UUID(flight_id)
-    token = uuid.uuid4()
+    held = Claim(uuid.UUID(flight_id), run, uuid.uuid4())
+    work = await _start(ctx, held)
+    if work is None:
+        return
+    try:
+        outcome = await _while_ours(ctx, held, _analyze_and_store(ctx, work))
+    except StorageError as exc:
+        await _retry_later(ctx, held, exc)
+        return
+    if outcome is None:
+        log.info("flight %s run %s: claim gone mid-analysis, work abandoned", flight_id, run)
+        return
+    await _finish(ctx, held, outcome)
+
+
+def _lease(ctx: JobContext) -> timedelta:
+    return timedelta(seconds=ctx.settings.jobs_lease_s)
+
+
+async def _start(ctx: JobContext, held: Claim) -> Work | None:
     async with ctx.unit() as session:
-        now = utcnow()
-        claim = (
-            update(Flight)
-            .where(
-                Flight.id == fid,
-                Flight.processing_run == run,
-                Flight.deleted_at.is_(None),
-                or_(
-                    Flight.processing_status == ProcessingStatus.queued,
-                    and_(
-                        Flight.processing_status == ProcessingStatus.processing,
-                        Flight.lease_until < now,
-                    ),
-                ),
-            )
-            .values(
-                processing_status=ProcessingStatus.processing,
-                job_token=token,
-                lease_until=now + timedelta(seconds=ctx.settings.jobs_lease_s),
-                processing_attempts=Flight.processing_attempts + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if (await session.execute(claim)).rowcount != 1:  # type: ignore[attr-defined]
-            log.info("flight %s run %s: nothing to claim", flight_id, run)
-            return
-        flight = (await session.execute(select(Flight).where(Flight.id == fid))).scalar_one()
+        if not await repository.claim(session, held, _lease(ctx)):
+            log.info("flight %s run %s: nothing to claim", held.flight_id, held.run)
+            return None
+        flight = await repository.flight_by_id(session, held.flight_id)
         if flight.processing_attempts > ctx.settings.jobs_max_attempts:
             # Every earlier attempt died mid-way (a worker killed, a file that takes the
             # process down): stop retrying and say so, and the queue keeps flowing.
-            _apply(session, flight, _gave_up(flight.processing_attempts - 1), run)
-            return
+            _apply(session, flight, _gave_up(flight, flight.processing_attempts - 1), held.run)
+            return None
         add_event(
             session,
             flight,
             ProcessingStatus.processing,
             "processing started",
-            {"run": run, "attempt": flight.processing_attempts},
+            {"run": held.run, "attempt": flight.processing_attempts},
         )
-        key, aircraft_type = flight.file_key, flight.aircraft_type
-        trend_state = await fleet_trend.state_before(session, flight)
-        feature_key = features.feature_key(
-            flight.account_id, flight.registration, fleet_trend.flown_at(flight), flight.id
+        return Work(
+            key=flight.file_key,
+            aircraft_type=flight.aircraft_type,
+            trend_state=await fleet_trend.state_before(session, flight),
+            feature_key=features.feature_key(
+                flight.account_id, flight.registration, fleet_trend.flown_at(flight), flight.id
+            ),
         )
 
-    outcome = await _analyze(ctx, key, aircraft_type, trend_state)
+
+async def _while_ours(ctx: JobContext, held: Claim, work: Awaitable[Outcome]) -> Outcome | None:
+    """Run `work`, renewing the claim's lease every third of it; None (and the work
+    cancelled) as soon as a renewal finds the claim gone."""
+    running = asyncio.ensure_future(work)
+    every_s = ctx.settings.jobs_lease_s / 3
+    try:
+        while True:
+            done, _ = await asyncio.wait({running}, timeout=every_s)
+            if done:
+                return running.result()
+            if not await _renew(ctx, held):
+                return None
+    finally:
+        if not running.done():
+            # A running analysis thread cannot be interrupted: it ends on its own and
+            # its result is dropped.
+            running.cancel()
+            with contextlib.suppress(BaseException):
+                await running
+
+
+async def _renew(ctx: JobContext, held: Claim) -> bool:
+    try:
+        async with ctx.unit() as session:
+            return await repository.renew_lease(session, held, _lease(ctx))
+    except Exception:
+        # The database is out of reach: keep working; the check before recording decides.
+        log.warning("flight %s: lease not renewed", held.flight_id, exc_info=True)
+        return True
+
+
+async def _analyze_and_store(ctx: JobContext, work: Work) -> Outcome:
+    outcome = await _analyze(ctx, work.key, work.aircraft_type, work.trend_state)
     if outcome.features is not None:
         # Written before the result is recorded; the key is the flight's own, so a rerun
         # overwrites it and a crash in between leaves nothing that points at it.
-        await ctx.store.put_bytes(feature_key, outcome.features)
+        await ctx.store.put_bytes(work.feature_key, outcome.features)
+    return outcome
 
+
+async def _finish(ctx: JobContext, held: Claim, outcome: Outcome) -> None:
     async with ctx.unit() as session:
-        # Write first (row lock on PostgreSQL, write lock before reading on SQLite), and
-        # only while this job's claim still holds.
-        still_ours = (
-            update(Flight)
-            .where(
-                Flight.id == fid,
-                Flight.processing_run == run,
-                Flight.job_token == token,
-                Flight.processing_status == ProcessingStatus.processing,
-                Flight.deleted_at.is_(None),
-            )
-            .values(updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-        if (await session.execute(still_ours)).rowcount != 1:  # type: ignore[attr-defined]
-            log.info("flight %s run %s: claim lost, result dropped", flight_id, run)
+        if not await repository.still_ours(session, held):
+            log.info("flight %s run %s: claim lost, result dropped", held.flight_id, held.run)
             return
-        flight = (await session.execute(select(Flight).where(Flight.id == fid))).scalar_one()
-        _apply(session, flight, outcome, run)
+        flight = await repository.flight_by_id(session, held.flight_id)
+        _apply(session, flight, outcome, held.run)
         if outcome.result is not None:
             await fleet_trend.record(session, flight, outcome.result)
 
 
-def _gave_up(attempts: int) -> Outcome:
+async def _retry_later(ctx: JobContext, held: Claim, exc: StorageError) -> None:
+    """The object store failed: give the run back to the queue with its cause, or, on the
+    last allowed attempt, fail it with that cause."""
+    log.warning("flight %s: object storage failed: %s", held.flight_id, exc)
+    async with ctx.unit() as session:
+        if not await repository.still_ours(session, held):
+            return
+        flight = await repository.flight_by_id(session, held.flight_id)
+        flight.error_code, flight.error_message = exc.code, f"object storage failed: {exc}"
+        if flight.processing_attempts >= ctx.settings.jobs_max_attempts:
+            _apply(session, flight, _gave_up(flight, flight.processing_attempts), held.run)
+            return
+        now = utcnow()
+        flight.processing_status = ProcessingStatus.queued
+        flight.queued_at = flight.updated_at = now
+        flight.job_token = flight.lease_until = None
+        info = {"run": held.run, "attempt": flight.processing_attempts, "code": exc.code}
+        add_event(session, flight, ProcessingStatus.queued, "retrying: " + flight.error_message,
+                  info)
+
+
+def _gave_up(flight: Flight, attempts: int) -> Outcome:
+    """The run's last attempt: fail with the cause earlier attempts recorded, if any."""
+    if flight.error_code is not None:
+        return Outcome(
+            error_code=flight.error_code,
+            error_message=f"{flight.error_message} (gave up after {attempts} attempts)",
+        )
     return Outcome(
         error_code="too-many-attempts",
         error_message=f"processing was interrupted {attempts} times; giving up on this file",
@@ -153,7 +218,7 @@ async def _analyze(
                 await ctx.store.download_to(key, path)
         except ObjectNotFound:
             return Outcome(error_code="file-missing", error_message="the data file is missing")
-        # Other storage errors raise: the job is retried, the lease lets a later one resume.
+        # Other storage errors raise: the run is queued again (see _retry_later).
         try:
             return await ctx.run_cpu(analyze_file, path, aircraft_type, trend_state)
         except Exception as exc:  # a bug or a file the analysis chokes on: still terminal
@@ -182,24 +247,23 @@ def _apply(session: Any, flight: Flight, outcome: Outcome, run: int) -> None:
             {"run": run, "code": outcome.error_code},
         )
         return
-    result = outcome.result or {}
-    status = result.get("bleed_status")
-    flight.bleed_status = BleedStatus(status) if status else None
-    flight.integrity_score = result.get("integrity_score")
-    flight.engine_scores = result.get("engine_scores")
-    flight.findings = result.get("findings")
-    flight.phases = result.get("phases")
-    flight.model_version = result.get("model_version")
-    stats = result.get("stats") or {}
-    flight.rows_read, flight.rows_used = stats.get("rows_read"), stats.get("rows_used")
+    result = outcome.result
+    assert result is not None, "an outcome has a result or an error"
+    flight.bleed_status = BleedStatus(result.bleed_status)
+    flight.integrity_score = result.integrity_score
+    flight.engine_scores = result.engine_scores
+    flight.findings = result.findings
+    flight.phases = result.phases
+    flight.model_version = result.model_version
+    flight.rows_read, flight.rows_used = result.rows_read, result.rows_used
     flight.error_code = flight.error_message = None
     flight.processing_status = ProcessingStatus.processed
     summary = {
         "run": run,
-        "bleed_status": status,
-        "rows_read": flight.rows_read,
-        "rows_used": flight.rows_used,
-        "warnings": result.get("warnings") or [],
+        "bleed_status": result.bleed_status,
+        "rows_read": result.rows_read,
+        "rows_used": result.rows_used,
+        "warnings": result.warnings,
     }
     add_event(session, flight, ProcessingStatus.processed, "processing finished", summary)
 
@@ -213,27 +277,10 @@ async def sweep(ctx: JobContext, *, requeue_after_s: float | None = None) -> int
     now = utcnow()
     if requeue_after_s is None:
         requeue_after_s = ctx.settings.jobs_requeue_after_s
-    stale_queue = now - timedelta(seconds=requeue_after_s)
     async with ctx.unit() as session:
-        stmt = (
-            select(Flight.id, Flight.processing_run)
-            .where(
-                Flight.deleted_at.is_(None),
-                or_(
-                    and_(
-                        Flight.processing_status == ProcessingStatus.queued,
-                        Flight.queued_at <= stale_queue,
-                    ),
-                    and_(
-                        Flight.processing_status == ProcessingStatus.processing,
-                        Flight.lease_until < now,
-                    ),
-                ),
-            )
-            .order_by(Flight.queued_at)
-            .limit(SWEEP_BATCH)
+        owed = await repository.owed_runs(
+            session, now, now - timedelta(seconds=requeue_after_s), SWEEP_BATCH
         )
-        owed = (await session.execute(stmt)).all()
     async with ctx.unit() as session:
         await grants.expire_old(session, ctx.store, now)
     deferred = 0

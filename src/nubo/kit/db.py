@@ -38,12 +38,31 @@ def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngin
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     if kwargs.get("poolclass") is NullPool:
-        return create_async_engine(url, **kwargs)
-    # No pre-ping: it costs a round trip per checkout on the hottest path. Connections are
-    # recycled instead, and a connection found dead mid-request answers 503 (kit/errors).
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, **kwargs
-    )
+        engine = create_async_engine(url, **kwargs)
+    else:
+        # No pre-ping: it costs a round trip per checkout on the hottest path. Connections
+        # are recycled instead, and a connection found dead mid-request answers 503.
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, **kwargs
+        )
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    return engine
+
+
+def _connect_or_unavailable(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Open a connection; whatever stops it is the database being unreachable.
+
+    The driver lets a refused socket out as a bare OSError and a server that refuses the
+    session (starting up, shutting down, not accepting connections, too many) as a generic
+    error: both become the DB-API's OperationalError, which the error handler answers 503.
+    """
+    dbapi = dialect.loaded_dbapi
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except dbapi.OperationalError:
+        raise
+    except Exception as exc:
+        raise dbapi.OperationalError(f"cannot connect: {type(exc).__name__}: {exc}", exc) from exc
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -58,8 +77,20 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A connection option naming a transaction that only reads (see `_sqlite_begin`).
+READ_ONLY = "nubo_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A deferred SQLite transaction that has read cannot wait for the write lock: when it
+    # first writes while another connection writes (or has committed since it read), it
+    # fails at once with "database is locked", whatever the busy timeout. A unit that may
+    # write therefore takes the write lock first (IMMEDIATE), waiting its turn behind the
+    # other writers; only units known to read alone begin deferred, beside the writers.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 ReadConnection = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
@@ -71,7 +102,7 @@ def engine_reader(engine: AsyncEngine) -> ReadConnection:
     On PostgreSQL they run in autocommit: one statement needs no BEGIN and COMMIT round
     trips, and under READ COMMITTED a transaction around it would add no consistency.
     """
-    return _single_statements(engine).connect
+    return _single_reads(engine).connect
 
 
 def _single_statements(engine: AsyncEngine) -> AsyncEngine:
@@ -79,6 +110,12 @@ def _single_statements(engine: AsyncEngine) -> AsyncEngine:
     if engine.dialect.name == "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
     return engine
+
+
+def _single_reads(engine: AsyncEngine) -> AsyncEngine:
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{READ_ONLY: True})
+    return _single_statements(engine)
 
 
 def connection_reader(conn: AsyncConnection) -> ReadConnection:
@@ -177,10 +214,19 @@ async def _run(hooks: list[Hook]) -> None:
             log.warning("a hook of a finished unit of work failed", exc_info=True)
 
 
+# Methods that never write: their units read beside the writers instead of queueing behind.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def read_only_options(read_only: bool) -> dict[str, Any]:
+    """Session options for a unit that only reads (SQLite begins it deferred)."""
+    return {"execution_options": {READ_ONLY: True}} if read_only else {}
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed if the handler returns, rolled back otherwise."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
+    async with maker(**read_only_options(request.method in READ_METHODS)) as session:
         try:
             yield session
             await commit_unit(session)

@@ -230,9 +230,21 @@ async def _client_gone(_: Request, exc: Exception) -> JSONResponse:
     return problem(400, "client-disconnected", "Bad request", "the client went away mid-request")
 
 
+# SQLSTATEs of a server that drops or refuses sessions: connection exceptions (08),
+# too many connections, and operator intervention (shutdown, crash, starting up).
+_UNREACHABLE_STATES = ("08", "53300", "57P01", "57P02", "57P03")
+
+
+def database_unreachable(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+        return True
+    state = str(getattr(exc.orig, "sqlstate", None) or "")
+    return state.startswith(_UNREACHABLE_STATES)
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
-    if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+    if database_unreachable(exc):
         log.warning("database unavailable: %s", type(exc.orig).__name__)
         return problem(503, "database-unavailable", "Service unavailable",
                        "the database is unavailable; try again", {"Retry-After": "1"})

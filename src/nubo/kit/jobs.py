@@ -6,7 +6,8 @@
   ``queued``), and the domain's sweeper re-defers it on start and periodically.
 * ``settings.jobs == "procrastinate"``: :class:`ProcrastinateQueue`, Procrastinate on
   PostgreSQL; ``nubo worker`` processes (on any number of machines) run the jobs; the API
-  processes only defer.
+  processes only defer. Workers beat; the jobs a stalled (killed) worker was running are
+  retried by the others (:meth:`ProcrastinateQueue.retry_stalled`).
 
 Rules for tasks (see docs/decisions/jobs-procrastinate-and-inprocess.md):
 
@@ -208,14 +209,6 @@ class JobQueue(ABC):
         self._periodic_tasks.clear()
 
 
-async def run_periodic_once(ctx: JobContext) -> None:
-    for spec in PERIODIC.values():
-        try:
-            await spec.handler(ctx)
-        except Exception:
-            log.exception("periodic %s failed", spec.name)
-
-
 async def _every(ctx: JobContext, spec: Periodic) -> None:
     while True:
         try:
@@ -345,6 +338,7 @@ class ProcrastinateQueue(JobQueue):
         concurrency: int = 2,
         poll_interval_s: float = 5.0,
         schema: str = QUEUE_SCHEMA,
+        stalled_after_s: float = 30.0,
     ):
         super().__init__()
         import procrastinate
@@ -358,6 +352,9 @@ class ProcrastinateQueue(JobQueue):
         self.conninfo = make_conninfo(conninfo, options=f"-c search_path={schema},public")
         self.concurrency = concurrency
         self.poll_interval_s = poll_interval_s
+        # A worker beats every third of this; silent this long, it is taken for dead and the
+        # jobs it was running are retried (else they would stay `doing` forever).
+        self.stalled_after_s = stalled_after_s
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
                 conninfo=self.conninfo, min_size=1, max_size=4
@@ -440,10 +437,31 @@ class ProcrastinateQueue(JobQueue):
                     additional_context={"nubo": ctx},
                     fetch_job_polling_interval=self.poll_interval_s,
                     delete_jobs="successful",
+                    update_heartbeat_interval=self.stalled_after_s / 3,
+                    stalled_worker_timeout=self.stalled_after_s,
                 ),
                 name="nubo-procrastinate-worker",
             )
             self._start_periodic(ctx)
+            retry = Periodic("jobs.retry-stalled", lambda _: self.retry_stalled(), None)
+            self._periodic_tasks.append(asyncio.create_task(_every(ctx, retry)))
+
+    async def retry_stalled(self) -> int:
+        """Put back in the queue the jobs of workers that stopped beating (killed)."""
+        stalled = list(
+            await self.app.job_manager.get_stalled_jobs(
+                seconds_since_heartbeat=self.stalled_after_s
+            )
+        )
+        retried = 0
+        for job in stalled:
+            log.warning("retrying job %s %s of a stalled worker", job.id, job.task_name)
+            try:
+                await self.app.job_manager.retry_job(job)
+                retried += 1
+            except Exception:  # another worker retried it first
+                log.info("job %s was no longer doing", job.id, exc_info=True)
+        return retried
 
     async def run_worker(self) -> None:
         """Block until the worker stops (``nubo worker``)."""
@@ -492,6 +510,8 @@ class ProcrastinateQueue(JobQueue):
 def build_queue(settings: Settings) -> JobQueue:
     if settings.jobs == "procrastinate":
         return ProcrastinateQueue(
-            procrastinate_conninfo(settings), concurrency=settings.jobs_concurrency
+            procrastinate_conninfo(settings),
+            concurrency=settings.jobs_concurrency,
+            stalled_after_s=settings.jobs_lease_s,
         )
     return InProcessQueue(concurrency=settings.jobs_concurrency)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
+from nubo.kit.db import engine_reader
 from nubo.kit.errors import ServiceUnavailable
 from nubo.ops.metrics import Metrics
 
@@ -16,7 +17,7 @@ ReadinessCheck = Callable[[Request], Awaitable[None]]
 
 
 async def database_ready(request: Request) -> None:
-    async with request.app.state.engine.connect() as conn:
+    async with engine_reader(request.app.state.engine)() as conn:
         await conn.execute(text("SELECT 1"))
 
 
