@@ -19,3 +19,19 @@ async def _one(world: World, session: AsyncSession) -> Call:
     await processed_flight(session, world.account_a, "PR-XBA")
     await session.commit()
     return Call(path={"registration": "pr-xba"})
+
+
+@case("POST", "/api/aircraft/{registration}/replacements")
+async def _replacement(world: World, session: AsyncSession) -> Call:
+    await processed_flight(session, world.account_a, "PR-XBA")
+    await session.commit()
+    return Call(path={"registration": "PR-XBA"}, json={"engine": 1, "component": "bleed-valve"})
+
+
+@case("POST", "/api/aircraft/refit")
+async def _refit(world: World, session: AsyncSession) -> Call:
+    await processed_flight(session, world.account_a, "PR-XBA")
+    await session.commit()
+    return Call(
+        json={"account_id": str(world.account_a.id), "since": "2026-01-01T00:00:00Z"}
+    )

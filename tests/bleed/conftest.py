@@ -35,3 +35,20 @@ def write(tmp_path: Path) -> Callable[..., Path]:
         return write_flight(df, tmp_path / f"f{next(counter)}.{suffix}", fmt=fmt, **opts)
 
     return _write
+
+
+_LEARNED: dict[str, dict] = {}
+
+
+@pytest.fixture
+def learned_state(write: Callable[..., Path]) -> dict:
+    """The trend of an aircraft whose engines have learned their references on five
+    healthy flights (the same flight five times: its residuals are the engines' normal)."""
+    if "state" not in _LEARNED:
+        from nubo.bleed.pipeline import analyze
+
+        state = None
+        for _ in range(5):
+            state = analyze(write(flight()), trend_state=state).new_trend_state
+        _LEARNED["state"] = state
+    return _LEARNED["state"]

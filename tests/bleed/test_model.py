@@ -49,8 +49,8 @@ def test_hpv_stuck_closed_is_hpv_fault(write):
     assert "hpv_fault" in {c for c, _ in _codes(r, 1)}
 
 
-def test_precooler_fouling_is_precooler_degradation_then_overtemperature(write):
-    mid = _result(write, Fault("precooler_fouling", 0.4, 1))
+def test_precooler_fouling_is_precooler_degradation_then_overtemperature(write, learned_state):
+    mid = analyze(write(flight(Fault("precooler_fouling", 0.4, 1))), trend_state=learned_state)
     assert "precooler_degradation" in {c for c, _ in _codes(mid, 1)}
     late = _result(write, Fault("precooler_fouling", 1.0, 1))
     assert ("overtemperature", "alert") in _codes(late, 1)

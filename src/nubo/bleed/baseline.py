@@ -1,8 +1,8 @@
 """Expected bleed pressure and precooler temperature for an operating condition.
 
 The physics fixes the shape (a set-point per valve mode and demand level, a mild TAT and
-altitude dependence); the coefficients are fitted on healthy flights by `model.train` and
-shipped as a few numbers in JSON, so prediction is one matrix product with no pickle.
+altitude dependence); the coefficients are fitted on healthy flights by `training.fit_artefact`
+and shipped as a few numbers in JSON, so prediction is one matrix product with no pickle.
 """
 
 from __future__ import annotations

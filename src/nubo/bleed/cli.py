@@ -63,14 +63,35 @@ def simulate_command(
     flights: Annotated[int, typer.Option(help="Flights per aircraft")] = 40,
     out: Annotated[Path, typer.Option(help="Output directory")] = Path("fleet"),
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    healthy_share: Annotated[float, typer.Option(help="Share of aircraft never faulty")] = 1 / 3,
+    rates: Annotated[str, typer.Option(help="Sample rates to draw from, Hz")] = "1,2,4,8",
+    hours: Annotated[str, typer.Option(help="Flight duration range, hours")] = "1,3",
+    noise: Annotated[float, typer.Option(help="Sensor noise, times the default")] = 1.0,
+    press_offset: Annotated[
+        float, typer.Option(help="Extra per-engine pressure offset, uniform within ± psi")
+    ] = 0.0,
+    temp_offset: Annotated[
+        float, typer.Option(help="Extra per-engine temperature offset, uniform within ± °C")
+    ] = 0.0,
 ) -> None:
     """Write a simulated fleet (mixed formats, ramping faults) and its labels.csv."""
-    from nubo.bleed.simulate import simulate_fleet
+    from nubo.bleed.simulate import FleetStyle, simulate_fleet
 
+    lo, hi = (float(h) for h in hours.split(","))
+    style = FleetStyle(
+        press_span=press_offset, temp_span=temp_offset, noise=noise, healthy_share=healthy_share
+    )
     with _progress() as bar:
         task = bar.add_task("simulating flights", total=aircraft * flights)
         labels = simulate_fleet(
-            out, aircraft=aircraft, flights=flights, seed=seed, progress=lambda: bar.advance(task)
+            out,
+            aircraft=aircraft,
+            flights=flights,
+            seed=seed,
+            rates_hz=tuple(float(r) for r in rates.split(",")),
+            hours=(lo, hi),
+            style=style,
+            progress=lambda: bar.advance(task),
         )
     console.print(f"wrote {aircraft * flights} flights and {labels}")
 
@@ -82,13 +103,12 @@ def train_command(
 ) -> None:
     """Fit the baseline on the healthy flights of DIR and write the artefact."""
     from nubo.bleed.fleetdir import list_flights
-    from nubo.bleed.model import train
-    from nubo.bleed.training import BASELINE_FLIGHTS
+    from nubo.bleed.training import BASELINE_FLIGHTS, fit_artefact
 
     healthy = sum(f.healthy for f in list_flights(data_dir))
     with _progress() as bar:
         task = bar.add_task("training", total=healthy + min(healthy, BASELINE_FLIGHTS))
-        art = train(data_dir, progress=lambda: bar.advance(task))
+        art = fit_artefact(data_dir, progress=lambda: bar.advance(task))
     target = out or data_dir / "bleed-model.json"
     art.save(target)
     console.print(f"model {art.model_version} written to {target}")

@@ -6,7 +6,9 @@ Definitions (also in docs/model.md):
 - *lead time* is the number of flights from that first detection to the first flight where
   the fault's severity reaches `SEVERE` (negative when detected only afterwards);
 - a *false alert* is a flight with no active fault whose status is `alert` (false watches,
-  status `watch`, are counted separately).
+  status `watch`, are counted separately);
+- a *coherence violation* is any broken promise of `verdict.coherence_violations` on any
+  flight (status against score band, a flag or low score without a finding).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +25,22 @@ from nubo.bleed.fleetdir import FlightFile, list_flights
 from nubo.bleed.model import Artefact, load_artefact
 from nubo.bleed.pipeline import analyze
 from nubo.bleed.simulate import SEVERE
+from nubo.bleed.verdict import coherence_violations
+
+# A healthy engine's score is judged once its reference is learned: after this many flights.
+LEARNED_AFTER = 10
 
 
 @dataclass
 class FlightOutcome:
     flight: FlightFile
     status: str
-    score: float
+    score: float | None
     engines_flagged: set[int]
     codes: set[str]
     error: str | None = None
+    violations: list[str] = field(default_factory=list)
+    incomplete: bool = False
 
 
 def run_fleet(
@@ -50,7 +58,17 @@ def run_fleet(
             state[f.aircraft] = r.new_trend_state
             flagged = {int(x["engine"]) for x in r.findings if x["engine"] is not None}
             codes = {str(x["code"]) for x in r.findings}
-            outcomes.append(FlightOutcome(f, r.bleed_status, r.integrity_score, flagged, codes))
+            outcomes.append(
+                FlightOutcome(
+                    f,
+                    r.bleed_status,
+                    r.integrity_score,
+                    flagged,
+                    codes,
+                    violations=coherence_violations(r.to_dict()),
+                    incomplete=not r.counts_for_trend,
+                )
+            )
         if progress:
             progress()
     return outcomes
@@ -86,6 +104,10 @@ def summarise(outcomes: list[FlightOutcome]) -> dict[str, Any]:
         "healthy_flights": len(healthy),
         "false_alerts_per_1000": round(1000 * false_alerts / max(len(healthy), 1), 2),
         "false_watches_per_1000": round(1000 * false_watches / max(len(healthy), 1), 2),
+        "coherence_violations": sum(len(o.violations) for o in outcomes),
+        "flights_with_violations": sum(bool(o.violations) for o in outcomes),
+        "incomplete_flights": sum(o.incomplete for o in outcomes),
+        "healthy_scores": _healthy_scores(healthy),
         "roc_auc": _auc(outcomes, 0.0),
         "roc_auc_severity_ge_0_3": _auc(outcomes, 0.3),
         "fault_types": {},
@@ -105,13 +127,31 @@ def summarise(outcomes: list[FlightOutcome]) -> dict[str, Any]:
     return report
 
 
+def _healthy_scores(healthy: list[FlightOutcome]) -> dict[str, float | None]:
+    learned = [
+        o.score for o in healthy if o.flight.flight_index >= LEARNED_AFTER and o.score is not None
+    ]
+    if not learned:
+        return {"flights": 0, "median": None, "p5": None, "min": None, "share_ge_90": None}
+    learned.sort()
+    return {
+        "flights": len(learned),
+        "median": statistics.median(learned),
+        "p5": learned[int(0.05 * (len(learned) - 1))],
+        "min": learned[0],
+        "share_ge_90": round(sum(v >= 90 for v in learned) / len(learned), 4),
+    }
+
+
 def _auc(outcomes: list[FlightOutcome], min_severity: float) -> float | None:
     from sklearn.metrics import roc_auc_score
 
     rows = [
         (0 if o.flight.healthy else 1, 100.0 - o.score)
         for o in outcomes
-        if o.status != "failed" and (o.flight.healthy or o.flight.severity >= min_severity)
+        if o.status != "failed"
+        and o.score is not None
+        and (o.flight.healthy or o.flight.severity >= min_severity)
     ]
     labels = {y for y, _ in rows}
     if labels != {0, 1}:

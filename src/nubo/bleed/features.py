@@ -35,6 +35,9 @@ PRESS_SETTLE_S = 20
 TEMP_SETTLE_S = 90
 FROZEN_MIN_N2_RANGE = 5.0
 FROZEN_ALWAYS_S = 120  # no live sensor repeats the exact same 1 Hz mean for this long
+# A residual rests on at least this many steady seconds, or the regime was not assessed: a
+# mean over a few seconds of a transient is noise, not evidence.
+MIN_STEADY_S = 60
 
 _SIGNALS = {
     "n2": "eng{e}_n2_pct",
@@ -70,6 +73,9 @@ SUMMARY_KEYS = (
     "active_s",
     "steady_ip_s",
     "steady_hp_s",
+    "steady_temp_hi_s",
+    "steady_temp_lo_s",
+    "matched_s",
 )
 
 
@@ -362,9 +368,9 @@ def _table_frame(tables: list[dict[str, np.ndarray]]) -> pl.DataFrame:
     return pl.DataFrame(series)
 
 
-def _nanmean(x: np.ndarray) -> float | None:
+def _nanmean(x: np.ndarray, min_n: int = MIN_STEADY_S) -> float | None:
     x = x[np.isfinite(x)]
-    return float(x.mean()) if x.size else None
+    return float(x.mean()) if x.size >= max(min_n, 1) else None
 
 
 def frozen_seconds(value: np.ndarray, n2: np.ndarray, active: np.ndarray) -> float:
@@ -429,6 +435,9 @@ def _summary(
             "active_s": float(np.count_nonzero(act)),
             "steady_ip_s": float(np.count_nonzero(ip)),
             "steady_hp_s": float(np.count_nonzero(hp)),
+            "steady_temp_hi_s": float(np.count_nonzero(hi)),
+            "steady_temp_lo_s": float(np.count_nonzero(lo)),
+            "matched_s": float(np.count_nonzero(np.isfinite(sec["asym_press"]))),
             "press_masked": masked.get(f"eng{e}_bleed_press_psi", 0.0),
             "temp_masked": masked.get(f"eng{e}_precooler_out_temp_degc", 0.0),
         }

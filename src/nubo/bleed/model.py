@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from nubo.bleed import words
 from nubo.bleed.baseline import NOMINAL, Baseline
 
 Severity = Literal["watch", "alert"]
@@ -46,6 +47,23 @@ CHANNELS = (
     "asym_temp",
     "press_off",
 )
+# The finding code a channel's deviation points to, by direction (+1 up, -1 down).
+CHANNEL_CODES = {
+    ("press_res_ip", 1): "overpressure",
+    ("press_res_ip", -1): "low_pressure",
+    ("press_res_hp", 1): "overpressure",
+    ("press_res_hp", -1): "hpv_fault",
+    ("temp_res_hi", 1): "precooler_degradation",
+    ("temp_res_hi", -1): "sensor_fault",
+    ("temp_res_lo", 1): "precooler_degradation",
+    ("temp_res_lo", -1): "sensor_fault",
+    ("asym_press", 1): "asymmetry",
+    ("asym_press", -1): "asymmetry",
+    ("asym_temp", 1): "asymmetry",
+    ("asym_temp", -1): "asymmetry",
+    ("press_off", 1): "sensor_fault",
+    ("press_off", -1): "sensor_fault",
+}
 # Physical floors on the spreads so a very quiet training fleet cannot make the model twitchy.
 SIGMA_FLOOR = {
     "press_res_ip": 0.5,
@@ -135,6 +153,7 @@ class Finding:
     severity: Severity
     message: str
     evidence: dict[str, float | int | str | None]
+    message_pt: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +161,7 @@ class Finding:
             "code": self.code,
             "severity": self.severity,
             "message": self.message,
+            "message_pt": self.message_pt,
             "evidence": self.evidence,
         }
 
@@ -155,20 +175,25 @@ def _r(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), 2)
 
 
-def engine_findings(e: int, s: dict[str, float | None]) -> list[Finding]:
-    """Physics rules for one engine's residual summary (see features.SUMMARY_KEYS)."""
+def engine_findings(
+    e: int, s: dict[str, float | None], own: frozenset[str] = frozenset()
+) -> list[Finding]:
+    """Physics rules for one engine's residual summary (see features.SUMMARY_KEYS), the
+    residuals already taken from this engine's normal (`adjust`); `own` names the channels
+    whose reference this engine has learned (the message says against what)."""
     out: list[Finding] = []
+    who = words.engine(e)
 
-    def add(code: str, sev: Severity, msg: str, **ev: float | int | str | None) -> None:
-        out.append(
-            Finding(
-                e,
-                code,
-                sev,
-                f"Engine {e}: {msg}",
-                {k: _r(v) if isinstance(v, float) else v for k, v in ev.items()},
-            )
-        )
+    def add(code: str, sev: Severity, text: words.Text, **ev: float | int | str | None) -> None:
+        evidence = {k: _r(v) if isinstance(v, float) else v for k, v in ev.items()}
+        out.append(Finding(e, code, sev, text.en, evidence, text.pt))
+
+    def dev(channel: str, value: float) -> words.Text:
+        against = words.OWN_NORMAL if channel in own else words.EXPECTED
+        return words.deviation(e, channel, value, against)
+
+    def said(en: str, pt: str) -> words.Text:
+        return words.Text(f"{who.en}: {en}, on this flight.", f"{who.pt}: {pt}, neste voo.")
 
     warn = {k: _v(s, f"w_{k}_s") for k in ("fault", "ovht", "leak")}
     if any(warn.values()):
@@ -176,23 +201,31 @@ def engine_findings(e: int, s: dict[str, float | None]) -> list[Finding]:
         add(
             "recorded_warning",
             "alert",
-            f"bleed warnings recorded ({names})",
+            said(f"bleed warnings recorded ({names})", f"alertas de sangria registrados ({names})"),
             **{f"{k}_s": v for k, v in warn.items()},
         )
     if warn["leak"]:
-        add("leak", "alert", "bleed leak warning recorded", leak_s=warn["leak"])
+        add(
+            "leak",
+            "alert",
+            said("bleed leak warning recorded", "alerta de vazamento de sangria registrado"),
+            leak_s=warn["leak"],
+        )
 
     over, res_ip = _v(s, "press_over_s"), s.get("press_res_ip")
     if over >= 10:
-        add("overpressure", "alert", f"pressure above 60 psi for {int(over)} s", over_s=over)
-    elif res_ip is not None and res_ip > 5:
-        sev: Severity = "alert" if res_ip > 10 else "watch"
         add(
             "overpressure",
-            sev,
-            f"regulated pressure {res_ip:+.1f} psi above expected",
-            residual_psi=res_ip,
+            "alert",
+            said(
+                f"bleed pressure above 60 psi for {int(over)} s",
+                f"pressão de sangria acima de 60 psi por {int(over)} s",
+            ),
+            over_s=over,
         )
+    elif res_ip is not None and res_ip > 5:
+        sev: Severity = "alert" if res_ip > 10 else "watch"
+        add("overpressure", sev, dev("press_res_ip", res_ip), residual_psi=res_ip)
 
     res_hp = s.get("press_res_hp")
     ip_ok = res_ip is None or res_ip > -3
@@ -201,7 +234,7 @@ def engine_findings(e: int, s: dict[str, float | None]) -> list[Finding]:
         add(
             "hpv_fault",
             sev,
-            f"pressure {res_hp:+.1f} psi below expected at low N2 (HP valve)",
+            dev("press_res_hp", res_hp),
             residual_psi=res_hp,
             hpv_closed_share=s.get("hpv_closed_low_n2_share"),
         )
@@ -212,25 +245,36 @@ def engine_findings(e: int, s: dict[str, float | None]) -> list[Finding]:
         add(
             code,
             sev,
-            f"regulated pressure {res_ip:+.1f} psi below expected",
+            dev("press_res_ip", res_ip),
             residual_psi=res_ip,
             temp_residual_degc=temp_hi,
         )
 
     shut, high = _v(s, "temp_shut_s"), _v(s, "temp_high_s")
     if shut >= 5:
-        add("overtemperature", "alert", f"precooler outlet ≥257 °C for {int(shut)} s", shut_s=shut)
+        add(
+            "overtemperature",
+            "alert",
+            said(
+                f"precooler outlet at or above 257 °C for {int(shut)} s",
+                f"saída do pré-resfriador a 257 °C ou mais por {int(shut)} s",
+            ),
+            shut_s=shut,
+        )
     elif high >= 30:
-        add("overtemperature", "watch", f"precooler outlet ≥240 °C for {int(high)} s", high_s=high)
+        add(
+            "overtemperature",
+            "watch",
+            said(
+                f"precooler outlet at or above 240 °C for {int(high)} s",
+                f"saída do pré-resfriador a 240 °C ou mais por {int(high)} s",
+            ),
+            high_s=high,
+        )
     t_hi = s.get("temp_res_hi")
     if t_hi is not None and t_hi > 15:
         sev = "alert" if t_hi > 30 else "watch"
-        add(
-            "precooler_degradation",
-            sev,
-            f"precooler outlet {t_hi:+.0f} °C above expected at high demand",
-            residual_degc=t_hi,
-        )
+        add("precooler_degradation", sev, dev("temp_res_hi", t_hi), residual_degc=t_hi)
 
     fz_p, fz_t = _v(s, "press_frozen_s"), _v(s, "temp_frozen_s")
     if fz_p >= 60 or fz_t >= 120:
@@ -238,7 +282,12 @@ def engine_findings(e: int, s: dict[str, float | None]) -> list[Finding]:
         add(
             "sensor_fault",
             sev,
-            f"sensor reading frozen ({int(fz_p)} s pressure, {int(fz_t)} s temperature)",
+            said(
+                f"bleed sensor reading frozen while the engine changed condition "
+                f"({int(fz_p)} s pressure, {int(fz_t)} s temperature)",
+                f"leitura do sensor de sangria congelada enquanto o motor mudava de regime "
+                f"({int(fz_p)} s pressão, {int(fz_t)} s temperatura)",
+            ),
             press_frozen_s=fz_p,
             temp_frozen_s=fz_t,
         )
@@ -248,7 +297,10 @@ def engine_findings(e: int, s: dict[str, float | None]) -> list[Finding]:
         add(
             "sensor_fault",
             sev,
-            f"pressure reads {off:.1f} psi with the engine stopped",
+            said(
+                f"bleed pressure reads {off:.1f} psi with the engine stopped (expected about 0)",
+                f"pressão de sangria lê {off:.1f} psi com o motor parado (esperado cerca de 0)",
+            ),
             press_off_psi=off,
         )
     masked = max(_v(s, "press_masked"), _v(s, "temp_masked"))
@@ -256,62 +308,101 @@ def engine_findings(e: int, s: dict[str, float | None]) -> list[Finding]:
         add(
             "sensor_fault",
             "watch",
-            f"{masked:.0%} of bleed sensor samples unusable",
+            said(
+                f"{masked:.0%} of bleed sensor samples unusable",
+                f"{masked:.0%} das amostras dos sensores de sangria inutilizáveis",
+            ),
             masked_share=masked,
         )
     return out
 
 
 def asymmetry_findings(summary: dict[int, dict[str, float | None]]) -> list[Finding]:
-    """Engine-to-engine difference at matched N2, blamed on the engine further from baseline."""
+    """Engine-to-engine difference at matched N2 (engine 1's summary, already taken from
+    the pair's normal difference), blamed on the engine further from its normal."""
     s1, s2 = summary.get(1, {}), summary.get(2, {})
     out: list[Finding] = []
-    for key, limit, unit, res_key in (
-        ("asym_press", 6.0, "psi", "press_res_ip"),
-        ("asym_temp", 25.0, "°C", "temp_res_hi"),
+    for key, limit, res_key in (
+        ("asym_press", 6.0, "press_res_ip"),
+        ("asym_temp", 25.0, "temp_res_hi"),
     ):
         d = s1.get(key)
         if d is None or abs(d) <= limit:
             continue
         e = 1 if abs(_v(s1, res_key)) >= abs(_v(s2, res_key)) else 2
         sev: Severity = "alert" if abs(d) > 2 * limit else "watch"
-        out.append(
-            Finding(
-                e,
-                "asymmetry",
-                sev,
-                f"Engine 1 − engine 2 {key.split('_')[1]} {d:+.1f} {unit} at matched N2",
-                {"difference": _r(d)},
-            )
-        )
+        text = words.deviation(e, key, d if e == 1 else -d, words.OTHER_ENGINE)
+        out.append(Finding(e, "asymmetry", sev, text.en, {"difference": _r(d)}, text.pt))
     return out
 
 
-# --- scores ----------------------------------------------------------------------------
+# --- references and scores --------------------------------------------------------------
+
+# How far an installed engine may sit from the fleet's normal and still be healthy. Until an
+# engine has learned its own reference, residuals inside this tolerance are not held against
+# it; once learned, its offset (up to this tolerance) is taken out and the rules and the
+# score measure the engine against itself.
+INSTALL_TOL = {
+    "press_res_ip": 3.0,
+    "press_res_hp": 3.0,
+    "temp_res_hi": 15.0,
+    "temp_res_lo": 15.0,
+    "asym_press": 6.0,
+    "asym_temp": 30.0,
+}
+# A flight's spread around its engine's learned reference, in units of `sigma_within`: the
+# reference itself is a mean of a few flights, and real flights have heavier tails.
+OWN_SIGMA = 1.5
+SCORED = tuple(c for c in CHANNELS if not c.startswith("asym"))  # asymmetry: via its rule
+
+References = dict[str, float]  # channel -> this engine's learned reference
 
 
-def zscores(s: dict[str, float | None], art: Artefact) -> dict[str, float]:
-    out = {}
-    for c in CHANNELS:
-        if c.startswith("asym"):
-            continue  # shared by both engines; scored through the asymmetry finding instead
+def adjust(s: dict[str, float | None], ref: References, art: Artefact) -> dict[str, float | None]:
+    """The summary with each residual taken from this engine's normal (see INSTALL_TOL)."""
+    out = dict(s)
+    for c, tol in INSTALL_TOL.items():
         v = s.get(c)
-        if v is not None and math.isfinite(v):
-            out[c] = (v - art.center.get(c, 0.0)) / max(art.sigma.get(c, 1.0), SIGMA_FLOOR[c])
+        if v is None or not math.isfinite(v):
+            continue
+        centre = art.center.get(c, 0.0)
+        r = ref.get(c)
+        if r is not None:
+            out[c] = v - max(min(r - centre, tol), -tol)
+        else:
+            d = v - centre
+            out[c] = centre + math.copysign(max(abs(d) - tol, 0.0), d)
     return out
 
 
-def integrity(s: dict[str, float | None], findings: list[Finding], art: Artefact) -> float:
-    """0–100: Gaussian-shaped in the excess z beyond 1σ, capped by the worst finding."""
-    z = zscores(s, art)
+def zscores(
+    s: dict[str, float | None], art: Artefact, ref: References | None = None
+) -> dict[str, float]:
+    """Each assessed channel's deviation: from the engine's own reference in its own
+    flight-to-flight spread once learned, else from the fleet's centre in the fleet's
+    spread widened by the installation tolerance."""
+    ref = ref or {}
+    out = {}
+    for c in SCORED:
+        v = s.get(c)
+        if v is None or not math.isfinite(v):
+            continue
+        r = ref.get(c)
+        if r is not None:
+            sd = OWN_SIGMA * max(art.sigma_within.get(c, 1.0), WITHIN_FLOOR[c])
+            out[c] = (v - r) / sd
+        else:
+            sd = math.hypot(max(art.sigma.get(c, 1.0), SIGMA_FLOOR[c]), INSTALL_TOL.get(c, 0) / 2)
+            out[c] = (v - art.center.get(c, 0.0)) / sd
+    return out
+
+
+def integrity(z: dict[str, float]) -> float | None:
+    """0–100, Gaussian-shaped in the excess z beyond 1σ; None when nothing was assessed."""
+    if not z:
+        return None
     d2 = sum(max(abs(v) - 1.0, 0.0) ** 2 for v in z.values())
-    score = 100.0 * math.exp(-d2 / 40.0)
-    sev = {f.severity for f in findings}
-    if "alert" in sev:
-        score = min(score, 40.0)
-    elif "watch" in sev:
-        score = min(score, 75.0)
-    return round(score, 1)
+    return round(100.0 * math.exp(-d2 / 40.0), 1)
 
 
 def dedupe_findings(findings: list[Finding]) -> list[Finding]:
@@ -333,37 +424,29 @@ def worst(statuses: list[str]) -> Status:
 
 @dataclass
 class Assessment:
-    status: Status
-    integrity_score: float
-    engine_scores: dict[int, float]
+    status: Status  # from the findings alone; `verdict.reconcile` adds the score bands
+    engine_scores: dict[int, float | None]  # before any cap
+    engine_z: dict[int, dict[str, float]]
     findings: list[Finding]
 
 
-def assess(summary: dict[int, dict[str, float | None]], art: Artefact | None = None) -> Assessment:
+def assess(
+    summary: dict[int, dict[str, float | None]],
+    art: Artefact | None = None,
+    refs: dict[int, References] | None = None,
+) -> Assessment:
+    """Rules and scores of one flight; `refs` are the engines' learned references."""
     art = art or load_artefact()
-    findings = asymmetry_findings(summary)
-    per_engine: dict[int, list[Finding]] = {}
-    for e, s in summary.items():
-        per_engine[e] = engine_findings(e, s)
-        findings += per_engine[e]
-    scores = {
-        e: integrity(
-            s, per_engine[e] + [f for f in findings if f.engine == e and f.code == "asymmetry"], art
-        )
-        for e, s in summary.items()
-    }
+    refs = refs or {}
+    adjusted = {e: adjust(s, refs.get(e, {}), art) for e, s in summary.items()}
+    findings = asymmetry_findings(adjusted)
+    for e, s in adjusted.items():
+        findings += engine_findings(e, s, frozenset(refs.get(e, {})))
+    engine_z = {e: zscores(s, art, refs.get(e)) for e, s in summary.items()}
     findings = dedupe_findings(findings)
     return Assessment(
         status=worst([f.severity for f in findings]),
-        integrity_score=min(scores.values()) if scores else 100.0,
-        engine_scores=scores,
+        engine_scores={e: integrity(z) for e, z in engine_z.items()},
+        engine_z=engine_z,
         findings=findings,
     )
-
-
-def train(data_dir: str | Path, *, progress: Any = None) -> Artefact:
-    """Fit the baseline and residual spreads on the healthy flights of a simulated or real
-    fleet directory (files + optional `labels.csv`); see `nubo.bleed.training`."""
-    from nubo.bleed.training import fit_artefact
-
-    return fit_artefact(Path(data_dir), progress=progress)

@@ -1,4 +1,5 @@
-"""One flight file in, one JSON-safe result out: read → phases → features → model → trend."""
+"""One flight file in, one JSON-safe result out: read → phases → features → model → trend →
+verdict (coherent status and score, coverage)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,23 @@ from nubo.bleed.features import compute_features
 from nubo.bleed.model import Artefact, assess, load_artefact, worst
 from nubo.bleed.phases import Phase, detect_phases
 from nubo.bleed.read import read_flight
-from nubo.bleed.trend import TrendState, update_trend
+from nubo.bleed.trend import FLAGGED, SCORE, TrendState, references, update_trend
+from nubo.bleed.trend import new_state as new_state_
+from nubo.bleed.verdict import (
+    INCOMPLETE,
+    WATCH_BELOW,
+    band,
+    coverage,
+    incomplete_reason,
+    reconcile,
+)
 
 
 @dataclass
 class AnalysisResult:
     bleed_status: str
-    integrity_score: float
-    engine_scores: dict[int, float]
+    integrity_score: float | None  # None when the recording let nothing be assessed
+    engine_scores: dict[int, float | None]
     findings: list[dict[str, Any]]
     phases: list[Phase]
     model_version: str
@@ -32,6 +42,8 @@ class AnalysisResult:
     new_trend_state: TrendState
     flight_status: str = "normal"  # this flight alone, before the trend
     trend_status: str = "normal"
+    coverage: dict[str, Any] = field(default_factory=dict)
+    counts_for_trend: bool = True  # False for an incomplete flight: it leaves the trend alone
 
     def to_dict(self) -> dict[str, Any]:
         """The result fields of the spec (plus diagnostics), with no NaN or infinity."""
@@ -46,8 +58,10 @@ class AnalysisResult:
                 "warnings": self.warnings,
                 "masked_share": self.masked_share,
                 "stats": self.stats,
+                "coverage": self.coverage,
                 "flight_status": self.flight_status,
                 "trend_status": self.trend_status,
+                "counts_for_trend": self.counts_for_trend,
                 "residuals": {str(e): r for e, r in self.residuals.items()},
             }
         )
@@ -78,24 +92,43 @@ def analyze(
     flight = read_flight(path, aircraft_type=aircraft_type)
     phases = detect_phases(flight.data)
     feats = compute_features(flight.data, phases, art.baseline, flight.masked_share)
-    verdict = assess(feats.summary, art)
-    residuals = {e: dict(s) for e, s in feats.summary.items()}
-    new_state, trend_findings, trend_status = update_trend(trend_state, residuals, art)
+    refs = references(trend_state)
+    verdict = assess(feats.summary, art, refs)
+    cov = coverage(phases, feats.summary, flight.data.height)
+    incomplete = incomplete_reason(cov)
+    warnings = list(flight.warnings)
+    flagged = {f.engine for f in verdict.findings}
+    residuals = {
+        e: {
+            **s,
+            SCORE: verdict.engine_scores.get(e),
+            FLAGGED: float(e in flagged or (verdict.engine_scores.get(e) or 100.0) < WATCH_BELOW),
+        }
+        for e, s in feats.summary.items()
+    }
+    trend_findings: list[dict[str, Any]] = []
+    if incomplete:
+        warnings.append(f"{INCOMPLETE}: {incomplete}; this flight does not move the trend")
+        new_state, trend_status = trend_state or new_state_(), "normal"
+    else:
+        new_state, trend_findings, trend_status = update_trend(trend_state, residuals, art)
     findings = [f.to_dict() for f in verdict.findings]
-    flagged = {(f["engine"], f["code"]) for f in findings}
-    findings += [f for f in trend_findings if (f["engine"], f["code"]) not in flagged]
-    engine_scores = dict(verdict.engine_scores)
-    for f in trend_findings:
-        e = f["engine"]
-        engine_scores[e] = min(engine_scores.get(e, 100.0), 75.0)
+    seen = {(f["engine"], f["code"]) for f in findings}
+    findings += [f for f in trend_findings if (f["engine"], f["code"]) not in seen]
+    flight_status = worst(
+        [verdict.status, *(band(s) for s in verdict.engine_scores.values() if s is not None)]
+    )
+    status, score, engine_scores, findings = reconcile(
+        findings, verdict.engine_scores, verdict.engine_z, feats.summary, refs, art
+    )
     return AnalysisResult(
-        bleed_status=worst([verdict.status, trend_status]),
-        integrity_score=min(engine_scores.values()) if engine_scores else 100.0,
+        bleed_status=status,
+        integrity_score=score,
         engine_scores=engine_scores,
         findings=findings,
         phases=phases,
         model_version=art.model_version,
-        warnings=flight.warnings,
+        warnings=warnings,
         masked_share={k: round(v, 4) for k, v in flight.masked_share.items()},
         stats={
             "rows_read": flight.rows_read,
@@ -108,6 +141,8 @@ def analyze(
         features=feats.table,
         residuals=residuals,
         new_trend_state=new_state,
-        flight_status=verdict.status,
+        flight_status=flight_status,
         trend_status=trend_status,
+        coverage=cov,
+        counts_for_trend=incomplete is None,
     )

@@ -11,11 +11,13 @@ import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import polars as pl
+from scipy.signal import lfilter
 
 from nubo.bleed.aliases import ALIASES, ENGINES
 
@@ -45,10 +47,34 @@ class Fault:
 
 @dataclass(frozen=True)
 class EngineBias:
-    """Per-installation offsets: real engines never sit exactly on the nominal set-point."""
+    """Per-installation offsets: real engines never sit exactly on the nominal set-point.
+    `noise` scales the sensor noise (another fleet's sensors are not ours)."""
 
     press: float = 0.0
     temp: float = 0.0
+    noise: float = 1.0
+
+
+@dataclass(frozen=True)
+class FleetStyle:
+    """How far a simulated fleet departs from the defaults: each engine's regulated pressure
+    and precooler temperature are offset by a normal draw with sd `press_sd`/`temp_sd`, plus
+    a uniform draw within ±`press_span`/±`temp_span` (another fleet, other physics);
+    `noise` scales every bleed sensor's noise."""
+
+    press_sd: float = 0.7
+    temp_sd: float = 3.0
+    press_span: float = 0.0
+    temp_span: float = 0.0
+    noise: float = 1.0
+    healthy_share: float = 1 / 3
+
+    def bias(self, rng: np.random.Generator) -> EngineBias:
+        press, temp = rng.normal(0, self.press_sd), rng.normal(0, self.temp_sd)
+        if self.press_span or self.temp_span:  # the default fleets keep their random stream
+            press += rng.uniform(-self.press_span, self.press_span)
+            temp += rng.uniform(-self.temp_span, self.temp_span)
+        return EngineBias(press, temp, self.noise)
 
 
 # --- flight profile ---------------------------------------------------------------------
@@ -143,15 +169,10 @@ def _atmosphere(alt: np.ndarray, cas: np.ndarray, dev: float) -> tuple[np.ndarra
 
 
 def _lag(x: np.ndarray, tau_s: float, rate_hz: float) -> np.ndarray:
-    """First-order sensor/thermal lag (an exponential filter), vectorised via cumulative form."""
+    """First-order sensor/thermal lag (an exponential filter starting at the first value)."""
     a = 1.0 - np.exp(-1.0 / (tau_s * rate_hz))
-    out = np.empty_like(x)
-    acc = x[0]
-    # A plain loop over ~100k samples is fast enough and clearer than scipy.signal.lfilter.
-    for i, v in enumerate(x):
-        acc += a * (v - acc)
-        out[i] = acc
-    return out
+    out, _ = lfilter([a], [1.0, a - 1.0], x, zi=[(1.0 - a) * x[0]])
+    return np.asarray(out)
 
 
 # --- bleed physics ----------------------------------------------------------------------
@@ -194,7 +215,7 @@ def _engine(
     supply = np.where(hpv_pos > 0.5, 1.6 * source, source)
     press = np.where(running, np.minimum(press, supply), 0.3)
     press = _lag(press, 3.0, rate_hz) + rng.normal(
-        0, 0.4 + (1.5 * s if kind == "prv_under_regulating" else 0), t.size
+        0, 0.4 * bias.noise + (1.5 * s if kind == "prv_under_regulating" else 0), t.size
     )
 
     low_demand = (n2 < 75) & ~anti_ice
@@ -204,7 +225,7 @@ def _engine(
     elif kind == "duct_leak":
         temp = temp + s * 12 * demand
     temp = np.where(running, temp, np.maximum(tat, 15))
-    temp = _lag(temp, 25.0, rate_hz) + rng.normal(0, 1.5, t.size)
+    temp = _lag(temp, 25.0, rate_hz) + rng.normal(0, 1.5 * bias.noise, t.size)
 
     if kind == "sensor_drift":
         press = press + s * 11 + rng.normal(0, 0.8 * s, t.size)
@@ -319,14 +340,21 @@ def write_flight(
 # --- fleets -----------------------------------------------------------------------------
 
 
-def fault_plan(rng: np.random.Generator, aircraft: int, flights: int) -> list[dict[str, object]]:
-    """One plan per aircraft: a third stay healthy, the rest get one ramping fault."""
+def fault_plan(
+    rng: np.random.Generator, aircraft: int, flights: int, healthy_share: float = 1 / 3
+) -> list[dict[str, object]]:
+    """One plan per aircraft: `healthy_share` of them stay healthy (evenly interleaved),
+    the rest get one ramping fault, the fault types in turn."""
+    share = Fraction(healthy_share).limit_denominator(100)
     plans: list[dict[str, object]] = []
+    faulty = 0
     for a in range(aircraft):
-        if a % 3 == 2:
+        n, d = share.numerator, share.denominator
+        if (a + 1) * n // d > a * n // d:
             plans.append({"kind": "none"})
             continue
-        kind = FAULT_TYPES[(a - a // 3) % len(FAULT_TYPES)]
+        kind = FAULT_TYPES[faulty % len(FAULT_TYPES)]
+        faulty += 1
         onset = int(rng.integers(int(flights * 0.25), int(flights * 0.45) + 1))
         ramp = int(rng.integers(max(flights // 3, 8), max(flights // 2, 10) + 1))
         plans.append(
@@ -351,6 +379,7 @@ def simulate_fleet(
     rates_hz: tuple[float, ...] = (1, 2, 4, 8),
     hours: tuple[float, float] = (1.0, 3.0),
     progress: Callable[[], None] | None = None,
+    style: FleetStyle | None = None,
 ) -> Path:
     """Write `aircraft × flights` files plus `labels.csv`; returns the labels path.
 
@@ -360,11 +389,12 @@ def simulate_fleet(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    plans = fault_plan(rng, aircraft, flights)
+    style = style or FleetStyle()
+    plans = fault_plan(rng, aircraft, flights, style.healthy_share)
     rows = []
     for a, plan in enumerate(plans):
         tail = f"AC{a + 1:03d}"
-        biases = {e: EngineBias(rng.normal(0, 0.7), rng.normal(0, 3)) for e in ENGINES}
+        biases = {e: style.bias(rng) for e in ENGINES}
         for k in range(flights):
             sev = severity_at(plan, k)
             kind = str(plan["kind"]) if sev > 0 else "none"

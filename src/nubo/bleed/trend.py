@@ -1,9 +1,11 @@
-"""Per-aircraft trend of the residual channels across flights: EWMA and CUSUM per engine.
+"""Per-aircraft trend across flights: each engine's learned references, EWMA and CUSUM.
 
-Each engine first learns its own reference over `WARMUP` flights (installed engines sit a
-little off the fleet baseline), then tracks standardised deviations from it. The state is
-a plain JSON-serialisable dict the database layer stores per aircraft and hands back,
-flight after flight, in flight order.
+Each engine first learns its own reference over `WARMUP` clean flights (no finding on that
+engine; installed engines sit a little off the fleet baseline), then tracks standardised
+deviations from it: of each residual channel (a steady drift) and of its integrity score
+(a sustained fall). The references also feed the next flight's rules and score
+(`references`). The state is a plain JSON-serialisable dict the database layer derives per
+aircraft, flight after flight, in flight order.
 """
 
 from __future__ import annotations
@@ -11,18 +13,31 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nubo.bleed.model import CHANNELS, WITHIN_FLOOR, Artefact, Finding, Status, load_artefact
+from nubo.bleed import words
+from nubo.bleed.model import (
+    CHANNEL_CODES,
+    CHANNELS,
+    WITHIN_FLOOR,
+    Artefact,
+    Finding,
+    Status,
+    load_artefact,
+)
 
 TrendState = dict[str, Any]
 # Asymmetry is left to the per-flight rules: it is one number shared by both engines, so a
-# trend on it could not say which engine is drifting; each engine's own residuals can.
+# trend on it could not say which engine is drifting; each engine's own residuals can. Its
+# reference is still learned, so the rule can take out the pair's normal difference.
 TREND_CHANNELS = tuple(c for c in CHANNELS if not c.startswith("asym"))
-STATE_VERSION = 1
+SCORE = "score"
+LEARNED = (*CHANNELS, SCORE)
+STATE_VERSION = 2
 WARMUP = 5
 LAMBDA = 0.25  # EWMA weight of the newest flight
 EWMA_LIMIT = 3.0  # in units of the EWMA's own standard deviation
 CUSUM_K = 1.0  # slack, in σ
 CUSUM_H = 10.0  # decision interval, in σ
+SCORE_SIGMA = 4.0  # flight-to-flight spread of a healthy engine's score, points
 # Below these absolute shifts nothing is raised, however consistent: physically irrelevant.
 MIN_SHIFT = {
     "press_res_ip": 1.2,
@@ -32,23 +47,9 @@ MIN_SHIFT = {
     "asym_press": 1.5,
     "asym_temp": 6.0,
     "press_off": 1.2,
+    SCORE: 10.0,
 }
-CODES = {
-    ("press_res_ip", 1): "overpressure",
-    ("press_res_ip", -1): "low_pressure",
-    ("press_res_hp", 1): "overpressure",
-    ("press_res_hp", -1): "hpv_fault",
-    ("temp_res_hi", 1): "precooler_degradation",
-    ("temp_res_hi", -1): "sensor_fault",
-    ("temp_res_lo", 1): "precooler_degradation",
-    ("temp_res_lo", -1): "sensor_fault",
-    ("asym_press", 1): "asymmetry",
-    ("asym_press", -1): "asymmetry",
-    ("asym_temp", 1): "asymmetry",
-    ("asym_temp", -1): "asymmetry",
-    ("press_off", 1): "sensor_fault",
-    ("press_off", -1): "sensor_fault",
-}
+FLAGGED = "flagged"  # residual key: the flight had a finding on this engine (not learned)
 
 
 def new_state() -> TrendState:
@@ -63,25 +64,37 @@ def reset_engine(state: TrendState, engine: int | str) -> TrendState:
     return st
 
 
+def references(state: TrendState | None) -> dict[int, dict[str, float]]:
+    """Each engine's learned reference per channel (channels still learning are absent)."""
+    out: dict[int, dict[str, float]] = {}
+    for e, chans in (state or {}).get("engines", {}).items():
+        out[int(e)] = {c: ch["ref"] for c, ch in chans.items() if ch.get("ref") is not None}
+    return out
+
+
 def _channel() -> dict[str, Any]:
     return {
         "n": 0,
+        "learned": 0,
         "ref_sum": 0.0,
         "ref": None,
         "ewma": 0.0,
         "cusum_pos": 0.0,
         "cusum_neg": 0.0,
         "last": None,
+        "since": None,
     }
 
 
-def _step(ch: dict[str, Any], value: float, sigma: float) -> None:
+def _step(ch: dict[str, Any], value: float, sigma: float, clean: bool) -> None:
     ch["n"] += 1
     ch["last"] = value
     if ch["ref"] is None:
-        ch["ref_sum"] += value
-        if ch["n"] >= WARMUP:
-            ch["ref"] = ch["ref_sum"] / ch["n"]
+        if clean:  # a reference is learned from flights nothing was found on
+            ch["learned"] += 1
+            ch["ref_sum"] += value
+            if ch["learned"] >= WARMUP:
+                ch["ref"] = ch["ref_sum"] / ch["learned"]
         return
     z = max(min((value - ch["ref"]) / sigma, 50.0), -50.0)  # one wild flight cannot poison it
     ch["ewma"] = LAMBDA * z + (1 - LAMBDA) * ch["ewma"]
@@ -102,12 +115,18 @@ def _signal(ch: dict[str, Any], name: str, sigma: float) -> int:
     return 0
 
 
+def _sigma(name: str, art: Artefact) -> float:
+    if name == SCORE:
+        return SCORE_SIGMA
+    return max(art.sigma_within.get(name, 1.0), WITHIN_FLOOR[name])
+
+
 def update_trend(
     state: TrendState | None,
     flight_residuals: dict[int, dict[str, float | None]] | dict[str, dict[str, float | None]],
     artefact: Artefact | None = None,
 ) -> tuple[TrendState, list[dict[str, Any]], Status]:
-    """Fold one flight's per-engine residuals into the aircraft's trend.
+    """Fold one flight's per-engine residuals (and `score`, `flagged`) into the trend.
 
     Returns the new state (the input is not mutated), trend findings (same shape as flight
     findings) and the trend status (`normal` or `watch`).
@@ -119,27 +138,59 @@ def update_trend(
     for eng, res in flight_residuals.items():
         e = str(eng)
         chans = st["engines"].setdefault(e, {})
-        for name in TREND_CHANNELS:
+        clean = not res.get(FLAGGED)
+        for name in LEARNED:
             value = res.get(name)
             if value is None or not math.isfinite(value):
                 continue
-            sigma = max(art.sigma_within.get(name, 1.0), WITHIN_FLOOR[name])
+            sigma = _sigma(name, art)
             ch = chans.setdefault(name, _channel())
-            _step(ch, float(value), sigma)
-            direction = _signal(ch, name, sigma)
+            _step(ch, float(value), sigma, clean)
+            direction = 0 if name.startswith("asym") else _signal(ch, name, sigma)
+            if name == SCORE and direction > 0:
+                direction = 0  # a score that rises is no concern
+            ch["since"] = (ch["since"] or st["flights"]) if direction else None
             if direction:
-                findings.append(_finding(int(e), name, direction, ch, sigma))
+                findings.append(_finding(int(e), name, direction, ch, sigma, st, chans, art))
     findings = _dedupe(findings)
     return st, [f.to_dict() for f in findings], "watch" if findings else "normal"
 
 
-def _finding(e: int, name: str, direction: int, ch: dict[str, Any], sigma: float) -> Finding:
+def _worst_channel(chans: dict[str, Any], art: Artefact) -> tuple[str, int]:
+    """The residual channel furthest from its reference on the EWMA: what a falling score
+    is made of."""
+    best, best_z = "press_res_ip", 0.0
+    for name in TREND_CHANNELS:
+        ch = chans.get(name)
+        if ch and ch["ref"] is not None and abs(ch["ewma"]) > abs(best_z):
+            best, best_z = name, ch["ewma"]
+    return best, 1 if best_z >= 0 else -1
+
+
+def _finding(
+    e: int,
+    name: str,
+    direction: int,
+    ch: dict[str, Any],
+    sigma: float,
+    st: TrendState,
+    chans: dict[str, Any],
+    art: Artefact,
+) -> Finding:
     shift = ch["ewma"] * sigma
+    flights = st["flights"] - ch["since"] + 1
+    if name == SCORE:
+        worst_name, worst_dir = _worst_channel(chans, art)
+        code = CHANNEL_CODES[(worst_name, worst_dir)]
+    else:
+        code = CHANNEL_CODES[(name, direction)]
+    text = words.deviation(e, name, shift, words.OWN_NORMAL, max(flights, 2))
     return Finding(
         engine=e,
-        code=CODES[(name, direction)],
+        code=code,
         severity="watch",
-        message=f"Engine {e}: {name} trending {shift:+.1f} from this engine's reference",
+        message=text.en,
+        message_pt=text.pt,
         evidence={
             "channel": name,
             "trend_shift": round(shift, 2),
@@ -147,17 +198,22 @@ def _finding(e: int, name: str, direction: int, ch: dict[str, Any], sigma: float
             "cusum": round(max(ch["cusum_pos"], ch["cusum_neg"]), 2),
             "reference": round(ch["ref"], 2),
             "flights": ch["n"],
+            "signalling_flights": flights,
         },
     )
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
-    """One finding per engine and code: the channel with the largest shift speaks."""
+    """One finding per engine and code: the channel with the largest shift speaks, a
+    residual before the score (it says more)."""
+
+    def weight(f: Finding) -> tuple[bool, float]:
+        return f.evidence["channel"] != SCORE, abs(float(f.evidence["trend_shift"] or 0))
+
     best: dict[tuple[int | None, str], Finding] = {}
     for f in findings:
         key = (f.engine, f.code)
-        shift = abs(float(f.evidence["trend_shift"] or 0))
-        if key not in best or shift > abs(float(best[key].evidence["trend_shift"] or 0)):
+        if key not in best or weight(f) > weight(best[key]):
             best[key] = f
     return list(best.values())
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, status
 
 from nubo.fleet import service
-from nubo.fleet.schemas import AircraftDetail, AircraftOut, TrendPointOut
+from nubo.fleet.schemas import (
+    AircraftDetail,
+    AircraftOut,
+    RefitIn,
+    RefitOut,
+    ReplacementIn,
+    ReplacementOut,
+    TrendPointOut,
+)
 from nubo.identity.auth import CurrentUser
 from nubo.kit.db import Session
 from nubo.kit.pagination import Page, Pagination, build_page
@@ -41,3 +49,33 @@ async def aircraft_trend(
         trend=[TrendPointOut.model_validate(p) for p in items],
         next_cursor=cursor,
     )
+
+
+@router.post("/refit", response_model=RefitOut)
+async def refit(body: RefitIn, actor: CurrentUser, session: Session) -> RefitOut:
+    """Relearn every engine's reference of the account's fleet (or of one aircraft type)
+    from its own healthy flights flown since `since`."""
+    fleet = await service.refit_references(
+        session, actor, body.account_id, body.aircraft_type, body.since
+    )
+    return RefitOut(aircraft=len(fleet), engines=len(fleet) * len(service.ENGINES))
+
+
+@router.post(
+    "/{registration}/replacements",
+    response_model=ReplacementOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def record_replacement(
+    registration: Annotated[str, Path(min_length=1, max_length=16)],
+    body: ReplacementIn,
+    actor: CurrentUser,
+    session: Session,
+    account_id: Annotated[uuid.UUID | None, Query(description="operators: which account")] = None,
+) -> ReplacementOut:
+    """An engine or bleed component was replaced: the engine's trend reference restarts."""
+    aircraft = await service.get_aircraft(session, actor, registration, account_id)
+    reset = await service.record_replacement(
+        session, actor, aircraft, body.engine, body.component, body.done_at
+    )
+    return ReplacementOut.model_validate(reset)

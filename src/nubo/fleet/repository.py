@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.types import utcnow
-from nubo.models import Account, Aircraft, Flight, Role, TrendPoint
+from nubo.models import Account, Aircraft, EngineReset, Flight, Role, TrendPoint
 
 BATCH = 500
 
@@ -80,3 +80,23 @@ async def live_flight_ids(session: AsyncSession, ids: Collection[str]) -> set[st
         )
         live.update(str(i) for i in (await session.execute(stmt)).scalars())
     return live
+
+
+async def engine_resets(session: AsyncSession, aircraft_id: uuid.UUID) -> list[EngineReset]:
+    stmt = (
+        select(EngineReset)
+        .where(EngineReset.aircraft_id == aircraft_id)
+        .order_by(EngineReset.effective_at, EngineReset.id)
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def aircraft_of_account(
+    session: AsyncSession, account_id: uuid.UUID, aircraft_type: str | None
+) -> list[Aircraft]:
+    """The account's aircraft (of one type if named), locked, in a stable order."""
+    stmt = select(Aircraft).where(Aircraft.account_id == account_id)
+    if aircraft_type is not None:
+        stmt = stmt.where(Aircraft.aircraft_type == aircraft_type)
+    stmt = stmt.order_by(Aircraft.registration, Aircraft.id).with_for_update()
+    return list((await session.execute(stmt)).scalars().all())

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from nubo.kit.schemas import ResponseModel
+from pydantic import AwareDatetime, Field
+
+from nubo.kit.schemas import RequestModel, ResponseModel
 
 
 class AircraftOut(ResponseModel):
@@ -33,3 +35,33 @@ class TrendPointOut(ResponseModel):
 class AircraftDetail(AircraftOut):
     trend: list[TrendPointOut]
     next_cursor: str | None = None
+
+
+Component = Literal["engine", "bleed-valve", "hp-valve", "precooler", "bleed-sensor"]
+
+
+class ReplacementIn(RequestModel):
+    engine: Literal[1, 2]
+    component: Component
+    done_at: AwareDatetime | None = Field(
+        default=None, description="when the part was replaced; flights from then relearn"
+    )
+
+
+class ReplacementOut(ResponseModel):
+    id: uuid.UUID
+    aircraft_id: uuid.UUID
+    engine: int
+    reason: str
+    effective_at: datetime
+
+
+class RefitIn(RequestModel):
+    account_id: uuid.UUID | None = Field(default=None, description="operators: which account")
+    aircraft_type: str | None = Field(default=None, max_length=40)
+    since: AwareDatetime = Field(description="relearn each engine's reference from flights since")
+
+
+class RefitOut(ResponseModel):
+    aircraft: int
+    engines: int

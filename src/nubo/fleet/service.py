@@ -8,13 +8,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nubo.fleet import features
+from nubo.fleet import features, repository
+from nubo.fleet import trend as fleet_trend
 from nubo.fleet.repository import live_flight_ids, readable_aircraft
+from nubo.identity.auth import ensure_can_manage
 from nubo.identity.principal import Actor
-from nubo.kit.errors import Conflict, NotFound
+from nubo.kit.errors import Conflict, Forbidden, NotFound
 from nubo.kit.pagination import Key, PageParams, keyset
 from nubo.kit.storage import ObjectStore
-from nubo.models import Aircraft, TrendPoint
+from nubo.kit.types import utcnow
+from nubo.models import Aircraft, EngineReset, Role, TrendPoint
+
+ENGINES = (1, 2)
 
 
 def normalise_registration(registration: str) -> str:
@@ -62,3 +67,63 @@ async def query_lake(
     ids = {i for i in in_lake if i is not None}
     hidden = ids - await live_flight_ids(session, ids)
     return await features.fleet_query(store, sql, hidden)
+
+
+async def record_replacement(
+    session: AsyncSession,
+    actor: Actor,
+    aircraft: Aircraft,
+    engine: int,
+    component: str,
+    done_at: datetime | None,
+) -> EngineReset:
+    """An engine or one of its bleed components was replaced: from `done_at` (default now)
+    the engine learns a fresh reference. Account admins and operators only."""
+    ensure_can_manage(actor, aircraft.account_id, "aircraft")
+    locked = await repository.aircraft_for_update(
+        session, aircraft.account_id, aircraft.registration
+    )
+    assert locked is not None
+    reset = EngineReset(
+        aircraft_id=locked.id,
+        engine=engine,
+        reason=component,
+        effective_at=done_at or utcnow(),
+        created_by=actor.id,
+    )
+    session.add(reset)
+    await session.flush()
+    await fleet_trend.refresh(session, locked)
+    return reset
+
+
+async def refit_references(
+    session: AsyncSession,
+    actor: Actor,
+    account_id: uuid.UUID | None,
+    aircraft_type: str | None,
+    since: datetime,
+) -> list[Aircraft]:
+    """Relearn every engine's reference of an account's fleet (of one type) from its own
+    healthy flights flown since `since` (e.g. after a fleet-wide recalibration)."""
+    if account_id is None:
+        if actor.role is Role.operator:
+            raise Forbidden("operators must name the account_id", code="account-required")
+        account_id = actor.account_id
+    ensure_can_manage(actor, account_id, "account")
+    fleet = await repository.aircraft_of_account(session, account_id, aircraft_type)
+    for aircraft in fleet:
+        for engine in ENGINES:
+            session.add(
+                EngineReset(
+                    aircraft_id=aircraft.id,
+                    engine=engine,
+                    reason="refit",
+                    effective_at=since,
+                    created_by=actor.id,
+                )
+            )
+    await session.flush()
+    for aircraft in fleet:
+        await fleet_trend.refresh(session, aircraft)
+    return fleet

@@ -2,23 +2,26 @@
 
 The trend state is derived, never edited in place: each processed flight stores its
 residuals as a point, and the state is the fold of `bleed.trend.update_trend` over the
-points in the order the flights were flown. A job that runs twice, or a flight uploaded
-after later ones, therefore gives the same trend as a clean in-order run.
+points in the order the flights were flown, with each engine reset (a replacement or a
+refit) applied before the first flight flown from its `effective_at`. A job that runs twice,
+a flight uploaded after later ones, or a replacement recorded late therefore gives the same
+trend as a clean in-order run. An incomplete flight (`counts_for_trend` false) gets no point.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.model import Artefact, load_artefact
-from nubo.bleed.trend import TrendState, update_trend
+from nubo.bleed.trend import TrendState, new_state, reset_engine, update_trend
 from nubo.fleet import repository
 from nubo.flights.analysis import FlightResult
 from nubo.kit.types import utcnow
-from nubo.models import Aircraft, Flight, TrendPoint
+from nubo.models import Aircraft, EngineReset, Flight, TrendPoint
 
 _ARTEFACT: Artefact | None = None
 
@@ -34,10 +37,20 @@ def flown_at(flight: Flight) -> datetime:
     return flight.departure_at or flight.file_uploaded_at or flight.created_at
 
 
-def fold(points: list[TrendPoint]) -> TrendState | None:
+def fold(
+    points: list[TrendPoint],
+    resets: Sequence[EngineReset] = (),
+    until: datetime | None = None,
+) -> TrendState | None:
+    """The trend after `points` (in flight order), resets applied in time up to `until`."""
     state: TrendState | None = None
+    pending = sorted(resets, key=lambda r: r.effective_at)
     for point in points:
+        while pending and pending[0].effective_at <= point.flown_at:
+            state = reset_engine(state or new_state(), pending.pop(0).engine)
         state, _, _ = update_trend(state, point.residuals, artefact())
+    while pending and (until is None or pending[0].effective_at <= until):
+        state = reset_engine(state or new_state(), pending.pop(0).engine)
     return state
 
 
@@ -53,8 +66,10 @@ async def state_before(session: AsyncSession, flight: Flight) -> TrendState | No
     if aircraft is None:
         return None
     points = await repository.trend_points(session, aircraft.id)
+    resets = await repository.engine_resets(session, aircraft.id)
     when = flown_at(flight)
-    return fold([p for p in points if p.flight_id != flight.id and _before(p, when, flight.id)])
+    before = [p for p in points if p.flight_id != flight.id and _before(p, when, flight.id)]
+    return fold(before, resets, until=when)
 
 
 async def record(session: AsyncSession, flight: Flight, result: FlightResult) -> Aircraft:
@@ -63,6 +78,11 @@ async def record(session: AsyncSession, flight: Flight, result: FlightResult) ->
         session, flight.account_id, flight.registration, flight.aircraft_type
     )
     point = await session.get(TrendPoint, flight.id)
+    if result.get("counts_for_trend") is False or result.get("integrity_score") is None:
+        if point is not None:  # a re-run found the file incomplete after all
+            await session.delete(point)
+            await session.flush()
+        return await refresh(session, aircraft)
     if point is None:
         point = TrendPoint(flight_id=flight.id, aircraft_id=aircraft.id)
         session.add(point)
@@ -75,15 +95,22 @@ async def record(session: AsyncSession, flight: Flight, result: FlightResult) ->
     point.engine_scores = result.engine_scores
     point.model_version = result.model_version
     await session.flush()
-    points = await repository.trend_points(session, aircraft.id)
-    latest = points[-1]
-    aircraft.trend_state = fold(points)
-    aircraft.flights_processed = len(points)
-    aircraft.latest_flight_id = latest.flight_id
-    aircraft.latest_flight_at = latest.flown_at
-    aircraft.latest_status = latest.bleed_status
-    aircraft.latest_score = latest.integrity_score
     aircraft.aircraft_type = aircraft.aircraft_type or flight.aircraft_type
+    return await refresh(session, aircraft)
+
+
+async def refresh(session: AsyncSession, aircraft: Aircraft) -> Aircraft:
+    """Re-derive the aircraft's trend state and latest verdict from its points and resets."""
+    points = await repository.trend_points(session, aircraft.id)
+    resets = await repository.engine_resets(session, aircraft.id)
+    aircraft.trend_state = fold(points, resets)
+    aircraft.flights_processed = len(points)
+    if points:
+        latest = points[-1]
+        aircraft.latest_flight_id = latest.flight_id
+        aircraft.latest_flight_at = latest.flown_at
+        aircraft.latest_status = latest.bleed_status
+        aircraft.latest_score = latest.integrity_score
     aircraft.updated_at = utcnow()
     await session.flush()
     return aircraft

@@ -1,7 +1,7 @@
 """Every ORM table; importing this module registers them all on Base.metadata."""
 
 from nubo.models.account import Account, AccountStatus
-from nubo.models.aircraft import Aircraft, TrendPoint
+from nubo.models.aircraft import Aircraft, EngineReset, TrendPoint
 from nubo.models.base import Base
 from nubo.models.dataset import Dataset
 from nubo.models.flight import BleedStatus, Flight, ProcessingStatus
@@ -21,6 +21,7 @@ __all__ = [
     "Base",
     "BleedStatus",
     "Dataset",
+    "EngineReset",
     "Flight",
     "FlightEvent",
     "IdempotencyKey",

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from nubo.kit.types import utcnow
 from nubo.models.base import Base, IdMixin, TimestampMixin
 
 
@@ -51,3 +52,20 @@ class TrendPoint(Base):
 
     __table_args__ = (Index("ix_trend_points_aircraft_order", "aircraft_id", "flown_at",
                             "flight_id"),)
+
+
+class EngineReset(IdMixin, Base):
+    """An engine's trend reference restarted from `effective_at`: a replacement of the
+    engine or of a bleed component, or a refit of the account's references. Flights flown
+    from then on teach the engine a fresh reference (`bleed.trend.reset_engine`)."""
+
+    __tablename__ = "aircraft_engine_resets"
+
+    aircraft_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("aircraft.id"))
+    engine: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(24))
+    effective_at: Mapped[datetime]
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_engine_resets_aircraft_effective", "aircraft_id", "effective_at"),)
