@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,6 +28,7 @@ app.add_typer(model_app, name="model")
 billing_app = typer.Typer(help="Invoices and billing runs.", no_args_is_help=True)
 app.add_typer(billing_app, name="billing")
 console = Console()
+T = TypeVar("T")
 
 
 async def _migrate(settings: Settings) -> None:
@@ -232,6 +236,69 @@ def fleet_query_command(
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
     console.print(f"{len(rows)} row(s)")
+
+
+async def _in_unit(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(session)` as one unit of work against the configured database."""
+    from nubo.kit.db import create_engine, create_sessionmaker
+
+    settings = Settings()
+    if settings.embedded:
+        await _migrate(settings)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@fleet_app.command("replace")
+def fleet_replace_command(
+    account: Annotated[uuid.UUID, typer.Option(help="the account's id")],
+    registration: Annotated[str, typer.Option(help="the aircraft")],
+    engine: Annotated[int, typer.Option(min=1, max=2, help="engine position")],
+    component: Annotated[
+        str, typer.Option(help="engine, bleed-valve, hp-valve, precooler or bleed-sensor")
+    ],
+    at: Annotated[str | None, typer.Option(help="when it was replaced (ISO 8601; now)")] = None,
+) -> None:
+    """Record an engine or bleed component replacement: the engine's reference restarts."""
+    from nubo.fleet.service import restart_engine
+    from nubo.kit.errors import NuboError
+
+    when = _when(at)
+    try:
+        reset = asyncio.run(
+            _in_unit(lambda s: restart_engine(s, account, registration, engine, component, when))
+        )
+    except NuboError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"engine {engine} of {registration} relearns its reference from "
+                  f"{reset.effective_at:%Y-%m-%d %H:%M} UTC")
+
+
+@fleet_app.command("refit")
+def fleet_refit_command(
+    account: Annotated[uuid.UUID, typer.Option(help="the account's id")],
+    since: Annotated[str, typer.Option(help="relearn from the flights flown since (ISO 8601)")],
+    aircraft_type: Annotated[str | None, typer.Option("--type", help="only this type")] = None,
+) -> None:
+    """Relearn every engine's reference of an account's fleet from its own flights."""
+    from nubo.fleet.service import refit_fleet
+
+    when = _when(since)
+    assert when is not None
+    fleet = asyncio.run(_in_unit(lambda s: refit_fleet(s, account, aircraft_type, when)))
+    console.print(f"{len(fleet)} aircraft relearn their engines' references from {since}")
 
 
 if __name__ == "__main__":

@@ -26,3 +26,26 @@ def test_fleet_writes_readable_mixed_files_and_labels(tmp_path):
     assert [f.flight_index for f in flights[:6]] == list(range(6))
     for f in flights:
         assert read_flight(f.path).data.height > 1000
+
+
+def test_fleet_plan_can_keep_half_the_aircraft_healthy_and_cycle_every_fault_type():
+    import numpy as np
+
+    from nubo.bleed.simulate import fault_plan
+
+    plans = fault_plan(np.random.default_rng(0), 40, 40, healthy_share=0.5)
+    assert sum(p["kind"] == "none" for p in plans) == 20
+    assert {p["kind"] for p in plans} == {"none", *FAULT_TYPES}
+    default = fault_plan(np.random.default_rng(0), 9, 40)
+    assert [p["kind"] == "none" for p in default] == [a % 3 == 2 for a in range(9)]
+
+
+def test_fleet_style_offsets_engines_beyond_the_defaults():
+    import numpy as np
+
+    from nubo.bleed.simulate import FleetStyle
+
+    rng = np.random.default_rng(1)
+    biases = [FleetStyle(press_span=3, temp_span=15, noise=2).bias(rng) for _ in range(200)]
+    assert max(abs(b.press) for b in biases) > 2.5 and max(abs(b.temp) for b in biases) > 12
+    assert {b.noise for b in biases} == {2}

@@ -69,3 +69,32 @@ def test_resetting_an_engine_after_maintenance_forgets_its_drift():
     for _ in range(10):
         state, findings, status = update_trend(state, _flight(rng, press_shift=6.4))
     assert status == "normal", findings
+
+
+def test_a_sustained_fall_of_the_score_raises_watch_while_each_flight_stays_normal():
+    rng = np.random.default_rng(4)
+    state, first_watch = None, None
+    for k in range(40):
+        flight = _flight(rng)
+        flight[1]["score"] = 99.0 - max(0, k - 10) * 1.5  # 99 → 75.0 at k = 26: still normal
+        state, findings, status = update_trend(state, flight)
+        if status == "watch" and first_watch is None:
+            first_watch = k
+            score = next(f for f in findings if f["evidence"]["channel"] == "score")
+            assert score["engine"] == 1 and score["evidence"]["trend_shift"] < -10
+            assert "Motor 1" in score["message_pt"]
+    assert first_watch is not None and first_watch < 26
+
+
+def test_references_are_learned_only_from_flights_without_findings():
+    from nubo.bleed.trend import references
+
+    rng = np.random.default_rng(5)
+    state = None
+    for k in range(8):
+        flight = _flight(rng, press_shift=8.0 if k < 3 else 0.0)
+        flight[1]["flagged"] = 1.0 if k < 3 else 0.0
+        state, _, _ = update_trend(state, flight)
+    refs = references(state)
+    assert abs(refs[1]["press_res_ip"] - 0.3) < 0.3  # the three flagged flights were left out
+    assert "press_res_ip" in refs[2]

@@ -121,6 +121,10 @@ def analyze(
     status, score, engine_scores, findings = reconcile(
         findings, verdict.engine_scores, verdict.engine_z, feats.summary, refs, art
     )
+    if incomplete:
+        # The engines' scores cover only the regimes listed in `coverage.assessed`; a
+        # flight score would read as a verdict on a flight that was not seen.
+        score = None
     return AnalysisResult(
         bleed_status=status,
         integrity_score=score,

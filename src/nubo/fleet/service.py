@@ -80,16 +80,32 @@ async def record_replacement(
     """An engine or one of its bleed components was replaced: from `done_at` (default now)
     the engine learns a fresh reference. Account admins and operators only."""
     ensure_can_manage(actor, aircraft.account_id, "aircraft")
-    locked = await repository.aircraft_for_update(
-        session, aircraft.account_id, aircraft.registration
+    return await restart_engine(
+        session, aircraft.account_id, aircraft.registration, engine, component, done_at, actor.id
     )
-    assert locked is not None
+
+
+async def restart_engine(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    registration: str,
+    engine: int,
+    reason: str,
+    at: datetime | None,
+    created_by: uuid.UUID | None = None,
+) -> EngineReset:
+    """Restart one engine's reference from `at` and re-derive the aircraft's trend."""
+    locked = await repository.aircraft_for_update(
+        session, account_id, normalise_registration(registration)
+    )
+    if locked is None:
+        raise NotFound("aircraft not found")
     reset = EngineReset(
         aircraft_id=locked.id,
         engine=engine,
-        reason=component,
-        effective_at=done_at or utcnow(),
-        created_by=actor.id,
+        reason=reason,
+        effective_at=at or utcnow(),
+        created_by=created_by,
     )
     session.add(reset)
     await session.flush()
@@ -111,6 +127,16 @@ async def refit_references(
             raise Forbidden("operators must name the account_id", code="account-required")
         account_id = actor.account_id
     ensure_can_manage(actor, account_id, "account")
+    return await refit_fleet(session, account_id, aircraft_type, since, actor.id)
+
+
+async def refit_fleet(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    aircraft_type: str | None,
+    since: datetime,
+    created_by: uuid.UUID | None = None,
+) -> list[Aircraft]:
     fleet = await repository.aircraft_of_account(session, account_id, aircraft_type)
     for aircraft in fleet:
         for engine in ENGINES:
@@ -120,7 +146,7 @@ async def refit_references(
                     engine=engine,
                     reason="refit",
                     effective_at=since,
-                    created_by=actor.id,
+                    created_by=created_by,
                 )
             )
     await session.flush()
