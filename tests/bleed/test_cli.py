@@ -42,3 +42,4 @@ def test_simulate_then_evaluate_a_tiny_fleet(tmp_path):
     result = runner.invoke(_app(), ["model", "evaluate", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "false_alerts_per_1000" in result.output
+    assert "coherence violations 0" in result.output

@@ -73,13 +73,18 @@ def simulate_command(
     temp_offset: Annotated[
         float, typer.Option(help="Extra per-engine temperature offset, uniform within ± °C")
     ] = 0.0,
+    slow: Annotated[float, typer.Option(help="Faults develop this many times more slowly")] = 1.0,
 ) -> None:
     """Write a simulated fleet (mixed formats, ramping faults) and its labels.csv."""
     from nubo.bleed.simulate import FleetStyle, simulate_fleet
 
     lo, hi = (float(h) for h in hours.split(","))
     style = FleetStyle(
-        press_span=press_offset, temp_span=temp_offset, noise=noise, healthy_share=healthy_share
+        press_span=press_offset,
+        temp_span=temp_offset,
+        noise=noise,
+        healthy_share=healthy_share,
+        ramp_scale=slow,
     )
     with _progress() as bar:
         task = bar.add_task("simulating flights", total=aircraft * flights)
@@ -129,13 +134,24 @@ def evaluate_command(
         task = bar.add_task("evaluating", total=len(list_flights(data_dir)))
         report = evaluate(data_dir, art, progress=lambda: bar.advance(task))
     table = Table(title=f"model {report['model_version']}")
-    for col in ("fault type", "aircraft", "detection", "median lead (flights)"):
+    for col in ("fault type", "aircraft", "detection", "median lead (flights)", "first by trend"):
         table.add_column(col)
     for kind, r in report["fault_types"].items():
         table.add_row(
-            kind, str(r["aircraft"]), f"{r['detection_rate']:.0%}", str(r["median_lead_flights"])
+            kind,
+            str(r["aircraft"]),
+            f"{r['detection_rate']:.0%}",
+            str(r["median_lead_flights"]),
+            str(r["first_detected_by_trend_alone"]),
         )
     console.print(table)
+    console.print(
+        f"healthy flights {report['healthy_flights']}: "
+        f"false alerts {report['false_alerts_per_1000']} / 1,000, "
+        f"false watches {report['false_watches_per_1000']} / 1,000; "
+        f"coherence violations {report['coherence_violations']}; "
+        f"incomplete flights {report['incomplete_flights']}"
+    )
     console.print(json.dumps({k: v for k, v in report.items() if k != "fault_types"}, indent=1))
 
 

@@ -41,6 +41,7 @@ class FlightOutcome:
     error: str | None = None
     violations: list[str] = field(default_factory=list)
     incomplete: bool = False
+    trend_only: bool = False  # flagged by the trend while the flight alone was normal
 
 
 def run_fleet(
@@ -67,6 +68,7 @@ def run_fleet(
                     codes,
                     violations=coherence_violations(r.to_dict()),
                     incomplete=not r.counts_for_trend,
+                    trend_only=r.flight_status == "normal" and r.trend_status != "normal",
                 )
             )
         if progress:
@@ -92,6 +94,7 @@ def summarise(outcomes: list[FlightOutcome]) -> dict[str, Any]:
             None,
         )
         per_type[kind]["detected"].append(hit is not None)
+        per_type[kind]["first_by_trend"].append(hit is not None and hit.trend_only)
         if hit is not None and severe_at is not None:
             per_type[kind]["lead"].append(severe_at - hit.flight.flight_index)
             per_type[kind]["severity_at_detection"].append(hit.flight.severity)
@@ -118,6 +121,7 @@ def summarise(outcomes: list[FlightOutcome]) -> dict[str, Any]:
             "aircraft": len(d["detected"]),
             "detection_rate": round(sum(d["detected"]) / len(d["detected"]), 3),
             "median_lead_flights": statistics.median(leads) if leads else None,
+            "first_detected_by_trend_alone": sum(d["first_by_trend"]),
             "median_severity_at_detection": (
                 round(statistics.median(d["severity_at_detection"]), 3)
                 if d["severity_at_detection"]

@@ -68,6 +68,7 @@ class FleetStyle:
     temp_span: float = 0.0
     noise: float = 1.0
     healthy_share: float = 1 / 3
+    ramp_scale: float = 1.0  # > 1: faults develop that many times more slowly
 
     def bias(self, rng: np.random.Generator) -> EngineBias:
         press, temp = rng.normal(0, self.press_sd), rng.normal(0, self.temp_sd)
@@ -341,7 +342,11 @@ def write_flight(
 
 
 def fault_plan(
-    rng: np.random.Generator, aircraft: int, flights: int, healthy_share: float = 1 / 3
+    rng: np.random.Generator,
+    aircraft: int,
+    flights: int,
+    healthy_share: float = 1 / 3,
+    ramp_scale: float = 1.0,
 ) -> list[dict[str, object]]:
     """One plan per aircraft: `healthy_share` of them stay healthy (evenly interleaved),
     the rest get one ramping fault, the fault types in turn."""
@@ -356,7 +361,7 @@ def fault_plan(
         kind = FAULT_TYPES[faulty % len(FAULT_TYPES)]
         faulty += 1
         onset = int(rng.integers(int(flights * 0.25), int(flights * 0.45) + 1))
-        ramp = int(rng.integers(max(flights // 3, 8), max(flights // 2, 10) + 1))
+        ramp = int(rng.integers(max(flights // 3, 8), max(flights // 2, 10) + 1) * ramp_scale)
         plans.append(
             {"kind": kind, "onset": onset, "ramp": ramp, "engine": int(rng.integers(1, 3))}
         )
@@ -390,7 +395,7 @@ def simulate_fleet(
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     style = style or FleetStyle()
-    plans = fault_plan(rng, aircraft, flights, style.healthy_share)
+    plans = fault_plan(rng, aircraft, flights, style.healthy_share, style.ramp_scale)
     rows = []
     for a, plan in enumerate(plans):
         tail = f"AC{a + 1:03d}"
