@@ -3,6 +3,7 @@ incomplete flight leaves the trend alone."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from nubo.fleet import trend
 from nubo.kit.types import utcnow
 from nubo.models import Aircraft
-from tests.fixtures.fleet import processed_flight, result_dict
+from tests.fixtures.fleet import flight_result, processed_flight
 
 
 async def _six_flights(session, world):
@@ -76,7 +77,7 @@ async def test_operators_must_name_the_account_to_refit(client, world, session):
 
 async def test_an_incomplete_flight_leaves_the_trend_alone(session, world):
     flight = await processed_flight(session, world.account_a, "PR-XBA")
-    incomplete = {**result_dict(), "counts_for_trend": False, "integrity_score": None}
+    incomplete = replace(flight_result(), counts_for_trend=False, integrity_score=None)
     other = await processed_flight(session, world.account_a, "PR-XBA", result=incomplete)
     aircraft = await trend.record(session, other, incomplete)
     assert aircraft.flights_processed == 1

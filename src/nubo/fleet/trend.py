@@ -78,7 +78,7 @@ async def record(session: AsyncSession, flight: Flight, result: FlightResult) ->
         session, flight.account_id, flight.registration, flight.aircraft_type
     )
     point = await session.get(TrendPoint, flight.id)
-    if result.get("counts_for_trend") is False or result.get("integrity_score") is None:
+    if not result.counts_for_trend or result.integrity_score is None:
         if point is not None:  # a re-run found the file incomplete after all
             await session.delete(point)
             await session.flush()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nubo.bleed.errors import FlightDataError
@@ -25,7 +25,7 @@ class FlightResult:
     """What a processed flight records, JSON-safe (no NaN, string keys)."""
 
     bleed_status: str
-    integrity_score: float
+    integrity_score: float | None  # None when the recording let nothing be assessed
     engine_scores: dict[str, float | None]
     findings: list[dict[str, Any]]
     phases: list[dict[str, Any]]
@@ -37,12 +37,14 @@ class FlightResult:
     flight_status: str  # this flight alone, before the trend
     trend_status: str
     residuals: dict[str, dict[str, float | None]]
+    coverage: dict[str, Any] = field(default_factory=dict)
+    counts_for_trend: bool = True  # False for an incomplete flight: it gets no trend point
 
     @classmethod
     def of(cls, result: AnalysisResult) -> FlightResult:
         return cls(
             bleed_status=result.bleed_status,
-            integrity_score=float(result.integrity_score),
+            integrity_score=result.integrity_score,
             engine_scores=json_safe(result.engine_scores),
             findings=json_safe(result.findings),
             phases=json_safe(result.phases),
@@ -54,6 +56,8 @@ class FlightResult:
             flight_status=result.flight_status,
             trend_status=result.trend_status,
             residuals=json_safe(result.residuals),
+            coverage=json_safe(result.coverage),
+            counts_for_trend=result.counts_for_trend,
         )
 
 

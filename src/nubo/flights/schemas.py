@@ -101,6 +101,8 @@ class FlightOut(ResponseModel):
         description="rows the analysis used: rows without a usable time, masked rows and "
         "replaced duplicate timestamps are not"
     )
+    coverage: dict[str, Any] | None
+    warnings: list[str] | None
     error: ErrorOut | None
     file: FileOut | None
     processed_at: datetime | None

@@ -256,6 +256,8 @@ def _apply(session: Any, flight: Flight, outcome: Outcome, run: int) -> None:
     flight.phases = result.phases
     flight.model_version = result.model_version
     flight.rows_read, flight.rows_used = result.rows_read, result.rows_used
+    flight.coverage = result.coverage
+    flight.warnings = result.warnings
     flight.error_code = flight.error_message = None
     flight.processing_status = ProcessingStatus.processed
     summary = {

@@ -72,6 +72,9 @@ class Flight(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     # Data rows in the file, and how many of them the analysis used.
     rows_read: Mapped[int | None] = mapped_column(BigInteger, default=None)
     rows_used: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # What the recording allowed to assess, and the reader's warnings (`incomplete-flight`).
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    warnings: Mapped[list[str] | None] = mapped_column(JSON, default=None)
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(String(2000), default=None)
 
