@@ -77,6 +77,7 @@ def test_result_reports_what_it_could_assess(write):
     assert cov["steady_min"]["1"]["ip"] > 5 and cov["steady_min"]["2"]["hp"] > 1
     assert "press_res_ip" in cov["assessed"]["1"]
     assert cov["frame_seconds"] == r.stats["duration_s"] + 1
+    assert cov["rows_used"] == cov["rows_read"] == r.stats["rows_read"] > 0
     assert r.counts_for_trend and not any("incomplete-flight" in w for w in r.warnings)
 
 

@@ -95,6 +95,7 @@ def analyze(
     refs = references(trend_state)
     verdict = assess(feats.summary, art, refs)
     cov = coverage(phases, feats.summary, flight.data.height)
+    cov.update(rows_read=flight.rows_read, rows_used=flight.rows_used)
     incomplete = incomplete_reason(cov)
     warnings = list(flight.warnings)
     flagged = {f.engine for f in verdict.findings}
