@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from nubo.bleed.features import compute_features
-from nubo.bleed.model import Artefact, assess, load_artefact, worst
+from nubo.bleed.model import Artefact, Assessment, assess, load_artefact, worst
 from nubo.bleed.phases import Phase, detect_phases
 from nubo.bleed.read import read_flight
 from nubo.bleed.trend import FLAGGED, SCORE, TrendState, references, update_trend
@@ -98,15 +98,7 @@ def analyze(
     cov.update(rows_read=flight.rows_read, rows_used=flight.rows_used)
     incomplete = incomplete_reason(cov)
     warnings = list(flight.warnings)
-    flagged = {f.engine for f in verdict.findings}
-    residuals = {
-        e: {
-            **s,
-            SCORE: verdict.engine_scores.get(e),
-            FLAGGED: float(e in flagged or (verdict.engine_scores.get(e) or 100.0) < WATCH_BELOW),
-        }
-        for e, s in feats.summary.items()
-    }
+    residuals = _trend_input(feats.summary, verdict)
     trend_findings: list[dict[str, Any]] = []
     if incomplete:
         warnings.append(f"{INCOMPLETE}: {incomplete}; this flight does not move the trend")
@@ -151,3 +143,17 @@ def analyze(
         coverage=cov,
         counts_for_trend=incomplete is None,
     )
+
+
+def _trend_input(
+    summary: dict[int, dict[str, float | None]], verdict: Assessment
+) -> dict[int, dict[str, float | None]]:
+    """Per engine, the residuals, the score and whether anything was found (an engine
+    learns its reference only from flights where nothing was)."""
+    flagged = {f.engine for f in verdict.findings}
+    out: dict[int, dict[str, float | None]] = {}
+    for e, s in summary.items():
+        score = verdict.engine_scores.get(e)
+        low = score is not None and score < WATCH_BELOW
+        out[e] = {**s, SCORE: score, FLAGGED: float(e in flagged or low)}
+    return out

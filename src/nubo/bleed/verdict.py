@@ -26,6 +26,7 @@ RANK = {"normal": 0, "watch": 1, "alert": 2}
 MIN_AIRBORNE_MIN = 10.0
 INCOMPLETE = "incomplete-flight"
 AIRBORNE_PHASES = ("climb", "cruise", "descent", "approach")
+CHANNEL_NAMES = tuple(dict.fromkeys(c for c, _ in CHANNEL_CODES))
 
 
 def band(score: float) -> Status:
@@ -124,9 +125,6 @@ def coverage(
         "assessed": assessed,
         "frame_seconds": seconds,
     }
-
-
-CHANNEL_NAMES = tuple(dict.fromkeys(c for c, _ in CHANNEL_CODES))
 
 
 def incomplete_reason(cov: dict[str, Any]) -> str | None:
