@@ -17,7 +17,7 @@ $(UV):
 install: .venv/.synced
 
 run: install
-	$(UV) run nubo serve
+	.venv/bin/nubo serve
 
 test: install lint
 	$(UV) run pytest $(PYTEST_ARGS)

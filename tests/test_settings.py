@@ -43,3 +43,25 @@ def test_embedded_defaults_live_in_the_data_directory(tmp_path):
 def test_env_prefix_is_nubo(monkeypatch, tmp_path):
     monkeypatch.setenv("NUBO_DATABASE_URL", PG)
     assert Settings(_env_file=None).resolved_database_url == PG
+
+
+def test_the_default_data_directory_does_not_depend_on_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("NUBO_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    monkeypatch.chdir(tmp_path)
+    here = Settings(_env_file=None).data_dir
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert Settings(_env_file=None).data_dir == here == tmp_path / "share" / "nubo"
+
+
+def test_a_relative_data_directory_is_made_absolute_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NUBO_DATA_DIR", "data")
+    assert Settings(_env_file=None).data_dir == tmp_path / "data"
+
+
+def test_an_empty_data_directory_setting_means_the_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("NUBO_DATA_DIR", "")
+    assert Settings(_env_file=None).data_dir == tmp_path / "nubo"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -12,6 +15,8 @@ import typer
 from rich.console import Console
 
 from nubo.bleed.cli import analyze_command, model_app, simulate_command
+from nubo.cli_help import plural
+from nubo.fleet.cli import fleet_app
 from nubo.settings import Settings
 
 app = typer.Typer(
@@ -19,8 +24,6 @@ app = typer.Typer(
 )
 users_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-fleet_app = typer.Typer(help="Fleet-wide views over the stored flight features.",
-                        no_args_is_help=True)
 app.add_typer(fleet_app, name="fleet")
 app.command("analyze")(analyze_command)
 app.command("simulate")(simulate_command)
@@ -63,17 +66,30 @@ def serve(
     settings = Settings()
     if settings.embedded:
         asyncio.run(_migrate(settings))
-    uvicorn.run(
-        "nubo.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="info",
-    )
+    # Termination handlers: uvicorn shuts down gracefully, then re-raises the signal it caught.
+    signal.signal(signal.SIGTERM, _stopped)
+    # Ctrl-C or a stop request after a graceful shutdown is a normal end: exit 0.
+    with contextlib.suppress(KeyboardInterrupt, _Stopped):
+        uvicorn.run(
+            "nubo.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level="info",
+        )
+    console.print("server stopped")
+
+
+class _Stopped(Exception):
+    """SIGTERM, re-raised by uvicorn after its graceful shutdown."""
+
+
+def _stopped(_signum: int, _frame: object) -> None:
+    raise _Stopped
 
 
 @app.command()
@@ -126,7 +142,9 @@ async def _create_operator(name: str, email: str, password: str) -> str:
 @users_app.command("create-operator")
 def create_operator_command(
     email: Annotated[str, typer.Option(help="the operator's email")],
-    password: Annotated[str, typer.Option(help="8–128 characters", prompt=True, hide_input=True)],
+    password: Annotated[
+        str | None, typer.Option(help="8–128 characters (asked for when run in a terminal)")
+    ] = None,
     name: Annotated[str, typer.Option(help="display name")] = "Operator",
 ) -> None:
     """Create a platform operator (the bootstrap user)."""
@@ -134,6 +152,11 @@ def create_operator_command(
 
     from nubo.kit.errors import NuboError
 
+    if password is None:
+        if not sys.stdin.isatty():
+            console.print("[red]missing --password[/red] (no terminal to ask for it)")
+            raise typer.Exit(2)
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user_id = asyncio.run(_create_operator(name, email, password))
     except ValidationError as exc:
@@ -179,8 +202,9 @@ async def _close_month(month: str, prorate: bool, concurrency: int | None) -> in
         await engine.dispose()
     totals = ", ".join(f"{format_minor(v, c)} {c}" for c, v in sorted(result.totals_minor.items()))
     console.print(
-        f"[green]{month}: {result.created} invoices created[/green], {result.skipped} skipped, "
-        f"{len(result.failed)} failed" + (f"; billed {totals}" if totals else "")
+        f"[green]{month}: {plural(result.created, 'invoice')} created[/green], "
+        f"{result.skipped} skipped, {len(result.failed)} failed"
+        + (f"; billed {totals}" if totals else "")
     )
     for account_id, reason in list(result.failed.items())[:20]:
         console.print(f"[red]{account_id}: {reason}[/red]")
@@ -204,38 +228,6 @@ def close_month_command(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     raise typer.Exit(asyncio.run(_close_month(parsed, prorate, concurrency)))
-
-
-@fleet_app.command("query")
-def fleet_query_command(
-    sql: Annotated[str, typer.Argument(help="SQL over the `features` view (DuckDB dialect)")],
-) -> None:
-    """Run SQL over every flight's features in the object store (account/aircraft/date)."""
-    import duckdb
-    from rich.table import Table
-
-    from nubo.fleet.service import query_lake
-    from nubo.kit.db import create_engine, create_sessionmaker
-    from nubo.runtime import build_store
-
-    async def run(settings: Settings) -> tuple[list[str], list[tuple[Any, ...]]]:
-        engine = create_engine(settings.resolved_database_url, pool_size=1)
-        try:
-            async with create_sessionmaker(engine)() as session:
-                return await query_lake(session, build_store(settings), sql)
-        finally:
-            await engine.dispose()
-
-    try:
-        columns, rows = asyncio.run(run(Settings()))
-    except duckdb.Error as exc:
-        console.print(f"[red]query failed:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
-    console.print(f"{len(rows)} row(s)")
 
 
 async def _in_unit(work: Callable[[Any], Awaitable[T]]) -> T:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
 DEFAULT_SECRET_MARKERS = ("change-me", "changeme", "secret", "default")
+
+
+def default_data_dir() -> Path:
+    """The user's data folder (XDG), the same whichever folder a command is started from."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "nubo"
 
 
 class UnsafeSettings(RuntimeError):
@@ -24,7 +31,7 @@ class Settings(BaseSettings):
     )
 
     env: Literal["development", "test", "production"] = "development"
-    data_dir: Path = Path("./var")
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
     storage_url: str | None = None
     s3_endpoint: str | None = None
@@ -75,6 +82,14 @@ class Settings(BaseSettings):
     events_poll_s: float = Field(default=0.5, gt=0)
     events_heartbeat_s: float = Field(default=10.0, gt=0, le=15)
     presigned_upload_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _absolute(cls, value: object) -> Path:
+        if value is None or value == "":  # `NUBO_DATA_DIR=` as in .env.example: the default
+            return default_data_dir()
+        # Made absolute once, so the server and every command name the same folder.
+        return Path(str(value)).expanduser().resolve()
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -43,3 +43,10 @@ def test_simulate_then_evaluate_a_tiny_fleet(tmp_path):
     assert result.exit_code == 0, result.output
     assert "false_alerts_per_1000" in result.output
     assert "coherence violations 0" in result.output
+
+
+def test_analyze_says_no_findings_instead_of_an_empty_table(write):
+    result = runner.invoke(_app(), ["analyze", str(write(flight()))], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    assert "no findings" in result.output
+    assert "severity" not in result.output

@@ -42,10 +42,10 @@ async def test_fleet_query_reads_every_flight_with_its_partitions(store):
                           _parquet([(1, "cruise", 51.0)]))
     columns, rows = await fleet_query(
         store,
-        "SELECT aircraft, count(*) AS n, max(press_mean) AS top FROM features "
-        "GROUP BY aircraft ORDER BY aircraft",
+        "SELECT registration, count(*) AS n, max(press_mean) AS top FROM features "
+        "GROUP BY registration ORDER BY registration",
     )
-    assert columns == ["aircraft", "n", "top"]
+    assert columns == ["registration", "n", "top"]
     assert rows == [("PR-XBA", 2, 45.0), ("PR-XBB", 1, 51.0)]
     _, flights = await fleet_query(store, "SELECT DISTINCT flight, date FROM features ORDER BY 1")
     assert [(f, str(d)) for f, d in flights] == [("f1", "2026-05-04"), ("f2", "2026-05-04")]

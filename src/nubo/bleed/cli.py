@@ -43,12 +43,16 @@ def analyze_command(
     if as_json:
         typer.echo(json.dumps(data, indent=2, allow_nan=False))
         return
-    table = Table(title=f"{file.name}: {data['bleed_status']} ({data['integrity_score']:.0f}/100)")
-    for col in ("engine", "code", "severity", "message"):
-        table.add_column(col)
-    for f in data["findings"]:
-        table.add_row(str(f["engine"]), f["code"], f["severity"], f["message"])
-    console.print(table)
+    title = f"{file.name}: {data['bleed_status']} ({data['integrity_score']:.0f}/100)"
+    if data["findings"]:
+        table = Table(title=title)
+        for col in ("engine", "code", "severity", "message"):
+            table.add_column(col)
+        for f in data["findings"]:
+            table.add_row(str(f["engine"]), f["code"], f["severity"], f["message"])
+        console.print(table)
+    else:
+        console.print(f"{title}\nno findings")
     console.print(
         "phases: "
         + ", ".join(f"{p['phase']} {p['start_s']:.0f}–{p['end_s']:.0f}s" for p in data["phases"])

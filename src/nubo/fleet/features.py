@@ -71,15 +71,21 @@ def query(
                     [sorted(hidden)])
         pattern = str(root / "**" / "*.parquet").replace("'", "''")
         # The flight id is in the file name (flight=<id>.parquet), not a folder: lift it out.
+        # The aircraft folder is named `aircraft=` in the layout, but the column is
+        # `registration`, as everywhere else in Nubo.
         con.execute(
-            "CREATE VIEW features AS SELECT * FROM (SELECT * EXCLUDE (filename), "
+            "CREATE VIEW features AS SELECT * FROM (SELECT * EXCLUDE (filename, aircraft), "
+            "aircraft AS registration, "
             "regexp_extract(filename, 'flight=([^/]+)[.]parquet$', 1) AS flight "
             f"FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
             "filename = true)) AS f "
             "WHERE f.flight NOT IN (SELECT flight FROM _hidden_flights)"
         )
     else:
-        con.execute("CREATE VIEW features AS SELECT NULL::VARCHAR AS flight WHERE false")
+        con.execute(
+            "CREATE VIEW features AS SELECT NULL::VARCHAR AS account, "
+            "NULL::VARCHAR AS registration, NULL::DATE AS date, NULL::VARCHAR AS flight WHERE false"
+        )
     cursor = con.execute(sql)
     columns = [d[0] for d in cursor.description or []]
     return columns, cursor.fetchall()
