@@ -55,6 +55,33 @@ async def test_money_validation(client, world):
     assert unknown.status_code == 422
 
 
+async def test_a_price_sent_as_a_json_number_says_to_send_a_decimal_string(client, world):
+    response = await client.post("/api/datasets", json={**BODY, "price": 49.95},
+                                 headers=world.headers("operator"))
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation-error"
+    assert 'send money as a decimal string, e.g. \\"49.95\\"' in response.text
+    for jargon in ("constrained-str", "int_from_float", "string_type"):
+        assert jargon not in response.text
+
+
+async def test_only_a_plain_decimal_string_is_a_price(client, world):
+    headers = world.headers("operator")
+    refused = [True, 10.0, 10, "\u0661\u0660", " 10", "10 ", "+10", "1_000", "10.", ".5"]
+    for price in refused:
+        response = await client.post("/api/datasets", json={**BODY, "price": price},
+                                     headers=headers)
+        assert response.status_code == 422, (price, response.text)
+    too_precise = [("10.001", "BRL"), ("1.5", "JPY"), ("1.0001", "KWD")]
+    for price, currency in too_precise:
+        response = await client.post("/api/datasets",
+                                     json={**BODY, "price": price, "currency": currency},
+                                     headers=headers)
+        assert response.status_code == 422, (price, currency, response.text)
+        assert f"more decimals than {currency} allows" in response.json()["detail"]
+    assert (await _create(client, world, price="1.234", currency="KWD"))["price"] == "1.234"
+
+
 async def test_location_is_accent_case_and_space_insensitive(client, world, session):
     sp = await make_dataset(session, world.platform_account, location="São Paulo, BR")
     await make_dataset(session, world.platform_account, location="Rio de Janeiro, BR")

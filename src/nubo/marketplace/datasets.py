@@ -26,9 +26,9 @@ def _search_text(name: str, description: str) -> str:
     return normalise(f"{name} {description}")
 
 
-def _minor(amount: str | int, currency: str) -> int:
+def _minor(amount: str, currency: str) -> int:
     try:
-        return money.to_minor(str(amount), currency)
+        return money.to_minor(amount, currency)
     except money.MoneyError as exc:
         raise Unprocessable(str(exc), code="invalid-price") from exc
 

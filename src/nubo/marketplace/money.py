@@ -117,7 +117,9 @@ CURRENCIES = frozenset(
         "ZAR",
     ]
 )
-_DECIMAL = re.compile(r"^\d{1,15}(\.\d{1,6})?$")
+# ASCII digits only: `\d` would also take Arabic-Indic and other Unicode digits.
+_DECIMAL = re.compile(r"[0-9]{1,15}(\.[0-9]{1,6})?", re.ASCII)
+HOW_TO_SEND = 'send money as a decimal string, e.g. "49.95"'
 
 
 class MoneyError(ValueError):
@@ -135,25 +137,36 @@ def check_currency(value: str) -> str:
     return code
 
 
-def parse_decimal(value: str | int | Decimal) -> Decimal:
-    """A non-negative plain decimal (`10`, `10.5`, `10.50`); no exponents, signs or floats."""
-    if isinstance(value, (bool, float)):
-        raise MoneyError("amounts are decimal strings, not floats")
-    text = str(value).strip()
-    if not _DECIMAL.match(text):
-        raise MoneyError(f"{value!r} is not a non-negative decimal amount")
+def parse_decimal(value: str) -> Decimal:
+    """A non-negative plain decimal string (`10`, `10.5`, `10.50`), nothing else.
+
+    No JSON numbers (a float has already lost precision, and `true` is not an amount), no
+    signs, exponents, spaces or non-ASCII digits.
+    """
+    if not isinstance(value, str):
+        raise MoneyError(f"{HOW_TO_SEND}, not a JSON {_json_kind(value)}")
+    if not _DECIMAL.fullmatch(value):
+        raise MoneyError(f"{value!r} is not a plain non-negative amount; {HOW_TO_SEND}")
     try:
-        return Decimal(text)
+        return Decimal(value)
     except InvalidOperation as exc:  # pragma: no cover - the pattern already checked
         raise MoneyError(f"{value!r} is not a decimal amount") from exc
 
 
-def to_minor(amount: str | int | Decimal, currency: str) -> int:
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "number" if isinstance(value, int | float | Decimal) else type(value).__name__
+
+
+def to_minor(amount: str | Decimal, currency: str) -> int:
     """`"10.5"` BRL -> 1050. More decimals than the currency has is an error, not a rounding."""
     value = parse_decimal(amount) if not isinstance(amount, Decimal) else amount
     scaled = value.scaleb(exponent(currency))
     if scaled != scaled.to_integral_value():
-        raise MoneyError(f"{amount} has more decimals than {currency} allows")
+        raise MoneyError(
+            f"{amount} has more decimals than {currency} allows ({exponent(currency)})"
+        )
     return int(scaled)
 
 

@@ -7,7 +7,8 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.marketplace import money
@@ -23,10 +24,11 @@ def _currency(value: str) -> str:
 
 
 def _amount(value: Any) -> str:
+    # Before type checks: a JSON number gets one plain message, not pydantic's type jargon.
     try:
         return str(money.parse_decimal(value))
     except money.MoneyError as exc:
-        raise ValueError(str(exc)) from exc
+        raise PydanticCustomError("money", str(exc)) from exc
 
 
 def _month(value: str) -> str:
@@ -37,8 +39,12 @@ def _month(value: str) -> str:
 
 
 Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
-# Strings (or integers) only: a JSON float would already have lost precision.
-Amount = Annotated[str | int, Field(examples=["49.90"]), AfterValidator(_amount)]
+# Decimal strings only: a JSON float would already have lost precision.
+Amount = Annotated[
+    str,
+    Field(examples=["49.90"], description=f"decimal string; {money.HOW_TO_SEND}"),
+    BeforeValidator(_amount),
+]
 Month = Annotated[str, Field(examples=["2026-11"]), AfterValidator(_month)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
