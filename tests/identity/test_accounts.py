@@ -83,3 +83,11 @@ async def test_unknown_account_id_is_404_for_operators_too(client, world):
     response = await client.put("/api/accounts/00000000-0000-0000-0000-000000000000",
                                 json={"name": "x"}, headers=world.headers("operator"))
     assert_problem(response, 404, "not-found")
+
+
+async def test_an_empty_account_update_changes_nothing(client, world):
+    url = f"/api/accounts/{world.account_a.id}"
+    before = (await client.put(url, json={}, headers=world.headers("admin_a"))).json()
+    again = await client.put(url, json={"name": before["name"]}, headers=world.headers("admin_a"))
+    assert again.status_code == 200
+    assert again.json()["updated_at"] == before["updated_at"]

@@ -39,6 +39,14 @@ async def test_admin_creating_in_another_account_is_404(client, world):
     assert_problem(response, 404, "not-found")
 
 
+async def test_an_operator_cannot_be_created_inside_a_customer_account(client, world):
+    response = await client.post("/api/users", json=new_user(world.account_a.id, "operator"),
+                                 headers=world.headers("operator"))
+    assert_problem(response, 409, "operator-outside-platform")
+    assert "platform account only" in response.json()["detail"]
+    assert (await login(client, "new.user@example.com")).status_code == 401
+
+
 async def test_only_operators_create_operators(client, world):
     by_admin = await client.post("/api/users", json=new_user(world.account_a.id, "operator"),
                                  headers=world.headers("admin_a"))
@@ -130,15 +138,57 @@ async def test_deleted_users_disappear_from_lookups(client, world):
 
 async def test_profile_edit_changes_name_and_email(client, world):
     response = await client.patch("/api/users/edit", json={"name": "Renamed",
-                                                           "email": "Renamed@Example.com"},
+                                                           "email": "Renamed@Example.com",
+                                                           "current_password": PASSWORD},
                                   headers=world.headers("member_a"))
     assert response.status_code == 200
     assert response.json()["name"] == "Renamed"
     assert response.json()["email"] == "renamed@example.com"
+    assert response.json()["tokens"] is None
+
+
+async def test_email_change_needs_the_current_password(client, world):
+    missing = await client.patch("/api/users/edit", json={"email": "thief@example.com"},
+                                 headers=world.headers("member_a"))
+    assert_problem(missing, 422, "current-password-required")
+    assert "change the email" in missing.json()["detail"]
+    wrong = await client.patch(
+        "/api/users/edit", json={"email": "thief@example.com", "current_password": "nope-nope"},
+        headers=world.headers("member_a"),
+    )
+    assert_problem(wrong, 403, "wrong-password")
+    profile = await client.get("/api/users/profile", headers=world.headers("member_a"))
+    assert profile.json()["email"] == world.member_a.email
+
+
+async def test_a_name_change_alone_needs_no_password(client, world):
+    response = await client.patch("/api/users/edit", json={"name": "Renamed"},
+                                  headers=world.headers("member_a"))
+    assert response.status_code == 200 and response.json()["name"] == "Renamed"
+
+
+async def test_an_empty_or_unchanged_edit_changes_nothing(client, world):
+    before = (await client.get("/api/users/profile", headers=world.headers("member_a"))).json()
+    for body in ({}, {"name": before["name"], "email": before["email"]}):
+        response = await client.patch("/api/users/edit", json=body,
+                                      headers=world.headers("member_a"))
+        assert response.status_code == 200, response.text
+        assert response.json()["updated_at"] == before["updated_at"]
+
+
+async def test_bad_json_on_profile_edit_is_invalid_json_as_on_login(client, world):
+    headers = {**world.headers("member_a"), "Content-Type": "application/json"}
+    edit = await client.patch("/api/users/edit", content=b'{"name": ', headers=headers)
+    assert_problem(edit, 422, "invalid-json")
+    assert "JSON decode error" not in edit.text
+    login_bad = await client.post("/api/auth/login", content=b'{"email": ',
+                                  headers={"Content-Type": "application/json"})
+    assert_problem(login_bad, 422, "invalid-json")
 
 
 async def test_profile_edit_to_an_email_in_use_is_409(client, world):
-    response = await client.patch("/api/users/edit", json={"email": world.admin_b.email},
+    response = await client.patch("/api/users/edit", json={"email": world.admin_b.email,
+                                                           "current_password": PASSWORD},
                                   headers=world.headers("member_a"))
     assert_problem(response, 409, "email-taken")
 
@@ -161,7 +211,9 @@ async def test_new_password_needs_the_current_one(client, world):
     assert_problem(wrong, 403, "wrong-password")
 
 
-async def test_password_change_revokes_other_sessions_and_keeps_this_one(client, world):
+async def test_password_change_ends_every_other_session_and_keeps_the_caller_signed_in(
+    client, world
+):
     this = (await login(client, world.member_a.email)).json()
     other = (await login(client, world.member_a.email)).json()
     response = await client.patch(
@@ -169,14 +221,17 @@ async def test_password_change_revokes_other_sessions_and_keeps_this_one(client,
         headers={"Authorization": f"Bearer {this['access_token']}"},
     )
     assert response.status_code == 200
-    for tokens in (this, other):  # every access token minted before the change dies
+    fresh = response.json()["tokens"]
+    for tokens in (this, other):  # every access and refresh token minted before the change dies
         stale = await client.get("/api/users/profile",
                                  headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert stale.status_code == 401
-    other_refresh = await client.post("/api/auth/refresh",
-                                      json={"refresh_token": other["refresh_token"]})
-    assert other_refresh.status_code == 401
-    this_refresh = await client.post("/api/auth/refresh",
-                                     json={"refresh_token": this["refresh_token"]})
-    assert this_refresh.status_code == 200
+        refreshed = await client.post("/api/auth/refresh",
+                                      json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 401
+    still_in = await client.get("/api/users/profile",
+                                headers={"Authorization": f"Bearer {fresh['access_token']}"})
+    assert still_in.status_code == 200
+    renewed = await client.post("/api/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    assert renewed.status_code == 200
     assert (await login(client, world.member_a.email, "brand-new-pass")).status_code == 200

@@ -45,7 +45,6 @@ async def current_user(
         user = await repository.active_principal(conn, claims.sub)
     if user is None or user.token_version != claims.ver:
         raise Unauthorized("the access token is no longer valid", code="invalid-token")
-    request.state.token_family = claims.fam
     return user
 
 

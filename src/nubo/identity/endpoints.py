@@ -17,6 +17,7 @@ from nubo.identity.schemas import (
     AccountUpdate,
     LoginIn,
     ProfileEdit,
+    ProfileOut,
     RefreshIn,
     SignupIn,
     SignupOut,
@@ -142,17 +143,14 @@ async def profile(user: CurrentUser) -> Response:
     return Response(UserOut.model_validate(user).model_dump_json(), media_type="application/json")
 
 
-@users_router.patch("/edit", response_model=UserOut)
+@users_router.patch("/edit", response_model=ProfileOut)
 async def edit_profile(
-    data: ProfileEdit,
-    request: Request,
-    user: CurrentUser,
-    session: Session,
-    platform: PlatformDep,
-) -> UserOut:
-    family = getattr(request.state, "token_family", None)
-    edited = await service.edit_profile(session, platform, user, data, family)
-    return UserOut.model_validate(edited)
+    data: ProfileEdit, user: CurrentUser, session: Session, platform: PlatformDep
+) -> ProfileOut:
+    edited, new_password = await service.edit_profile(session, platform, user, data)
+    # A new password ends every session; the caller's own continues with a fresh pair.
+    tokens = await sessions.issue_tokens(session, platform, edited) if new_password else None
+    return ProfileOut(**UserOut.model_validate(edited).model_dump(), tokens=tokens)
 
 
 @users_router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)

@@ -82,6 +82,11 @@ class ProfileEdit(RequestModel):
     current_password: Annotated[str | None, Field(max_length=128)] = None
 
 
+class ProfileOut(UserOut):
+    # Present only after a password change: the caller's new session (every other one ended).
+    tokens: TokenPair | None = None
+
+
 class AccountCreate(RequestModel):
     name: Name
     email: Email

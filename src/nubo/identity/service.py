@@ -81,6 +81,10 @@ async def create_user(
     ensure_can_manage(actor, account.id)
     if data.role is Role.operator and actor.role is not Role.operator:
         raise Forbidden("only operators create operators", code="operator-required")
+    if data.role is Role.operator and not account.is_platform:
+        # An operator reads every account: inside a customer account it would be a breach.
+        raise Conflict("operators belong to the platform account only; create an admin or "
+                       "member here", code="operator-outside-platform")
     await _ensure_free(session, User, data.email)
     user = User(
         account_id=account.id,
@@ -128,38 +132,49 @@ async def delete_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -
 
 
 async def edit_profile(
-    session: AsyncSession,
-    platform: Platform,
-    caller: Actor,
-    data: ProfileEdit,
-    current_family: uuid.UUID | None,
-) -> User:
+    session: AsyncSession, platform: Platform, caller: Actor, data: ProfileEdit
+) -> tuple[User, bool]:
+    """Apply the changes; True when the password changed (every earlier session ended).
+
+    Changing the email or the password takes the current password, so that a stolen access
+    token alone cannot take the account over. Fields equal to what is stored change nothing.
+    """
     user = await repository.active_user(session, caller.id)
     if user is None:  # deleted between the token check and this transaction
         raise Unauthorized("the access token is no longer valid", code="invalid-token")
-    if data.email is not None and data.email != user.email:
-        await _ensure_free(session, User, data.email)
-        user.email = data.email
-    if data.name is not None:
-        user.name = data.name
+    new_email = data.email if data.email is not None and data.email != user.email else None
+    new_name = data.name if data.name is not None and data.name != user.name else None
+    if new_email is not None or data.password is not None:
+        await _check_current_password(platform, user, data.current_password,
+                                      "email" if data.password is None else "password")
+    if new_email is not None:
+        await _ensure_free(session, User, new_email)
+        user.email = new_email
+    if new_name is not None:
+        user.name = new_name
     if data.password is not None:
-        if data.current_password is None:
-            raise Unprocessable(
-                "current_password is required to change the password",
-                code="current-password-required",
-            )
-        ok = await asyncio.to_thread(
-            platform.hasher.verify, data.current_password, user.password_hash
-        )
-        if not ok:
-            raise Forbidden("the current password is wrong", code="wrong-password")
         user.password_hash = await _hash(platform, data.password)
-        # Every access token minted before now dies; refresh tokens of other logins too.
+        # Every access token minted before now dies, and every refresh token with it.
         user.token_version += 1
-        await repository.revoke_user_tokens(session, [user.id], keep_family=current_family)
+        await repository.revoke_user_tokens(session, [user.id])
+    if new_email is None and new_name is None and data.password is None:
+        return user, False  # nothing to change: not even updated_at moves
     user.updated_at = utcnow()
     await _flush_unique(session, user.email)
-    return user
+    return user, data.password is not None
+
+
+async def _check_current_password(
+    platform: Platform, user: User, current_password: str | None, what: str
+) -> None:
+    if current_password is None:
+        raise Unprocessable(
+            f"current_password is required to change the {what}",
+            code="current-password-required",
+        )
+    ok = await asyncio.to_thread(platform.hasher.verify, current_password, user.password_hash)
+    if not ok:
+        raise Forbidden("the current password is wrong", code="wrong-password")
 
 
 async def create_account(session: AsyncSession, data: AccountCreate) -> Account:
@@ -177,15 +192,17 @@ async def update_account(
     ensure_can_manage(actor, account.id)
     if data.status is not None and actor.role is not Role.operator:
         raise Forbidden("only operators change an account's status", code="operator-required")
+    changed = False
     if data.email is not None and data.email != account.email:
         await _ensure_free(session, Account, data.email)
-        account.email = data.email
-    if data.name is not None:
-        account.name = data.name
-    if data.status is not None:
-        account.status = data.status
-    account.updated_at = utcnow()
-    await _flush_unique(session, account.email)
+        account.email, changed = data.email, True
+    if data.name is not None and data.name != account.name:
+        account.name, changed = data.name, True
+    if data.status is not None and data.status != account.status:
+        account.status, changed = data.status, True
+    if changed:  # a body that changes nothing leaves updated_at alone
+        account.updated_at = utcnow()
+        await _flush_unique(session, account.email)
     return account
 
 

@@ -188,6 +188,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             return problem(405, "method-not-allowed", "Method not allowed",
                            "Method Not Allowed", {"Allow": ", ".join(allowed)})
         return problem(404, "not-found", "Not found", "no resource at this path")
+    if any(e["type"] == "json_invalid" for e in errors):
+        # The same code as the routes that parse their body themselves (login, flights).
+        return problem(422, "invalid-json", "Unprocessable content", "the body is not valid JSON")
     detail = "invalid request"
     if errors:
         loc, message = ".".join(errors[0]["loc"]), str(errors[0]["message"])
