@@ -107,6 +107,12 @@ def normalise(value: str) -> str:
     return norm(value)
 
 
+def location_key(value: str) -> str:
+    from nubo.marketplace.text import location_key as key
+
+    return key(value)
+
+
 async def seed(dsn: str, url: str) -> tuple[uuid.UUID, int]:
     """Schema, datasets, accounts with their subscriptions, one operator. Returns the
     operator's id and token version."""
@@ -153,8 +159,8 @@ async def seed(dsn: str, url: str) -> tuple[uuid.UUID, int]:
                     name,
                     description,
                     location,
-                    normalise(location),
-                    normalise(f"{name} {description}"),
+                    location_key(location),
+                    normalise(f"{name} {description} {location}"),
                     rng.randint(100, 100_000),
                     "BRL",
                     rng.choice(["weather", "traffic", "energy", "agro"]),

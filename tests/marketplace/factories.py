@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.kit.types import utcnow
 from nubo.marketplace import invoicing
-from nubo.marketplace.text import normalise
+from nubo.marketplace.text import location_key, normalise
 from nubo.models import (
     Account,
     Dataset,
@@ -32,8 +32,9 @@ async def make_dataset(session: AsyncSession, provider: Account, **fields: Any) 
         "format": "csv",
     }
     values.update(fields)
-    values.setdefault("location_key", normalise(values["location"]))
-    values.setdefault("search_text", normalise(f"{values['name']} {values['description']}"))
+    values.setdefault("location_key", location_key(values["location"]))
+    values.setdefault("search_text",
+                      normalise(f"{values['name']} {values['description']} {values['location']}"))
     dataset = Dataset(provider_account_id=provider.id, **values)
     session.add(dataset)
     await session.flush()

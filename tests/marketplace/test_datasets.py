@@ -87,14 +87,52 @@ async def test_location_is_accent_case_and_space_insensitive(client, world, sess
     await make_dataset(session, world.platform_account, location="Rio de Janeiro, BR")
     await session.commit()
     headers = world.headers("member_a")
-    for raw in ["sao paulo, br", "SÃO PAULO, BR", "  sao   paulo, br  ", "Sa%CC%83o Paulo, BR"]:
+    for raw in ["sao paulo, br", "SÃO PAULO, BR", "  sao   paulo ,br  ", "Sa%CC%83o Paulo, BR",
+                "sao paulo", "São Paulo"]:
         response = await client.get(f"/api/datasets/location/{raw}", headers=headers)
         assert response.status_code == 200
         assert [d["id"] for d in response.json()["items"]] == [str(sp.id)], raw
-    none = await client.get("/api/datasets/location/sao paulo", headers=headers)
-    assert none.json()["items"] == []
     blank = await client.get("/api/datasets/location/%20", headers=headers)
     assert blank.status_code == 422
+
+
+async def _ids_at(client, world, location: str) -> set[str]:
+    response = await client.get(f"/api/datasets/location/{location}",
+                                headers=world.headers("member_a"))
+    assert response.status_code == 200, response.text
+    return {d["id"] for d in response.json()["items"]}
+
+
+async def test_a_location_matches_its_city_alone_or_with_region_or_country(client, world, session):
+    made = {}
+    for location in ["São Paulo, BR", "Brasília, DF, BR", "Goiânia, GO, BR",
+                     "Rio de Janeiro, RJ, BR", "Rio Branco, AC, BR"]:
+        made[location] = str((await make_dataset(session, world.platform_account,
+                                                 location=location)).id)
+    await session.commit()
+    rio = {made["Rio de Janeiro, RJ, BR"]}
+    for query in ["rio de janeiro", "Rio de Janeiro, RJ", "RIO DE JANEIRO,rj,br",
+                  "rio de janeiro, br"]:
+        assert await _ids_at(client, world, query) == rio, query
+    assert await _ids_at(client, world, "brasilia") == {made["Brasília, DF, BR"]}
+    assert await _ids_at(client, world, "Brasilia, df") == {made["Brasília, DF, BR"]}
+    assert await _ids_at(client, world, "goiania") == {made["Goiânia, GO, BR"]}
+    assert await _ids_at(client, world, "goiania, go, br") == {made["Goiânia, GO, BR"]}
+    for nothing in ["rio", "rj", "br", "janeiro", "rio de janeiro, sp", "paulo"]:
+        assert await _ids_at(client, world, nothing) == set(), nothing
+    listed = await client.get("/api/datasets", params={"location": "sao paulo"},
+                              headers=world.headers("member_a"))
+    assert [d["id"] for d in listed.json()["items"]] == [made["São Paulo, BR"]]
+
+
+async def test_q_searches_name_description_and_location(client, world, session):
+    in_goiania = await _create(client, world, name="Soil moisture", description="Hourly",
+                               location="Goiânia, GO, BR")
+    await _create(client, world, name="Traffic", description="Hourly", location="Recife, BR")
+    for q in ["goiania", "GOIÂNIA", "soil"]:
+        response = await client.get("/api/datasets", params={"q": q},
+                                    headers=world.headers("member_a"))
+        assert [d["id"] for d in response.json()["items"]] == [in_goiania["id"]], q
 
 
 async def test_price_lookup(client, world, session):

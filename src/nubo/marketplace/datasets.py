@@ -18,12 +18,12 @@ from nubo.kit.types import utcnow
 from nubo.marketplace import money, repository
 from nubo.marketplace.months import period_end_after
 from nubo.marketplace.schemas import DatasetCreate, DatasetUpdate
-from nubo.marketplace.text import like_pattern, normalise
+from nubo.marketplace.text import like_pattern, location_key, normalise
 from nubo.models import Dataset, Subscription, SubscriptionStatus
 
 
-def _search_text(name: str, description: str) -> str:
-    return normalise(f"{name} {description}")
+def _search_text(name: str, description: str, location: str) -> str:
+    return normalise(f"{name} {description} {location}")
 
 
 def _minor(amount: str, currency: str) -> int:
@@ -40,8 +40,8 @@ async def create(session: AsyncSession, actor: Actor, data: DatasetCreate) -> Da
         name=data.name,
         description=data.description,
         location=data.location,
-        location_key=normalise(data.location),
-        search_text=_search_text(data.name, data.description),
+        location_key=location_key(data.location),
+        search_text=_search_text(data.name, data.description, data.location),
         price_minor=_minor(data.price, data.currency),
         currency=data.currency,
         category=data.category,
@@ -82,8 +82,8 @@ async def update(session: AsyncSession, dataset_id: uuid.UUID, data: DatasetUpda
             money.format_minor(dataset.price_minor, dataset.currency), currency
         )
     dataset.currency = currency
-    dataset.location_key = normalise(dataset.location)
-    dataset.search_text = _search_text(dataset.name, dataset.description)
+    dataset.location_key = location_key(dataset.location)
+    dataset.search_text = _search_text(dataset.name, dataset.description, dataset.location)
     dataset.updated_at = utcnow()
     await session.flush()
     return dataset
@@ -133,8 +133,8 @@ async def search(
     conditions: list[ColumnElement[bool]] = []
     if q is not None and normalise(q):
         conditions.append(Dataset.search_text.like(like_pattern(normalise(q)), escape="\\"))
-    if location is not None and normalise(location):
-        conditions.append(Dataset.location_key == normalise(location))
+    if location is not None and location_key(location):
+        conditions.append(repository.location_matches(location_key(location)))
     if category is not None:
         conditions.append(Dataset.category == category)
     if min_price is not None or max_price is not None or currency is not None:
@@ -160,11 +160,11 @@ def _currency(value: str | None) -> str:
 
 
 async def by_location(session: AsyncSession, location: str, params: PageParams) -> list[Dataset]:
-    key = normalise(location)
+    key = location_key(location)
     if not key:
         raise Unprocessable("location must not be blank", code="invalid-location")
     return await repository.page_of_datasets(
-        session, [Dataset.location_key == key], "created_at", params
+        session, [repository.location_matches(key)], "created_at", params
     )
 
 

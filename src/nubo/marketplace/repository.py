@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection
 from nubo.kit.pagination import Key, PageParams, decode_cursor, keyset
+from nubo.marketplace.text import like_literal
 from nubo.models import (
     Dataset,
     Invoice,
@@ -29,6 +30,24 @@ from nubo.models import (
 def readable_datasets() -> Select[Dataset]:
     """The catalogue is public to every signed-in user; deleted datasets do not exist."""
     return select(Dataset).where(Dataset.deleted_at.is_(None))
+
+
+def location_matches(key: str) -> ColumnElement[bool]:
+    """Datasets at the location `key` (a `text.location_key`): the whole location, or its city
+    alone or with any of its region/country parts, in order ("rio de janeiro", "rio de
+    janeiro, rj", "rio de janeiro, br" all find "Rio de Janeiro, RJ, BR"; "rj" does not)."""
+    col = Dataset.location_key
+    city, *rest = key.split(", ")
+    within: list[ColumnElement[bool]] = [col.like(f"{like_literal(city)}, %", escape="\\")]
+    # Each further part, as a whole part, after the city (order is checked by the pattern).
+    within.append(col.like(f"{like_literal(city)}, %" + "".join(
+        f"{like_literal(part)}%" for part in rest), escape="\\"))
+    within += [
+        or_(col.like(f"%, {like_literal(part)}, %", escape="\\"),
+            col.like(f"%, {like_literal(part)}", escape="\\"))
+        for part in rest
+    ]
+    return or_(col == key, and_(*within))
 
 
 async def dataset(

@@ -14,5 +14,15 @@ def normalise(value: str) -> str:
 
 def like_pattern(value: str) -> str:
     """A LIKE pattern matching `value` anywhere, with LIKE's wildcards escaped (escape `\\`)."""
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{like_literal(value)}%"
+
+
+def location_key(value: str) -> str:
+    """The location's comma-separated parts (city, region, country), each normalised:
+    `"Rio de Janeiro ,RJ,BR"` -> `"rio de janeiro, rj, br"`."""
+    return ", ".join(part for part in (normalise(p) for p in value.split(",")) if part)
+
+
+def like_literal(value: str) -> str:
+    """`value` with LIKE's wildcards escaped (escape `\\`), to build patterns around it."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

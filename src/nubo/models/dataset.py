@@ -18,7 +18,8 @@ class Dataset(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str] = mapped_column(String(200), default="")
-    # normalise(location) and normalise(name + description): accent- and case-free lookups.
+    # location_key(location) and normalise(name + description + location): accent- and
+    # case-free lookups (marketplace/text.py).
     location_key: Mapped[str] = mapped_column(String(200), default="")
     search_text: Mapped[str] = mapped_column(Text, default="")
     price_minor: Mapped[int] = mapped_column(BigInteger)
