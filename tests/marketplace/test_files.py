@@ -42,9 +42,40 @@ async def test_upload_then_download_by_entitled_accounts(client, world, session,
     assert download.headers["content-type"].startswith("text/csv")
     assert 'filename="rain.csv"' in download.headers["content-disposition"]
     assert (await client.get(f"/api/datasets/{dataset.id}/download",
-                             headers=world.headers("admin_b"))).status_code == 404
-    assert (await client.get(f"/api/datasets/{dataset.id}/download",
                              headers=world.headers("operator"))).status_code == 200
+
+
+async def test_a_catalogue_dataset_not_bought_is_403_not_entitled_with_what_to_do(
+    client, world, session
+):
+    dataset = await make_dataset(session, world.platform_account)
+    await make_purchase(session, world.account_a, dataset)
+    await session.commit()
+    assert (await _upload(client, world, dataset)).status_code == 200
+    response = await client.get(f"/api/datasets/{dataset.id}/download",
+                                headers=world.headers("admin_b"))
+    assert response.status_code == 403
+    assert response.json()["code"] == "not-entitled"
+    assert "buy" in response.json()["detail"] and "subscribe" in response.json()["detail"]
+
+
+async def test_deleted_or_unknown_datasets_stay_404_for_accounts_not_entitled(
+    client, world, session
+):
+    dataset = await make_dataset(session, world.platform_account)
+    await make_purchase(session, world.account_a, dataset)
+    await session.commit()
+    assert (await _upload(client, world, dataset)).status_code == 200
+    await client.delete(f"/api/datasets/{dataset.id}", headers=world.headers("operator"))
+    gone = await client.get(f"/api/datasets/{dataset.id}/download",
+                            headers=world.headers("admin_b"))
+    assert gone.status_code == 404 and gone.json()["code"] == "not-found"
+    kept = await client.get(f"/api/datasets/{dataset.id}/download",
+                            headers=world.headers("member_a"))
+    assert kept.status_code == 200
+    unknown = await client.get("/api/datasets/00000000-0000-0000-0000-000000000000/download",
+                               headers=world.headers("admin_b"))
+    assert unknown.status_code == 404
 
 
 async def test_subscription_entitles_only_while_active(client, world, session):
@@ -62,7 +93,7 @@ async def test_subscription_entitles_only_while_active(client, world, session):
     assert (await client.get(f"/api/datasets/{live.id}/download", headers=headers)
             ).status_code == 200
     assert (await client.get(f"/api/datasets/{ended.id}/download", headers=headers)
-            ).status_code == 404
+            ).status_code == 403
 
 
 async def test_no_file_unknown_dataset_and_deleted_dataset(client, world, session):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nubo.identity import service as identity
 from nubo.identity.auth import ensure_can_manage
 from nubo.identity.principal import Actor
-from nubo.kit.errors import Conflict, NotFound
+from nubo.kit.errors import Conflict, Forbidden, NotFound
 from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.types import utcnow
 from nubo.marketplace import datasets, repository
@@ -212,20 +212,28 @@ async def cancel_account_subscriptions(session: AsyncSession, account_id: uuid.U
 
 
 async def entitled(session: AsyncSession, actor: Actor, dataset_id: uuid.UUID) -> Dataset:
-    """The dataset, if the caller's account may download it (operators always); else 404.
+    """The dataset, if the caller's account may download it (operators always).
 
     A deleted dataset stays downloadable for accounts already entitled to it (a one-off
-    purchase, or a subscription running to the end of its paid period).
+    purchase, or a subscription running to the end of its paid period); for anyone else it
+    does not exist (404). A dataset in the catalogue that the account has not bought is 403
+    `not-entitled`: the caller can already see it, so saying why helps and reveals nothing.
     """
     stmt = select(Dataset).where(Dataset.id == dataset_id)
     dataset = (await session.execute(stmt)).scalar_one_or_none()
     if dataset is None or (dataset.deleted_at is not None and actor.role is Role.operator):
         raise NotFound("dataset not found")
-    if actor.role is not Role.operator and not await repository.is_entitled(
+    if actor.role is Role.operator or await repository.is_entitled(
         session, actor.account_id, dataset.id, utcnow()
     ):
+        return dataset
+    if dataset.deleted_at is not None:
         raise NotFound("dataset not found")
-    return dataset
+    raise Forbidden(
+        "your account has not bought this dataset: buy it (POST /api/transactions, type "
+        "one_time) or subscribe (type subscription) to download it",
+        code="not-entitled",
+    )
 
 
 def _register() -> None:
