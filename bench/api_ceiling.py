@@ -5,9 +5,9 @@ level as Nubo, over the same driver and pool (Nubo's `create_engine`: SQLAlchemy
 over asyncpg, same fixed pool) with statements built once, as Nubo's are:
 
 - GET /api/users/profile: verify the bearer JWT (same codec), read the caller (the statement
-  of `repository.active_principal`: user joined to its account by id) on its own
-  connection in autocommit, as Nubo's `current_user` does, compare the token version, answer
-  the user as JSON.
+  of `repository.active_principal`: user joined to its account by id, its session not ended)
+  on its own connection in autocommit, as Nubo's `current_user` does, compare the token
+  version, answer the user as JSON.
 - GET /api/users/account/{id}: the same caller read, then in one transaction the same two
   statements as the route (the account visible to the caller, the keyset page of 50+1
   users) and the page as JSON.
@@ -60,7 +60,16 @@ _LIVE_USERS = (
         accounts.c.status == AccountStatus.active,
     )
 )
-CALLER = _LIVE_USERS.where(users.c.id == bindparam("user_id"))
+# As Nubo's: the token's session (refresh family) must not have been ended (logout).
+_SESSION_ENDED = (
+    select(refresh_tokens.c.id)
+    .where(
+        refresh_tokens.c.family_id == bindparam("family_id"),
+        refresh_tokens.c.revoked_at.is_not(None),
+    )
+    .exists()
+)
+CALLER = _LIVE_USERS.where(users.c.id == bindparam("user_id"), ~_SESSION_ENDED)
 LOGIN_CANDIDATE = _LIVE_USERS.where(users.c.email == bindparam("email"))
 VISIBLE_ACCOUNT = select(accounts).where(
     accounts.c.deleted_at.is_(None), accounts.c.id == bindparam("account_id")
@@ -169,7 +178,8 @@ class Ceiling:
     async def _caller(self, scope: dict[str, Any]) -> Any:
         claims = self._claims(scope)
         async with self.read_connection() as conn:
-            row = (await conn.execute(CALLER, {"user_id": claims.sub})).first()
+            params = {"user_id": claims.sub, "family_id": claims.fam}
+            row = (await conn.execute(CALLER, params)).first()
         return None if row is None or row.token_version != claims.ver else row
 
     async def profile(self, scope: dict[str, Any]) -> tuple[int, Any]:

@@ -96,6 +96,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
         "argon2_time_cost": 1,
         "argon2_memory_cost_kib": 1024,
         "login_attempts_per_address": 10_000,
+        "signup_attempts_per_address": 10_000,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

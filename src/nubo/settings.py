@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     login_attempts_per_email: int = 10
     login_attempts_per_address: int = 50
     login_window_s: int = 300
+    # Known devices (a cookie from an earlier successful login) keep logging in while an
+    # email is locked out for everyone else; see docs/decisions/identity-device-cookies.md.
+    login_device_ttl_s: int = Field(default=365 * 24 * 3600, ge=3600)
+    signup_attempts_per_address: int = 20
+    signup_window_s: int = 3600
 
     max_upload_bytes: int = 2 * 1024**3
     # Largest body parsed in memory (JSON, forms); file uploads stream under max_upload_bytes.

@@ -130,6 +130,72 @@ async def test_repeated_failed_logins_for_one_email_are_429_with_retry_after(cli
     assert int(response.headers["retry-after"]) > 0
 
 
+async def test_a_stranger_guessing_an_email_does_not_lock_out_the_users_known_device(
+    app, client, world
+):
+    assert (await login(client, world.member_a.email)).status_code == 200  # leaves the cookie
+    device = client.cookies.get("nubo_device")
+    assert device
+    client.cookies.clear()  # the stranger's client has no device cookie
+    for _ in range(10):
+        await login(client, world.member_a.email, "wrong-password")
+    assert_problem(await login(client, world.member_a.email), 429, "too-many-requests")
+    client.cookies.set("nubo_device", device, path="/api")  # the user's own browser
+    assert (await login(client, world.member_a.email)).status_code == 200
+
+
+async def test_a_device_cookie_guessing_wrong_is_locked_out_itself(client, world):
+    assert (await login(client, world.member_a.email)).status_code == 200
+    for _ in range(10):
+        await login(client, world.member_a.email, "wrong-password")
+    assert_problem(await login(client, world.member_a.email), 429, "too-many-requests")
+
+
+async def test_a_device_cookie_of_another_user_does_not_make_a_client_known(client, world):
+    assert (await login(client, world.admin_a.email)).status_code == 200
+    device = client.cookies.get("nubo_device")
+    client.cookies.clear()
+    for _ in range(10):
+        await login(client, world.member_a.email, "wrong-password")
+    client.cookies.set("nubo_device", device, path="/api")
+    assert_problem(await login(client, world.member_a.email), 429, "too-many-requests")
+
+
+async def test_signups_from_one_address_are_rate_limited(app, client):
+    app.state.platform.signup_by_address.limit = 3
+    for i in range(3):
+        body = {**SIGNUP, "email": f"user{i}@acme.example.com"}
+        assert (await client.post("/api/auth/signup", json=body)).status_code == 201
+    again = await client.post("/api/auth/signup", json={**SIGNUP, "email": "x@acme.example.com"})
+    assert_problem(again, 429, "too-many-requests")
+    assert int(again.headers["retry-after"]) > 0
+
+
+@pytest.mark.parametrize("password", ["password123", "12345678", "Password123", "iloveyou"])
+async def test_signup_refuses_a_common_password_and_says_why(client, password):
+    response = await client.post("/api/auth/signup", json={**SIGNUP, "password": password})
+    assert_problem(response, 422, "validation-error")
+    assert "10,000 most common" in response.json()["detail"]
+
+
+async def test_common_passwords_are_refused_for_new_users_and_new_passwords(client, world):
+    created = await client.post("/api/users", headers=world.headers("admin_a"), json={
+        "account_id": str(world.account_a.id), "name": "N", "email": "n@example.com",
+        "password": "qwertyuiop", "role": "member"})
+    assert_problem(created, 422, "validation-error")
+    edited = await client.patch("/api/users/edit", headers=world.headers("member_a"),
+                                json={"password": "1qaz2wsx3edc", "current_password": PASSWORD})
+    assert_problem(edited, 422, "validation-error")
+    assert "most common" in edited.json()["detail"]
+
+
+def test_the_bundled_list_holds_the_10000_most_common_passwords():
+    from nubo.identity.passwords import common_passwords
+
+    assert len(common_passwords()) == 10_000
+    assert {"123456", "password", "password123", "12345678"} <= common_passwords()
+
+
 async def test_logins_from_one_address_are_rate_limited(app, client, world):
     app.state.platform.login_by_address.limit = 3
     for _ in range(3):
@@ -199,6 +265,31 @@ async def test_logout_revokes_the_refresh_token(client, world):
     response = await client.post("/api/auth/refresh",
                                  json={"refresh_token": tokens["refresh_token"]})
     assert_problem(response, 401, "invalid-token")
+
+
+async def test_logout_ends_the_sessions_access_tokens_at_once(client, world):
+    tokens = (await login(client, world.member_a.email)).json()
+    other = (await login(client, world.member_a.email)).json()
+    rotated = (await client.post("/api/auth/refresh",
+                                 json={"refresh_token": tokens["refresh_token"]})).json()
+    await client.post("/api/auth/logout", json={"refresh_token": rotated["refresh_token"]})
+    for ended in (tokens, rotated):  # every access token of the session, before and after
+        response = await client.get("/api/users/profile", headers=_bearer(ended))
+        assert_problem(response, 401, "invalid-token")
+    still = await client.get("/api/users/profile", headers=_bearer(other))
+    assert still.status_code == 200  # another session of the same user goes on
+
+
+async def test_reusing_a_refresh_token_ends_the_sessions_access_tokens(client, world):
+    first = (await login(client, world.member_a.email)).json()
+    await client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    await client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    response = await client.get("/api/users/profile", headers=_bearer(first))
+    assert_problem(response, 401, "invalid-token")
+
+
+def _bearer(tokens: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 async def test_no_token_is_401_with_www_authenticate(client):

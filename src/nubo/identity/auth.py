@@ -27,7 +27,7 @@ async def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The caller, checked against the database on every request so that a deleted,
-    disabled or re-passworded user's tokens stop at once.
+    disabled or re-passworded user's tokens, and a logged-out session's, stop at once.
 
     Read on its own connection rather than in the request's session: on the busiest routes
     (the caller's own profile) no unit of work is opened at all. App state is read directly,
@@ -42,7 +42,7 @@ async def current_user(
         raise Unauthorized("the access token is not valid", code="invalid-token") from exc
     read_connection: ReadConnection = request.app.state.read_connection
     async with read_connection() as conn:
-        user = await repository.active_principal(conn, claims.sub)
+        user = await repository.active_principal(conn, claims.sub, claims.fam)
     if user is None or user.token_version != claims.ver:
         raise Unauthorized("the access token is no longer valid", code="invalid-token")
     return user

@@ -60,7 +60,18 @@ def _live_users(*columns: ColumnElement[Any]) -> Select[Any]:
     )
 
 
-_ACTIVE_PRINCIPAL = _live_users(*_PRINCIPAL_COLUMNS).where(_users.id == bindparam("user_id"))
+_tokens = RefreshToken.__table__.c
+# The session (refresh-token family) an access token belongs to must not have been ended:
+# logout, reuse detection and a password change revoke its refresh tokens, and from then on
+# its access tokens stop too, in the same statement as the caller read.
+_SESSION_ENDED = (
+    select(_tokens.id)
+    .where(_tokens.family_id == bindparam("family_id"), _tokens.revoked_at.is_not(None))
+    .exists()
+)
+_ACTIVE_PRINCIPAL = _live_users(*_PRINCIPAL_COLUMNS).where(
+    _users.id == bindparam("user_id"), ~_SESSION_ENDED
+)
 _LOGIN_CANDIDATE = _live_users(*_PRINCIPAL_COLUMNS, _users.password_hash).where(
     _users.email == bindparam("email")
 )
@@ -72,9 +83,13 @@ async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return result.scalar_one_or_none()
 
 
-async def active_principal(conn: AsyncConnection, user_id: uuid.UUID) -> Principal | None:
-    """`active_user` as a plain value: table rows, no ORM identity map or session."""
-    row = (await conn.execute(_ACTIVE_PRINCIPAL, {"user_id": user_id})).first()
+async def active_principal(
+    conn: AsyncConnection, user_id: uuid.UUID, family_id: uuid.UUID | None
+) -> Principal | None:
+    """`active_user` as a plain value (table rows, no ORM identity map or session), while the
+    token's session `family_id` has not been ended."""
+    params = {"user_id": user_id, "family_id": family_id}
+    row = (await conn.execute(_ACTIVE_PRINCIPAL, params)).first()
     return None if row is None else Principal(*row)
 
 

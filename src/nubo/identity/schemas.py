@@ -5,7 +5,9 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, EmailStr, Field
+from pydantic_core import PydanticCustomError
 
+from nubo.identity.passwords import COMMON_PASSWORDS_COUNT, is_common
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.models import AccountStatus, Role
 
@@ -14,8 +16,20 @@ def _lower(value: str) -> str:
     return value.lower()
 
 
+def _uncommon(value: str) -> str:
+    if is_common(value):
+        raise PydanticCustomError(
+            "common_password",
+            "this password is one of the {count} most common ones, the first an attacker "
+            "tries; choose another (a few unrelated words make a strong one)",
+            {"count": f"{COMMON_PASSWORDS_COUNT:,}"},
+        )
+    return value
+
+
 Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_lower)]
-Password = Annotated[str, Field(min_length=8, max_length=128)]
+# A new password: 8-128 characters and not among the most common ones (ASVS V6.2.4).
+Password = Annotated[str, Field(min_length=8, max_length=128), AfterValidator(_uncommon)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import repository
-from nubo.identity.schemas import TokenPair
+from nubo.identity.schemas import LoginIn, TokenPair
 from nubo.kit.db import Standalone
 from nubo.kit.errors import TooManyRequests, Unauthorized
 from nubo.kit.platform import Platform
@@ -84,37 +84,66 @@ async def login(
     session: AsyncSession,
     db: Standalone,
     platform: Platform,
-    email: str,
-    password: str,
+    credentials: LoginIn,
     address: str,
-) -> TokenPair:
-    """Check the password, counting attempts per email and per client address.
+    device_token: str | None = None,
+) -> tuple[TokenPair, str]:
+    """Check the password, counting attempts per client address and per email, or per device.
+
+    Failures are counted per email for unknown clients, and per device for a client that
+    presents the device token of an earlier successful login of this user (OWASP's device
+    cookies): a stranger guessing at an email locks out only unknown clients, never the
+    user's own devices. Returns the token pair and a fresh device token.
 
     The counters live in the database and are written on standalone connections, so that a
     failed attempt stays counted although its request rolls back, and every API process sees
     it. No connection is held while the (deliberately slow) hash is checked: the session's
     first statement comes after it.
     """
-    by_email, by_address = platform.login_by_email, platform.login_by_address
-    async with db.write() as conn:
-        wait = await by_email.retry_after(conn, email)
-        if wait is None:  # an attempt refused for its email does not count for its address
-            wait = await by_address.hit(conn, address)
-    if wait is not None:
-        raise TooManyRequests(wait, "too many login attempts; try again later")
+    email = credentials.email
     async with db.read() as conn:
         candidate = await repository.login_candidate(conn, email)
     user, password_hash = candidate if candidate else (None, None)
+    device = _known_device(platform, device_token, user)
+    limiter, subject = (
+        (platform.login_by_device, device) if device else (platform.login_by_email, email)
+    )
+    async with db.write() as conn:
+        wait = await limiter.retry_after(conn, subject)
+        if wait is None:  # an attempt refused for its email does not count for its address
+            wait = await platform.login_by_address.hit(conn, address)
+    if wait is not None:
+        raise TooManyRequests(wait, "too many login attempts; try again later")
     # Argon2 is deliberately slow: keep it off the event loop.
-    ok = await asyncio.to_thread(platform.hasher.verify, password, password_hash)
+    ok = await asyncio.to_thread(platform.hasher.verify, credentials.password, password_hash)
     async with db.write() as conn:
         if ok and user:
-            await by_email.reset(conn, email)
+            await limiter.reset(conn, subject)
         else:
-            await by_email.hit(conn, email)
+            await limiter.hit(conn, subject)
     if not ok or user is None:
         raise Unauthorized("email or password is wrong", code="invalid-credentials")
-    return await issue_tokens(session, platform, user)
+    new_device, _ = platform.tokens.encode(sub=user.id, typ="device", ttl=platform.device_ttl)
+    return await issue_tokens(session, platform, user), new_device
+
+
+def _known_device(platform: Platform, token: str | None, user: TokenSubject | None) -> str | None:
+    """The device's id if `token` is a valid device token of this very user, else None."""
+    if token is None or user is None:
+        return None
+    try:
+        claims = platform.tokens.decode(token, "device")
+    except InvalidToken:
+        return None
+    return str(claims.jti) if claims.sub == user.id else None
+
+
+async def count_signup(db: Standalone, platform: Platform, address: str) -> None:
+    """Count a signup attempt of this client address; 429 once it is over its allowance."""
+    async with db.write() as conn:
+        wait = await platform.signup_by_address.hit(conn, address)
+    if wait is not None:
+        raise TooManyRequests(wait, "too many signups from this address; try again later")
 
 
 async def refresh(session: AsyncSession, platform: Platform, token: str) -> TokenPair:

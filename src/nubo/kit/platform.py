@@ -22,6 +22,8 @@ class Platform:
     tokens: TokenCodec
     login_by_email: AttemptLimiter
     login_by_address: AttemptLimiter
+    login_by_device: AttemptLimiter
+    signup_by_address: AttemptLimiter
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -35,6 +37,12 @@ class Platform:
             login_by_address=AttemptLimiter(
                 "login-address", settings.login_attempts_per_address, settings.login_window_s
             ),
+            login_by_device=AttemptLimiter(
+                "login-device", settings.login_attempts_per_email, settings.login_window_s
+            ),
+            signup_by_address=AttemptLimiter(
+                "signup-address", settings.signup_attempts_per_address, settings.signup_window_s
+            ),
         )
 
     @property
@@ -44,6 +52,10 @@ class Platform:
     @property
     def refresh_ttl(self) -> timedelta:
         return timedelta(seconds=self.settings.refresh_token_ttl_s)
+
+    @property
+    def device_ttl(self) -> timedelta:
+        return timedelta(seconds=self.settings.login_device_ttl_s)
 
 
 async def get_platform(request: Request) -> Platform:

@@ -15,7 +15,7 @@ from nubo.kit.types import utcnow
 
 ALGORITHM = "HS256"  # pinned: tokens declaring any other algorithm are rejected
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "typ"]
-TokenType = Literal["access", "refresh"]
+TokenType = Literal["access", "refresh", "device"]
 
 
 class InvalidToken(Exception):
