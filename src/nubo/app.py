@@ -18,6 +18,7 @@ from nubo.kit.edge import RefuseNulMiddleware, guard_bodies
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from nubo.kit.platform import Platform
 from nubo.marketplace.endpoints import routers as marketplace_routers
+from nubo.ops.docs import install_docs
 from nubo.ops.endpoints import database_ready
 from nubo.ops.endpoints import router as ops_router
 from nubo.ops.metrics import Metrics, MetricsMiddleware
@@ -60,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Bleed-health monitoring and the Nubo data panel.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from the package's own assets
+        redoc_url=None,
     )
     app.state = AppState()
     engine = create_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_json_body_bytes,
         lambda route: check_caller if needs_caller(route.dependant) else None,
     )
+    install_docs(app)
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
