@@ -18,6 +18,7 @@ from nubo.kit.edge import RefuseNulMiddleware, guard_bodies
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from nubo.kit.platform import Platform
 from nubo.marketplace.endpoints import routers as marketplace_routers
+from nubo.ops.apidoc import install_openapi
 from nubo.ops.docs import install_docs
 from nubo.ops.endpoints import database_ready
 from nubo.ops.endpoints import router as ops_router
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lambda route: check_caller if needs_caller(route.dependant) else None,
     )
     install_docs(app)
+    install_openapi(app)
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

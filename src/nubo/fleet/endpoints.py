@@ -28,6 +28,7 @@ router = APIRouter(prefix="/aircraft", tags=["fleet"])
 async def list_aircraft(
     actor: CurrentUser, session: Session, page: Pagination
 ) -> Page[AircraftOut]:
+    """The account's aircraft with their latest bleed-health verdict."""
     rows = await service.list_aircraft(session, actor, page)
     items, cursor = build_page(rows, page, lambda a: (a.registration, a.id))
     return Page(items=[AircraftOut.model_validate(a) for a in items], next_cursor=cursor)
@@ -41,6 +42,7 @@ async def aircraft_trend(
     page: Pagination,
     account_id: Annotated[uuid.UUID | None, Query(description="operators: which account")] = None,
 ) -> AircraftDetail:
+    """One aircraft's trend, flight by flight."""
     aircraft = await service.get_aircraft(session, actor, registration, account_id)
     points = await service.trend_page(session, aircraft, page)
     items, cursor = build_page(points, page, lambda p: (p.flown_at, p.flight_id))

@@ -88,6 +88,10 @@ async def create_flight(
     store: StoreDep,
     jobs: JobsDep,
 ) -> FlightOut:
+    """Create a flight (JSON record, or multipart record + data file).
+
+    With a data file, processing starts at once; follow it on `/events`.
+    """
     settings = request.app.state.settings
     ctype = media_type(request)
     if ctype == "application/json":
@@ -123,6 +127,10 @@ async def upload_file(
     store: StoreDep,
     jobs: JobsDep,
 ) -> FlightOut:
+    """Attach or replace a flight's data file (multipart `file`, or the raw body).
+
+    Processing starts once the file is stored.
+    """
     cap = request.app.state.settings.max_upload_bytes
     owner = await ingest.owner_of(db.read, actor, flight_id)
     upload = await open_upload(request, cap)
@@ -142,6 +150,7 @@ async def list_flights(
     departed_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     account_id: uuid.UUID | None = None,
 ) -> Page[FlightOut]:
+    """The account's flights, newest first (operators: every account)."""
     rows = await service.list_flights(
         session,
         actor,
@@ -159,6 +168,7 @@ async def list_flights(
 
 @router.get("/{id}", response_model=FlightOut)
 async def get_flight(flight_id: FlightId, actor: CurrentUser, session: Session) -> FlightOut:
+    """One flight: its record, processing status and result."""
     return FlightOut.of(await service.get_flight(session, actor, flight_id))
 
 
@@ -166,6 +176,7 @@ async def get_flight(flight_id: FlightId, actor: CurrentUser, session: Session) 
 async def delete_flight(
     flight_id: FlightId, actor: CurrentUser, session: Session, store: StoreDep
 ) -> Response:
+    """Delete a flight (soft)."""
     await repository.touch(session, flight_id)  # the unit starts with a write (see touch)
     await service.delete_flight(session, store, actor, flight_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -185,6 +196,7 @@ async def flight_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
     after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
 ) -> EventSourceResponse:
+    """Server-Sent Events of the flight's status changes, until it is processed or failed."""
     flight = await service.get_flight(session, actor, flight_id)
     start = events.parse_last_event_id(last_event_id, after)
     current = flight.processing_status
@@ -220,6 +232,7 @@ async def upload_url(
     store: StoreDep,
     data: UploadUrlIn | None = None,
 ) -> UploadUrlOut | MultipartUploadOut:
+    """Presigned URL(s) to upload the data file straight to object storage (S3 only)."""
     settings = request.app.state.settings
     return await ingest.grant_upload(session, db.read, store, actor, flight_id, data, settings)
 
@@ -242,6 +255,7 @@ async def upload_complete(
     jobs: JobsDep,
     data: UploadCompleteIn | None = None,
 ) -> FlightOut:
+    """Verify and record a file uploaded to the presigned URL(s)."""
     cap = request.app.state.settings.max_upload_bytes
     parts = None if data is None else data.parts
     flight = await ingest.complete(session, db.read, store, jobs, actor, flight_id, parts, cap)

@@ -91,6 +91,11 @@ _LOGIN_BODY = {
 async def signup(
     data: SignupIn, request: Request, session: Session, db: StandaloneDb, platform: PlatformDep
 ) -> SignupOut:
+    """Sign up: create an account and its first admin, and sign them in.
+
+    Throttled per client address (429 with `Retry-After`); the password must not be one of the
+    10,000 most common ones.
+    """
     await sessions.count_signup(db, platform, _address(request))
     account, user = await service.signup(session, platform, data)
     tokens = await sessions.issue_tokens(session, platform, user)
@@ -111,6 +116,11 @@ async def _login(
     db: StandaloneDb,
     platform: PlatformDep,
 ) -> TokenPair:
+    """Log in with email and password (JSON, or the OAuth2 password form).
+
+    Answers a token pair and leaves a device cookie: a browser that signed in before keeps signing
+    in while the email is locked out for unknown clients after repeated failures.
+    """
     data = await _login_body(request)
     tokens, device = await sessions.login(
         session, db, platform, data, _address(request), request.cookies.get(DEVICE_COOKIE)
@@ -149,17 +159,26 @@ users_router.add_api_route(
 
 @auth_router.post("/refresh", response_model=TokenPair)
 async def refresh(data: RefreshIn, session: Session, platform: PlatformDep) -> TokenPair:
+    """Exchange a refresh token for a new pair (rotation).
+
+    Presenting an already used refresh token ends its whole session (`refresh-token-reused`).
+    """
     return await sessions.refresh(session, platform, data.refresh_token)
 
 
 @auth_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(data: RefreshIn, session: Session, platform: PlatformDep) -> Response:
+    """Log out: end the session of this refresh token.
+
+    Its refresh tokens and its access tokens stop working at once.
+    """
     await sessions.logout(session, platform, data.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @users_router.get("/profile", response_model=UserOut)
 async def profile(user: CurrentUser) -> Response:
+    """The caller's own user."""
     # Serialised once by the model itself: the response_model (kept for the schema) would
     # validate and serialise it a second time on the busiest route.
     return Response(UserOut.model_validate(user).model_dump_json(), media_type="application/json")
@@ -169,6 +188,11 @@ async def profile(user: CurrentUser) -> Response:
 async def edit_profile(
     data: ProfileEdit, user: CurrentUser, session: Session, platform: PlatformDep
 ) -> ProfileOut:
+    """Edit the caller's own name, email or password.
+
+    Changing the email or the password takes `current_password`. A new password ends every session
+    and answers a fresh token pair in `tokens`. Fields equal to the stored ones change nothing.
+    """
     edited, new_password = await service.edit_profile(session, platform, user, data)
     # A new password ends every session; the caller's own continues with a fresh pair.
     tokens = await sessions.issue_tokens(session, platform, edited) if new_password else None
@@ -179,11 +203,16 @@ async def edit_profile(
 async def create_user(
     data: UserCreate, actor: AdminOrOperator, session: Session, platform: PlatformDep
 ) -> UserOut:
+    """Create a user in an account (default: the caller's).
+
+    Only operators create operators, and only in the platform account.
+    """
     return UserOut.model_validate(await service.create_user(session, platform, actor, data))
 
 
 @users_router.get("/email/{email}", response_model=UserOut)
 async def user_by_email(email: EmailPath, actor: CurrentUser, session: Session) -> UserOut:
+    """A user of the caller's account by email (operators: any account)."""
     return UserOut.model_validate(await service.user_by_email(session, actor, email))
 
 
@@ -194,6 +223,7 @@ async def users_of_account(
     session: Session,
     page: Pagination,
 ) -> Page[UserOut]:
+    """The users of an account, oldest first, paginated."""
     rows = await service.users_of_account(session, actor, account_id, page)
     items, cursor = build_page(rows, page, lambda u: (u.created_at, u.id))
     return Page(items=[UserOut.model_validate(u) for u in items], next_cursor=cursor)
@@ -203,12 +233,17 @@ async def users_of_account(
 async def delete_user(
     user_id: Annotated[uuid.UUID, Path(alias="userId")], actor: AdminOrOperator, session: Session
 ) -> Response:
+    """Delete a user (soft): their tokens stop at once.
+
+    The last admin of an account cannot be deleted (409).
+    """
     await service.delete_user(session, actor, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @accounts_router.post("", status_code=status.HTTP_201_CREATED, response_model=AccountOut)
 async def create_account(data: AccountCreate, _: Operator, session: Session) -> AccountOut:
+    """Create a customer account (operators)."""
     return AccountOut.model_validate(await service.create_account(session, data))
 
 
@@ -219,16 +254,22 @@ async def update_account(
     actor: CurrentUser,
     session: Session,
 ) -> AccountOut:
+    """Rename an account or change its email; operators also change its status.
+
+    Fields equal to the stored ones change nothing.
+    """
     return AccountOut.model_validate(await service.update_account(session, actor, account_id, data))
 
 
 @accounts_router.get("/email/{email}", response_model=AccountOut)
 async def account_by_email(email: EmailPath, actor: CurrentUser, session: Session) -> AccountOut:
+    """The caller's account by its email (operators: any account)."""
     return AccountOut.model_validate(await service.account_by_email(session, actor, email))
 
 
 @accounts_router.get("", response_model=Page[AccountOut])
 async def list_accounts(actor: CurrentUser, session: Session, page: Pagination) -> Page[AccountOut]:
+    """Accounts: every account for operators, the caller's own for everyone else."""
     rows = await service.list_accounts(session, actor, page)
     items, cursor = build_page(rows, page, lambda a: (a.created_at, a.id))
     return Page(items=[AccountOut.model_validate(a) for a in items], next_cursor=cursor)
@@ -240,6 +281,7 @@ async def delete_account(
     actor: Operator,
     session: Session,
 ) -> Response:
+    """Delete a customer account (soft): its users' tokens stop, its subscriptions end."""
     await service.delete_account(session, actor, account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

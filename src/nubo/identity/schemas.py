@@ -29,8 +29,12 @@ def _uncommon(value: str) -> str:
 
 Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_lower)]
 # A new password: 8-128 characters and not among the most common ones (ASVS V6.2.4).
-Password = Annotated[str, Field(min_length=8, max_length=128), AfterValidator(_uncommon)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Password = Annotated[
+    str,
+    Field(min_length=8, max_length=128, examples=["correct horse battery"]),
+    AfterValidator(_uncommon),
+]
+Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Ana Souza"])]
 
 
 class SignupIn(RequestModel):

@@ -69,6 +69,10 @@ def _dataset_page(rows: list[Dataset], page: Pagination, sort: str) -> Page[Data
 
 @datasets_router.post("", status_code=status.HTTP_201_CREATED, response_model=DatasetOut)
 async def create_dataset(data: DatasetCreate, actor: Operator, session: Session) -> DatasetOut:
+    """Add a dataset to the catalogue.
+
+    Prices are decimal strings with at most the currency's minor digits, e.g. "49.95".
+    """
     dataset = await datasets.create(session, actor, data)
     return DatasetOut.of(dataset)
 
@@ -86,6 +90,7 @@ async def list_datasets(
     category: Annotated[str | None, Query(max_length=100)] = None,
     sort: DatasetSort = "created_at",
 ) -> Page[DatasetOut]:
+    """Search the catalogue: text, location, price range, category; sorted and paginated."""
     rows = await datasets.search(
         session,
         page,
@@ -107,6 +112,10 @@ async def datasets_by_location(
     session: Session,
     page: Pagination,
 ) -> Page[DatasetOut]:
+    """Datasets at a location: the city alone or with its region/country.
+
+    Case, accents and spacing are ignored: `sao paulo` finds "São Paulo, BR".
+    """
     return _dataset_page(await datasets.by_location(session, location, page), page, "created_at")
 
 
@@ -118,11 +127,13 @@ async def datasets_by_price(
     page: Pagination,
     currency: CurrencyQuery = None,
 ) -> Page[DatasetOut]:
+    """Datasets at exactly this price (in `currency`, default BRL)."""
     return _dataset_page(await datasets.by_price(session, price, currency, page), page, "price")
 
 
 @datasets_router.get("/{datasetId}", response_model=DatasetOut)
 async def get_dataset(dataset_id: DatasetId, _: CurrentUser, session: Session) -> DatasetOut:
+    """One dataset of the catalogue."""
     return DatasetOut.of(await datasets.get(session, dataset_id))
 
 
@@ -130,12 +141,17 @@ async def get_dataset(dataset_id: DatasetId, _: CurrentUser, session: Session) -
 async def update_dataset(
     dataset_id: DatasetId, data: DatasetUpdate, _: Operator, session: Session
 ) -> DatasetOut:
+    """Change any of a dataset's fields."""
     dataset = await datasets.update(session, dataset_id, data)
     return DatasetOut.of(dataset)
 
 
 @datasets_router.delete("/{datasetId}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_dataset(dataset_id: DatasetId, _: Operator, session: Session) -> Response:
+    """Remove a dataset from the catalogue (soft).
+
+    Running subscriptions end with their paid period; buyers keep their download.
+    """
     await datasets.delete(session, dataset_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -186,7 +202,11 @@ async def upload_dataset_file(
 async def download_dataset_file(
     dataset_id: DatasetId, actor: CurrentUser, session: Session, store: StoreDep
 ) -> StreamingResponse:
-    """The data file, for accounts with a purchase or a subscription active now (else 404)."""
+    """Download a dataset's data file.
+
+    For accounts that bought it or subscribe to it now, and operators. A dataset of the
+    catalogue not bought answers 403 `not-entitled`: buy it or subscribe.
+    """
     dataset, chunks = await files.open_download(session, store, actor, dataset_id)
     name = (dataset.file_name or "data").replace('"', "")
     ascii_name = name.encode("ascii", "replace").decode().replace("?", "_")
@@ -216,6 +236,10 @@ async def create_transaction(
     session: Session,
     idempotency_key: IdempotencyHeader = None,
 ) -> Response:
+    """Buy a dataset for an account: one-off, or a subscription with its first period.
+
+    Safe to retry with an `Idempotency-Key` header.
+    """
     body = data.model_dump(mode="json")
     claim = await idempotency.claim(session, actor, idempotency_key, "POST", request.url.path, body)
     if claim.replay is not None:
@@ -236,6 +260,10 @@ async def create_subscription(
     session: Session,
     idempotency_key: IdempotencyHeader = None,
 ) -> Response:
+    """Subscribe an account to a dataset (no charge now).
+
+    Safe to retry with an `Idempotency-Key` header.
+    """
     body = data.model_dump(mode="json")
     claim = await idempotency.claim(session, actor, idempotency_key, "POST", request.url.path, body)
     if claim.replay is not None:
@@ -253,6 +281,7 @@ async def cancel_subscription(
     session: Session,
     at_period_end: bool = False,
 ) -> SubscriptionOut:
+    """Cancel a subscription now, or at the end of its paid period."""
     subscription = await billing.cancel(
         session, actor, subscription_id, at_period_end=at_period_end
     )
@@ -267,6 +296,7 @@ async def subscriptions_of_account(
     page: Pagination,
     status: SubscriptionStatus | None = None,
 ) -> Page[SubscriptionOut]:
+    """An account's subscriptions, newest first."""
     rows = await billing.of_account(session, actor, account_id, page, status)
     return _subscription_page(rows, page)
 
@@ -281,6 +311,7 @@ async def subscriptions_of_account_in_month(
     session: Session,
     page: Pagination,
 ) -> Page[SubscriptionOut]:
+    """An account's subscriptions active at any moment of a month."""
     try:
         parsed = parse_month(month, allow_number=True)
     except MonthError as exc:
@@ -306,6 +337,10 @@ async def create_invoice(
     session: Session,
     idempotency_key: IdempotencyHeader = None,
 ) -> Response:
+    """Issue an invoice for an account: a month's charges, or manual lines.
+
+    Safe to retry with an `Idempotency-Key` header.
+    """
     body = data.model_dump(mode="json")
     claim = await idempotency.claim(session, actor, idempotency_key, "POST", request.url.path, body)
     if claim.replay is not None:
@@ -325,6 +360,7 @@ async def list_invoices(
     status: InvoiceStatus | None = None,
     month: Annotated[str | None, Query(max_length=7, examples=["2026-11"])] = None,
 ) -> Page[InvoiceOut]:
+    """Every invoice, newest first (operators)."""
     rows, lines = await invoicing.search(
         session, actor, page, account_id=account_id, status=status, month=_month_query(month)
     )
@@ -340,6 +376,7 @@ async def invoices_of_account(
     status: InvoiceStatus | None = None,
     month: Annotated[str | None, Query(max_length=7, examples=["2026-11"])] = None,
 ) -> Page[InvoiceOut]:
+    """An account's invoices, newest first."""
     rows, lines = await invoicing.of_account(
         session, actor, account_id, page, status=status, month=_month_query(month)
     )
@@ -352,6 +389,7 @@ async def get_invoice(
     actor: CurrentUser,
     session: Session,
 ) -> InvoiceOut:
+    """One invoice with its lines."""
     invoice, lines = await invoicing.get(session, actor, invoice_id)
     return InvoiceOut.of(invoice, lines)
 

@@ -38,7 +38,9 @@ def _month(value: str) -> str:
         raise ValueError(str(exc)) from exc
 
 
-Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
+Currency = Annotated[
+    str, Field(min_length=3, max_length=3, examples=["BRL"]), AfterValidator(_currency)
+]
 # Decimal strings only: a JSON float would already have lost precision.
 Amount = Annotated[
     str,

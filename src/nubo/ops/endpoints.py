@@ -23,11 +23,16 @@ async def database_ready(request: Request) -> None:
 
 @router.get("/health")
 async def health() -> dict[str, str]:
+    """Liveness: the process answers."""
     return {"status": "ok"}
 
 
 @router.get("/ready")
 async def ready(request: Request) -> dict[str, object]:
+    """Readiness: the database (and any other dependency) answers.
+
+    Answers 503 while a check fails, so a load balancer stops sending traffic.
+    """
     checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
     results: dict[str, str] = {}
     for name, check in checks.items():
@@ -43,5 +48,6 @@ async def ready(request: Request) -> dict[str, object]:
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> str:
+    """Prometheus metrics of this process (requests, latencies, statuses)."""
     registry: Metrics = request.app.state.metrics
     return registry.render()
