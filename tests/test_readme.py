@@ -71,3 +71,14 @@ def test_nubo_command_parses(command):
     for word in words:
         if word.startswith("--"):
             assert word.split("=")[0] in options, f"{command!r}: {word} is not an option"
+
+
+def test_the_readme_names_the_first_settings_and_each_exists():
+    from nubo.settings import Settings
+
+    named = set(re.findall(r"`(NUBO_[A-Z_]+)", README))
+    assert {"NUBO_PORT", "NUBO_HOST", "NUBO_DATA_DIR", "NUBO_DATABASE_URL"} <= named
+    example = (ROOT / ".env.example").read_text()
+    for name in named:
+        assert name.removeprefix("NUBO_").lower() in Settings.model_fields, name
+        assert f"{name}=" in example, f"{name} is not documented in .env.example"
