@@ -11,11 +11,11 @@ over asyncpg, same fixed pool) with statements built once, as Nubo's are:
 - GET /api/users/account/{id}: the same caller read, then in one transaction the same two
   statements as the route (the account visible to the caller, the keyset page of 50+1
   users) and the page as JSON.
-- POST /api/auth/login: parse the JSON body; check the email's and count the address's
-  attempts (Nubo's `AttemptLimiter` statements, on a standalone connection); select the login
-  candidate on another; the same Argon2id verify (Nubo's `PasswordHasher`, same parameters,
-  off the event loop) holding no connection; reset the email's count; mint the access and
-  refresh JWTs and insert the refresh-token row in one transaction.
+- POST /api/auth/login: parse the JSON body; select the login candidate on a standalone
+  connection; check the email's and count the address's attempts (Nubo's `AttemptLimiter`
+  statements) on another; the same Argon2id verify (Nubo's `PasswordHasher`, same parameters,
+  off the event loop) holding no connection; reset the email's count; mint the access,
+  refresh and device JWTs and insert the refresh-token row in one transaction.
 
 Served by uvicorn with the settings of `nubo serve` (uvloop, httptools, 1 worker, no access
 log): `python -m uvicorn bench.api_ceiling:app --loop uvloop --http httptools ...`.
@@ -213,14 +213,16 @@ class Ceiling:
         data = json.loads(raw)
         email, password = str(data["email"]).lower(), str(data["password"])
         assert self.engine is not None
+        # As Nubo's: the candidate first (a device cookie is only known for its user), then
+        # the email's check and the address's count (the bench sends no device cookie).
+        async with self.read_connection() as conn:
+            row = (await conn.execute(LOGIN_CANDIDATE, {"email": email})).first()
         async with self.write_connection() as conn:
             wait = await self.by_email.retry_after(conn, email)
             if wait is None:
                 wait = await self.by_address.hit(conn, address)
         if wait is not None:
             return 429, {"code": "too-many-requests"}
-        async with self.read_connection() as conn:
-            row = (await conn.execute(LOGIN_CANDIDATE, {"email": email})).first()
         ok = await asyncio.to_thread(
             self.hasher.verify, password, row.password_hash if row else None
         )
@@ -245,6 +247,11 @@ class Ceiling:
                 typ="refresh",
                 ttl=timedelta(seconds=self.settings.refresh_token_ttl_s),
                 family=family,
+            )
+            # The device cookie's token, as Nubo mints one on each successful login.
+            self.tokens.encode(
+                sub=row.id, typ="device",
+                ttl=timedelta(seconds=self.settings.login_device_ttl_s),
             )
             # Column defaults (issued_at, used_at, revoked_at) fill in as for the ORM insert.
             await conn.execute(
