@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from nubo.cli import app
@@ -66,7 +67,8 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], tries: int = 300) ->
     raise AssertionError("the server never answered")
 
 
-def test_serve_stopped_with_ctrl_c_exits_cleanly(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_stopped_with_ctrl_c_or_sigterm_exits_cleanly(tmp_path, stop):
     port = _free_port()
     env = {**os.environ, "NUBO_DATA_DIR": str(tmp_path), "NUBO_PORT": str(port)}
     env.pop("NUBO_DATABASE_URL", None)
@@ -75,7 +77,7 @@ def test_serve_stopped_with_ctrl_c_exits_cleanly(tmp_path):
                             stderr=subprocess.STDOUT)
     try:
         _wait_healthy(port, proc)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         output, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

@@ -82,3 +82,10 @@ def test_the_readme_names_the_first_settings_and_each_exists():
     for name in named:
         assert name.removeprefix("NUBO_").lower() in Settings.model_fields, name
         assert f"{name}=" in example, f"{name} is not documented in .env.example"
+
+
+def test_make_run_starts_the_server_itself_so_ctrl_c_reaches_it():
+    # Through `uv run`, Ctrl-C ended the wrapper too and make reported an error.
+    plan = subprocess.run(["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout
+    assert f"{NUBO} serve" in plan and "uv run nubo serve" not in plan
