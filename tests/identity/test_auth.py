@@ -280,10 +280,12 @@ async def test_logout_ends_the_sessions_access_tokens_at_once(client, world):
     assert still.status_code == 200  # another session of the same user goes on
 
 
-async def test_reusing_a_refresh_token_ends_the_sessions_access_tokens(client, world):
+async def test_reusing_a_refresh_token_ends_the_sessions_access_tokens(client, world, session):
     first = (await login(client, world.member_a.email)).json()
     await client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
-    await client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    await _used_long_ago(session, world, first["refresh_token"])
+    reuse = await client.post("/api/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert_problem(reuse, 401, "refresh-token-reused")
     response = await client.get("/api/users/profile", headers=_bearer(first))
     assert_problem(response, 401, "invalid-token")
 
