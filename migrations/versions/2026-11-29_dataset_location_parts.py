@@ -1,7 +1,7 @@
 """dataset location keys by part; search text includes the location
 
 Revision ID: 0011
-Revises: 0002, 0010
+Revises: 0002, 0012
 Create Date: 2026-11-29 14:30:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = ("0002", "0010")
+down_revision = ("0002", "0012")
 branch_labels = None
 depends_on = None
 
