@@ -23,6 +23,7 @@ from nubo.ops.endpoints import router as ops_router
 from nubo.ops.metrics import Metrics, MetricsMiddleware
 from nubo.runtime import AppState, install, running
 from nubo.settings import Settings
+from nubo.web.pages import install_panel
 
 
 def api_router() -> APIRouter:
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.max_json_body_bytes,
         lambda route: check_caller if needs_caller(route.dependant) else None,
     )
+    install_panel(app)  # the HTML panel at /, after the API's error handlers it wraps
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
