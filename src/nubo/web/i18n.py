@@ -97,7 +97,10 @@ class Formats:
             return "—"
         zone = dates.get_timezone(DISPLAY_ZONE[self.language])
         text = dates.format_datetime(value, format="short", tzinfo=zone, locale=self.locale)
-        return f"{text} {dates.get_timezone_name(zone, width='short', locale=self.locale)}"
+        name = "UTC" if DISPLAY_ZONE[self.language] == "UTC" else dates.get_timezone_name(
+            zone, width="short", locale=self.locale
+        )
+        return f"{text} {name}"
 
     def date(self, value: DateTime | None) -> str:
         if value is None:
