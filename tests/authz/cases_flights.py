@@ -32,6 +32,7 @@ async def _create(world: World, session: AsyncSession) -> Call:
 
 
 @case("GET", "/api/flight/{id}")
+@case("GET", "/flights/{id}")
 @case("DELETE", "/api/flight/{id}")
 @case("POST", "/api/flight/{id}/upload-complete")
 async def _one(world: World, session: AsyncSession) -> Call:

@@ -11,6 +11,7 @@ from tests.fixtures.world import PASSWORD, World
 
 
 @case("GET", "/")
+@case("GET", "/flights")
 @case("GET", "/login")
 @case("GET", "/signup")
 @case("GET", "/profile")

@@ -107,3 +107,18 @@ class Formats:
             return "—"
         zone = dates.get_timezone(DISPLAY_ZONE[self.language])
         return dates.format_date(value.astimezone(zone), format="short", locale=self.locale)
+
+    def bytes(self, size: int | None) -> str:
+        if size is None:
+            return "—"
+        for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+            if size >= scale:
+                return f"{self.number(size / scale, 1)} {unit}"
+        return f"{self.number(size)} B"
+
+    def duration(self, seconds: float | None) -> str:
+        """Time into the flight, h:mm:ss."""
+        if seconds is None:
+            return "—"
+        whole = int(seconds)
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

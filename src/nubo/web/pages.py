@@ -19,6 +19,7 @@ ONE_YEAR_S = 365 * 24 * 3600
 def panel_router() -> APIRouter:
     """Not in the API's OpenAPI schema; every unsafe method checks Origin and CSRF token."""
     from nubo.fleet.pages import router as fleet_pages
+    from nubo.flights.pages import router as flights_pages
     from nubo.identity.pages import router as identity_pages
 
     panel = APIRouter(
@@ -28,6 +29,7 @@ def panel_router() -> APIRouter:
     )
     panel.include_router(identity_pages)
     panel.include_router(fleet_pages)
+    panel.include_router(flights_pages)
     panel.include_router(language_router)
     return panel
 

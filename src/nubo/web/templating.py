@@ -28,7 +28,8 @@ def environment(language: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
+    translations = i18n.translations(language)
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         static_url=static_url,
         csrf_field=CSRF_FIELD,
@@ -36,6 +37,7 @@ def environment(language: str) -> Environment:
         fmt=i18n.Formats(language),
         lang=i18n.html_lang(language),
         language=language,
+        dict_translate=lambda words: {k: translations.ugettext(v) for k, v in words.items()},
     )
     return env
 
