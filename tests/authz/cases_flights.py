@@ -56,3 +56,9 @@ async def _events(world: World, session: AsyncSession) -> Call:
     # A processed flight: the stream replays its events and ends.
     flight = await _flight_a(session, world, ProcessingStatus.processed)
     return Call(path={"id": str(flight.id)})
+
+
+@case("GET", "/api/events")
+async def _account_events(world: World, session: AsyncSession) -> Call:
+    # The walk's settings close the account stream after a moment (events_stream_max_s).
+    return Call(params={"after": "0"})

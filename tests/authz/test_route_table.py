@@ -69,6 +69,12 @@ async def panel_call(caller: str, world, session) -> tuple[dict[str, str], dict[
     return {"nubo_session": cookie}, {CSRF_FIELD: csrf}
 
 
+@pytest.fixture
+def settings(database_url, data_dir):
+    # The account-wide event stream never ends by itself; here it closes at once.
+    return make_settings(database_url, data_dir, events_stream_max_s=0.2, events_poll_s=0.05)
+
+
 ROWS = table_rows()
 ROUTES = sorted(schema_routes())
 

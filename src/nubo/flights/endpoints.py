@@ -27,6 +27,7 @@ from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.platform import JobsDep, StoreDep
 from nubo.kit.uploads import media_type, open_upload
 from nubo.models import BleedStatus, ProcessingStatus
+from nubo.web.session import BearerOrSession
 
 log = logging.getLogger("nubo.flights")
 
@@ -180,7 +181,7 @@ async def delete_flight(
 async def flight_events(
     flight_id: FlightId,
     request: Request,
-    actor: CurrentUser,
+    actor: BearerOrSession,
     session: Session,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
     after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
@@ -248,4 +249,38 @@ async def upload_complete(
     return FlightOut.of(flight)
 
 
-routers = [router]
+events_router = APIRouter(prefix="/events", tags=["flights"])
+
+
+@events_router.get(
+    "",
+    summary="Server-Sent Events of every flight of the account",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
+)
+async def account_events(
+    request: Request,
+    actor: BearerOrSession,
+    session: Session,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
+    after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """One stream for a page showing many flights. Without `Last-Event-ID` or `after` it
+    starts with the next event (the account's whole history is not replayed)."""
+    if last_event_id is None and after is None:
+        start = await repository.newest_event_id(session)
+    else:
+        start = events.parse_last_event_id(last_event_id, after)
+    await session.commit()  # the stream polls with its own short sessions
+    settings = request.app.state.settings
+    return EventSourceResponse(
+        events.account_stream(
+            request, request.app.state.sessionmaker, actor, start, settings.events_poll_s,
+            settings.events_stream_max_s,
+        ),
+        ping=settings.events_heartbeat_s,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+routers = [router, events_router]

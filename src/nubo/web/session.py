@@ -13,10 +13,12 @@ from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from nubo.identity import sessions
+from nubo.identity.auth import bearer, current_user
 from nubo.identity.principal import Principal
-from nubo.kit.errors import Forbidden, NuboError
+from nubo.kit.errors import Forbidden, NuboError, Unauthorized
 from nubo.kit.platform import Platform
 from nubo.settings import Settings
 
@@ -159,3 +161,21 @@ async def verify_csrf(request: Request) -> None:
     binding = str(user.family) if user else request.cookies.get(PRE_SESSION_COOKIE)
     if not sent or not binding or not hmac.compare_digest(sent, csrf_for(platform, binding)):
         raise Forbidden("the form's CSRF token is missing or wrong", code="csrf-token")
+
+
+async def bearer_or_session(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """For the API's event streams: a bearer token, or the panel's session cookie (the
+    browser's EventSource sends no headers of its own; the cookie is SameSite=Lax, so only
+    our own pages' streams carry it). Only for safe methods: nothing here checks CSRF."""
+    if credentials is not None:
+        return await current_user(request, credentials)
+    user = await optional_user(request)
+    if user is None:
+        raise Unauthorized("a bearer access token or a session is required", code="missing-token")
+    return user.principal
+
+
+BearerOrSession = Annotated[Principal, Depends(bearer_or_session)]
