@@ -12,6 +12,7 @@ from tests.fixtures.world import PASSWORD, World
 
 @case("GET", "/")
 @case("GET", "/flights")
+@case("GET", "/upload")
 @case("GET", "/login")
 @case("GET", "/signup")
 @case("GET", "/profile")

@@ -27,7 +27,7 @@ from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.platform import JobsDep, StoreDep
 from nubo.kit.uploads import media_type, open_upload
 from nubo.models import BleedStatus, ProcessingStatus
-from nubo.web.session import BearerOrSession
+from nubo.web.session import BearerOrSession, SessionWriter
 
 log = logging.getLogger("nubo.flights")
 
@@ -83,7 +83,7 @@ _UPLOAD_BODY = {
 @streams_body(json_in_memory=True)
 async def create_flight(
     request: Request,
-    actor: CurrentUser,
+    actor: SessionWriter,
     session: Session,
     db: StandaloneDb,
     store: StoreDep,

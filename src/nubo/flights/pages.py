@@ -64,3 +64,13 @@ async def flight_page(
 ) -> Response:
     flight = FlightOut.of(await service.get_flight(session, user.principal, flight_id))
     return await render(request, "flights/detail.html", {"flight": flight, "words": words})
+
+
+@router.get("/upload")
+async def upload_page(request: Request, user: SignedIn) -> Response:
+    """Several files at once; each goes to POST /api/flight/create (the session and its CSRF
+    token authenticate the script), then its stages arrive on GET /api/events."""
+    return await render(request, "flights/upload.html", {
+        "processing": words.PROCESSING,
+        "max_bytes": request.app.state.settings.max_upload_bytes,
+    })

@@ -179,3 +179,24 @@ async def bearer_or_session(
 
 
 BearerOrSession = Annotated[Principal, Depends(bearer_or_session)]
+
+
+async def bearer_or_session_with_csrf(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """For the API routes the panel's scripts post to (uploads): a bearer token, or the
+    session cookie with our Origin and the session's CSRF token in `X-CSRF-Token` (the body
+    is streamed, so the token cannot be a form field here)."""
+    if credentials is not None:
+        return await current_user(request, credentials)
+    user = await optional_user(request)
+    if user is None:
+        raise Unauthorized("a bearer access token or a session is required", code="missing-token")
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not _same_origin(request) or not hmac.compare_digest(sent, user.csrf):
+        raise Forbidden("the CSRF token or the origin is wrong", code="csrf-token")
+    return user.principal
+
+
+SessionWriter = Annotated[Principal, Depends(bearer_or_session_with_csrf)]
