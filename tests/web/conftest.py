@@ -138,3 +138,11 @@ async def check_accessibility(tab) -> None:
                                  "v => ({id: v.id, impact: v.impact, nodes: v.nodes.length})))")
     bad = [v for v in results if v["impact"] in ("serious", "critical")]
     assert not bad, f"axe on {tab.url}: {bad}"
+
+
+async def snapshot(tab, name: str) -> None:
+    """With NUBO_SCREENSHOTS=<folder> (`make screenshots`), keep this view for the README."""
+    folder = os.environ.get("NUBO_SCREENSHOTS")
+    if folder:
+        await tab.set_viewport_size({"width": 1200, "height": 800})
+        await tab.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)

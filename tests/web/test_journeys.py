@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.web.conftest import check_accessibility
+from tests.web.conftest import check_accessibility, snapshot
 
 
 async def test_sign_up_see_the_fleet_switch_language_and_sign_out(page):
@@ -99,17 +99,23 @@ async def test_upload_three_files_watch_them_finish_and_read_the_fleet(page, tmp
     await expect(page.locator('#uploads .badge[data-status="processed"]')).to_have_count(
         3, timeout=90_000)
     await check_accessibility(page)
+    await snapshot(page, "upload")
 
     await page.get_by_role("link", name="Frota").click()
     await expect(page.get_by_role("link", name="AC001")).to_be_visible()
     await check_accessibility(page)
+    await snapshot(page, "fleet")
 
     await page.get_by_role("link", name="Voos", exact=True).click()
     await expect(page.locator("tbody tr")).to_have_count(3)
     await check_accessibility(page)
     await page.locator("tbody tr th a").first.click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("AC001")
+    plots = page.locator("#flight-charts canvas")
+    await expect(plots).to_have_count(4)
+    assert await _has_pixels(plots.first)
     await check_accessibility(page)
+    await snapshot(page, "flight")
 
     await page.goto("/aircraft/AC001")
     charts = page.locator("#trend-charts canvas")

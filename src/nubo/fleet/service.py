@@ -192,7 +192,7 @@ async def fleet_overview(
     elif status is not None:
         stmt = stmt.where(Aircraft.latest_status == status)
     stmt = keyset(stmt, params, [_STATUS_RANK, Aircraft.registration, Aircraft.id],
-                  [int, str, uuid.UUID])
+                  [Key.bigint, Key.text, Key.uuid])
     rows = (await session.execute(stmt)).all()
     return [FleetRow(a, rank, scores or {}, len(findings or [])) for a, rank, scores, findings
             in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Annotated
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse
 
-from nubo.flights import events, ingest, repository, service
+from nubo.flights import events, ingest, repository, series, service
 from nubo.flights.schemas import (
     FlightCreate,
     FlightOut,
@@ -247,6 +248,28 @@ async def upload_complete(
     parts = None if data is None else data.parts
     flight = await ingest.complete(session, db.read, store, jobs, actor, flight_id, parts, cap)
     return FlightOut.of(flight)
+
+
+@router.get(
+    "/{id}/series",
+    summary="The flight's time series: the time axis and the chosen parameters as columns",
+    description="`params`: comma-separated parameter names (default: all). `points`: reduce "
+    "each series to at most that many points by min/max per bucket, so spikes survive.",
+)
+async def flight_series(
+    flight_id: FlightId,
+    actor: BearerOrSession,
+    session: Session,
+    store: StoreDep,
+    params: Annotated[str | None, Query(max_length=1000)] = None,
+    points: Annotated[int | None, Query(ge=2, le=1_000_000)] = None,
+) -> Response:
+    wanted = series.parse_params(params)
+    flight = await service.get_flight(session, actor, flight_id)
+    await session.commit()  # nothing to write; the read of the object needs no transaction
+    frame = await series.load(store, flight, wanted, points)
+    body = json.dumps(series.as_columns(frame, flight.id), separators=(",", ":"))
+    return Response(body, media_type="application/json")
 
 
 events_router = APIRouter(prefix="/events", tags=["flights"])

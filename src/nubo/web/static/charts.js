@@ -47,3 +47,78 @@
 
   document.addEventListener("DOMContentLoaded", draw);
 })();
+
+// The flight page: bleed pressure, precooler temperature and N2 of both engines, and
+// altitude, over time, with the phases shaded; cursors and zoom synced across the charts.
+(function () {
+  "use strict";
+  var colors = ["#0a58ca", "#cf222e"];
+
+  function phasesPlugin(phases, names) {
+    return { hooks: { drawClear: function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      phases.forEach(function (p, i) {
+        var x0 = u.valToPos(p.start_s, "x", true), x1 = u.valToPos(p.end_s, "x", true);
+        ctx.fillStyle = i % 2 ? "rgba(127,127,127,0.10)" : "rgba(127,127,127,0.20)";
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+        ctx.fillStyle = "rgba(100,100,100,0.9)";
+        ctx.font = 11 * devicePixelRatio + "px system-ui";
+        ctx.fillText(names[p.phase] || p.phase, x0 + 3, u.bbox.top + 12 * devicePixelRatio);
+      });
+      ctx.restore();
+    } } };
+  }
+
+  function draw(box, data) {
+    var labels = JSON.parse(box.dataset.labels);
+    var phases = JSON.parse(box.dataset.phases);
+    var names = JSON.parse(box.dataset.phaseNames);
+    var width = Math.min(box.clientWidth || 800, 1100);
+    var plots = [];
+    var syncing = false;
+    function zoomAll(u) {
+      if (syncing) { return; }
+      syncing = true;
+      plots.forEach(function (p) {
+        if (p !== u) { p.setScale("x", { min: u.scales.x.min, max: u.scales.x.max }); }
+      });
+      syncing = false;
+    }
+    var groups = [
+      ["press", ["eng1_bleed_press_psi", "eng2_bleed_press_psi"]],
+      ["temp", ["eng1_precooler_out_temp_degc", "eng2_precooler_out_temp_degc"]],
+      ["n2", ["eng1_n2_pct", "eng2_n2_pct"]],
+      ["alt", ["alt_std_ft"]],
+    ];
+    groups.forEach(function (group) {
+      var present = group[1].filter(function (k) { return data.series[k]; });
+      if (!present.length) { return; }
+      var figure = document.createElement("figure");
+      box.appendChild(figure);
+      var opts = {
+        title: labels[group[0]], width: width, height: 200,
+        cursor: { sync: { key: "flight" } },
+        scales: { x: { time: false } },
+        axes: [{ label: labels.time }, {}],
+        plugins: [phasesPlugin(phases, names)],
+        hooks: { setScale: [function (u, key) { if (key === "x") { zoomAll(u); } }] },
+        series: [{ label: labels.time }].concat(present.map(function (k, i) {
+          var engine = k.match(/^eng(\d)/);
+          return { label: engine ? labels.engine.replace("{n}", engine[1]) : labels[group[0]],
+                   stroke: colors[i % colors.length], width: 1, spanGaps: false };
+        })),
+      };
+      var values = [data.time_s].concat(present.map(function (k) { return data.series[k]; }));
+      plots.push(new uPlot(opts, values, figure));
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("flight-charts");
+    if (!box || typeof uPlot === "undefined") { return; }
+    fetch(box.dataset.series, { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) { draw(box, data); } });
+  });
+})();
