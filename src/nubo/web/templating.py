@@ -23,14 +23,20 @@ def environment(language: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
-        extensions=["jinja2.ext.i18n"],
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
     translations = i18n.translations(language)
-    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+
+    def gettext(message: str, **values: Any) -> str:
+        # A plain string: autoescaping escapes it (and its values) when it is output.
+        text = translations.ugettext(message)
+        return text % values if values else text
+
     env.globals.update(
+        _=gettext,
+        gettext=gettext,
         static_url=static_url,
         csrf_field=CSRF_FIELD,
         languages=i18n.LANGUAGE_NAMES,
