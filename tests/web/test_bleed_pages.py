@@ -107,3 +107,13 @@ async def test_aircraft_page_has_the_trend_and_links_each_flight(client, session
         assert f'href="/flights/{flight.id}"' in response.text
     assert 'id="trend-data"' in response.text
     assert (await client.get("/aircraft/PR-BBB")).status_code == 404
+
+
+async def test_fleet_counts_the_findings_of_the_last_flight(client, session, world):
+    flight = await processed_flight(session, world.account_a, "PR-AAA")
+    flight.findings = [{"engine": 1, "code": "leak", "severity": "alert", "message": "m",
+                        "evidence": {}}] * 3
+    await session.commit()
+    await _signed_in(client, session, world)
+    page = (await client.get("/")).text
+    assert '<td class="num">3</td>' in page

@@ -67,3 +67,21 @@ async def test_a_failing_page_is_the_html_500_without_details(app, settings):
     assert response.status_code == 500
     assert "<h1>Algo deu errado</h1>" in response.text
     assert "secret" not in response.text and "RuntimeError" not in response.text
+
+
+def test_production_session_cookie_is_host_prefixed_and_secure():
+    from starlette.responses import Response
+
+    from nubo.settings import Settings
+    from nubo.web.session import session_cookie_name, set_session
+
+    settings = Settings(env="production", jwt_secret="k" * 8 + "-" + "q7" * 20,
+                        database_url="postgresql+asyncpg://db/nubo")
+    response = Response()
+    set_session(response, settings, "token")
+    cookie = response.headers["set-cookie"]
+    assert session_cookie_name(settings) == "__Host-nubo_session"
+    assert cookie.startswith("__Host-nubo_session=token;")
+    for part in ("HttpOnly", "Secure", "Path=/", "SameSite=lax"):
+        assert part in cookie
+    assert "Domain" not in cookie

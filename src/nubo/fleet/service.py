@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from nubo.bleed.trend import channel_history
 from nubo.fleet import features, repository, trend
@@ -183,7 +184,9 @@ async def fleet_overview(
     # Scores as the trend recorded them (like latest_score); findings from the flight itself.
     stmt = (
         readable_aircraft(actor)
-        .add_columns(_STATUS_RANK, TrendPoint.engine_scores, Flight.findings)
+        .options(defer(Aircraft.trend_state, raiseload=True))  # large, and not shown
+        .add_columns(_STATUS_RANK, TrendPoint.engine_scores,
+                     func.json_array_length(Flight.findings))
         .outerjoin(TrendPoint, TrendPoint.flight_id == Aircraft.latest_flight_id)
         .outerjoin(Flight, Flight.id == Aircraft.latest_flight_id)
     )
@@ -194,8 +197,7 @@ async def fleet_overview(
     stmt = keyset(stmt, params, [_STATUS_RANK, Aircraft.registration, Aircraft.id],
                   [Key.bigint, Key.text, Key.uuid])
     rows = (await session.execute(stmt)).all()
-    return [FleetRow(a, rank, scores or {}, len(findings or [])) for a, rank, scores, findings
-            in rows]
+    return [FleetRow(a, rank, scores or {}, findings or 0) for a, rank, scores, findings in rows]
 
 
 @dataclass(frozen=True, slots=True)
