@@ -19,7 +19,8 @@ def settings(database_url, data_dir):
 
 
 async def _flight(session, actor, registration):
-    flight = await service.create_flight(session, actor, FlightCreate(registration=registration))
+    flight = await service.create_flight(session, actor.account_id,
+                                         FlightCreate(registration=registration))
     await session.commit()
     return flight
 
