@@ -41,7 +41,7 @@ GOAL = 1.5
 
 
 async def seed(app: Any) -> tuple[Any, Any, uuid.UUID]:
-    from tests.fixtures.fleet import processed_flight, result_dict
+    from tests.fixtures.fleet import flight_result, processed_flight
     from tests.fixtures.world import make_account, make_user
 
     from nubo.models import Flight, ProcessingStatus, Role
@@ -56,7 +56,7 @@ async def seed(app: Any) -> tuple[Any, Any, uuid.UUID]:
             status = statuses[n % 3]
             last = await processed_flight(
                 session, account, f"PR-{n:04d}", departure_at=start + timedelta(hours=n),
-                result=result_dict(status, 90.0 - n % 40),
+                result=flight_result(status, 90.0 - n % 40),
             )
             last.bleed_status, last.integrity_score = status, 90.0 - n % 40
             last.engine_scores = {"1": 90.0, "2": 88.0}

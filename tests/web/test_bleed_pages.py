@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.fixtures.fleet import processed_flight, result_dict
+from tests.fixtures.fleet import flight_result, processed_flight
 from tests.web.helpers import browser_session
 
 
@@ -14,10 +14,10 @@ async def _signed_in(client, session, world, who="admin_a"):
 
 
 async def test_fleet_lists_the_worst_first_with_words_for_status(client, session, world):
-    await processed_flight(session, world.account_a, "PR-AAA", result=result_dict("normal", 97))
-    await processed_flight(session, world.account_a, "PR-ZZZ", result=result_dict("alert", 41))
-    await processed_flight(session, world.account_a, "PR-MMM", result=result_dict("watch", 70))
-    await processed_flight(session, world.account_b, "PR-BBB", result=result_dict("alert", 10))
+    await processed_flight(session, world.account_a, "PR-AAA", result=flight_result("normal", 97))
+    await processed_flight(session, world.account_a, "PR-ZZZ", result=flight_result("alert", 41))
+    await processed_flight(session, world.account_a, "PR-MMM", result=flight_result("watch", 70))
+    await processed_flight(session, world.account_b, "PR-BBB", result=flight_result("alert", 10))
     await session.commit()
     await _signed_in(client, session, world)
     page = (await client.get("/")).text
@@ -29,8 +29,8 @@ async def test_fleet_lists_the_worst_first_with_words_for_status(client, session
 
 
 async def test_fleet_filters_by_status(client, session, world):
-    await processed_flight(session, world.account_a, "PR-AAA", result=result_dict("normal", 97))
-    await processed_flight(session, world.account_a, "PR-ZZZ", result=result_dict("alert", 41))
+    await processed_flight(session, world.account_a, "PR-AAA", result=flight_result("normal", 97))
+    await processed_flight(session, world.account_a, "PR-ZZZ", result=flight_result("alert", 41))
     await session.commit()
     await _signed_in(client, session, world)
     page = (await client.get("/?status=normal")).text
@@ -117,3 +117,15 @@ async def test_fleet_counts_the_findings_of_the_last_flight(client, session, wor
     await _signed_in(client, session, world)
     page = (await client.get("/")).text
     assert '<td class="num">3</td>' in page
+
+
+async def test_aircraft_trend_includes_every_channel_the_trend_keeps(client, session, world):
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for n in range(7):
+        await processed_flight(session, world.account_a, "PR-AAA",
+                               departure_at=start + timedelta(days=n))
+    await session.commit()
+    await _signed_in(client, session, world)
+    response = await client.get("/aircraft/PR-AAA")
+    assert response.status_code == 200
+    assert '"score"' in response.text  # the integrity score is trended too

@@ -242,7 +242,7 @@ def channel_history(
         for engine, channels in state["engines"].items():
             for name, ch in channels.items():
                 series = out.setdefault(engine, {}).setdefault(name, _empty_history(n))
-                sigma = max(artefact.sigma_within.get(name, 1.0), WITHIN_FLOOR[name])
+                sigma = _sigma(name, artefact)
                 value = residuals.get(engine, {}).get(name)
                 ref = ch["ref"]
                 limit = EWMA_LIMIT * ewma_sd * sigma

@@ -63,6 +63,7 @@ CHANNELS = {
     "temp_res_hi": N_("Precooler outlet at high demand against expected (°C)"),
     "temp_res_lo": N_("Precooler outlet at low demand against expected (°C)"),
     "press_off": N_("Pressure with the engine stopped (psi)"),
+    "score": N_("Integrity score"),
 }
 SERIES = {"value": N_("Value"), "ewma": N_("EWMA"), "upper": N_("Upper limit"),
           "lower": N_("Lower limit"), "cusum": N_("CUSUM (σ)")}
