@@ -4,7 +4,7 @@ PY ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_LINK_MODE ?= copy
 
-.PHONY: run test lint typecheck bench install clean
+.PHONY: run test lint typecheck bench install clean messages screenshots
 
 $(UV):
 	$(PY) -m venv .tools
@@ -25,6 +25,18 @@ test: install lint
 lint: install
 	$(UV) run ruff check src tests bench migrations
 	$(UV) run mypy
+
+# Re-extract the panel's messages; new ones appear untranslated in each catalog (a test fails
+# until they are translated).
+messages: install
+	$(UV) run pybabel extract -F babel.cfg -k N_ --no-location --omit-header -w 100 \
+		-o src/nubo/web/translations/messages.pot .
+	$(UV) run pybabel update -i src/nubo/web/translations/messages.pot \
+		-d src/nubo/web/translations --no-fuzzy-matching --ignore-obsolete -w 100
+
+# The README's pictures, taken by the upload journey in Chromium.
+screenshots: install
+	NUBO_SCREENSHOTS=docs/screenshots $(UV) run pytest tests/web/test_journeys.py -q -k upload
 
 bench: install
 	$(UV) run python -m bench $(BENCH_ARGS)

@@ -25,6 +25,7 @@ from nubo.ops.endpoints import router as ops_router
 from nubo.ops.metrics import Metrics, MetricsMiddleware
 from nubo.runtime import AppState, install, running
 from nubo.settings import Settings
+from nubo.web.pages import install_panel
 
 
 def api_router() -> APIRouter:
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_docs(app)
     install_openapi(app)
+    install_panel(app)  # the HTML panel at /, after the API's error handlers it wraps
     app.add_middleware(RefuseNulMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app

@@ -60,7 +60,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port")] = None,
     workers: Annotated[int | None, typer.Option(help="API processes")] = None,
 ) -> None:
-    """Serve the API (the embedded database is migrated first)."""
+    """Serve the panel at / and the API under /api (the embedded database is migrated first)."""
     import uvicorn
 
     settings = Settings()

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     jobs_sweep_every_s: float = Field(default=15.0, gt=0)
     events_poll_s: float = Field(default=0.5, gt=0)
     events_heartbeat_s: float = Field(default=10.0, gt=0, le=15)
+    # The account-wide stream closes after this long; EventSource reconnects with its
+    # Last-Event-ID, so nothing is lost and no connection lives forever.
+    events_stream_max_s: float = Field(default=600.0, gt=0)
     presigned_upload_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     @field_validator("data_dir", mode="before")

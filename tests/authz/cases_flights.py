@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo.flights.series import key_of
 from nubo.models import Flight, FlightEvent, ProcessingStatus
 from tests.authz.cases import Call, case
 from tests.fixtures.world import World
+from tests.flights.test_series import series_bytes
 
 CSV = b"time_s,alt_std_ft,cas_kt\n0,0,0\n"
 
@@ -32,6 +38,7 @@ async def _create(world: World, session: AsyncSession) -> Call:
 
 
 @case("GET", "/api/flight/{id}")
+@case("GET", "/flights/{id}")
 @case("DELETE", "/api/flight/{id}")
 @case("POST", "/api/flight/{id}/upload-complete")
 async def _one(world: World, session: AsyncSession) -> Call:
@@ -54,4 +61,21 @@ async def _upload(world: World, session: AsyncSession) -> Call:
 async def _events(world: World, session: AsyncSession) -> Call:
     # A processed flight: the stream replays its events and ends.
     flight = await _flight_a(session, world, ProcessingStatus.processed)
+    return Call(path={"id": str(flight.id)})
+
+
+@case("GET", "/api/events")
+async def _account_events(world: World, session: AsyncSession) -> Call:
+    # The walk's settings close the account stream after a moment (events_stream_max_s).
+    return Call(params={"after": "0"})
+
+
+@case("GET", "/api/flight/{id}/series")
+async def _series(world: World, session: AsyncSession) -> Call:
+    # A processed flight whose series lies in the app's local object store.
+    flight = await _flight_a(session, world, ProcessingStatus.processed)
+    root = Path(url2pathname(urlparse(world.platform.settings.resolved_storage_url).path))
+    path = root / key_of(flight)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(series_bytes(10))
     return Call(path={"id": str(flight.id)})

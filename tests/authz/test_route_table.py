@@ -9,11 +9,14 @@ import re
 from pathlib import Path
 
 import pytest
+from fastapi.routing import APIRoute
 
 import tests.authz
 from nubo.app import create_app
+from nubo.web.session import CSRF_FIELD, PRE_SESSION_COOKIE, csrf_for
 from tests.authz.cases import CASES
 from tests.conftest import make_settings
+from tests.web.helpers import browser_session
 
 TABLE = Path(__file__).resolve().parents[2] / "docs" / "authz.md"
 CALLERS = ["anon", "operator", "admin_a", "member_a", "admin_b"]
@@ -37,13 +40,39 @@ def table_rows() -> dict[tuple[str, str], dict[str, int]]:
 
 
 def schema_routes() -> set[tuple[str, str]]:
-    schema = create_app(make_settings("sqlite+aiosqlite://", Path("/nonexistent"))).openapi()
-    return {
+    """The API's routes (its OpenAPI schema) and the panel's HTML routes (kept out of it)."""
+    app = create_app(make_settings("sqlite+aiosqlite://", Path("/nonexistent")))
+    api = {
         (method.upper(), path)
-        for path, item in schema["paths"].items()
+        for path, item in app.openapi()["paths"].items()
         for method in item
         if method in HTTP_METHODS
     }
+    return api | panel_routes(app)
+
+
+def panel_routes(app) -> set[tuple[str, str]]:
+    return {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute) and not route.include_in_schema
+        for method in route.methods
+    }
+
+
+async def panel_call(caller: str, world, session) -> tuple[dict[str, str], dict[str, str]]:
+    """A browser's cookies and CSRF field: a signed-in session, or an anonymous pre-session."""
+    if caller == "anon":
+        binding = "route-walk"
+        return {PRE_SESSION_COOKIE: binding}, {CSRF_FIELD: csrf_for(world.platform, binding)}
+    cookie, csrf = await browser_session(session, world.platform, getattr(world, caller))
+    return {"nubo_session": cookie}, {CSRF_FIELD: csrf}
+
+
+@pytest.fixture
+def settings(database_url, data_dir):
+    # The account-wide event stream never ends by itself; here it closes at once.
+    return make_settings(database_url, data_dir, events_stream_max_s=0.2, events_poll_s=0.05)
 
 
 ROWS = table_rows()
@@ -73,9 +102,15 @@ async def test_route_answers_caller_as_the_table_says(route, caller, client, wor
         pytest.fail(f"{method} {path} has no row or no case")
     call = await CASES[route](world, session)
     headers = dict(call.headers)
-    if caller != "anon":
-        headers.update(world.headers(caller))
     url = path.format(**call.path)
+    if not path.startswith("/api"):  # a panel page: the browser session, never a bearer
+        cookies, csrf = await panel_call(caller, world, session)
+        client.cookies.update(cookies)
+        headers["Origin"] = "http://nubo.test"
+        if method != "GET":
+            call.data = {**csrf, **(call.data or {})}
+    elif caller != "anon":
+        headers.update(world.headers(caller))
     response = await client.request(
         method, url, json=call.json, params=call.params, headers=headers,
         content=call.content, data=call.data, files=call.files,
@@ -84,5 +119,10 @@ async def test_route_answers_caller_as_the_table_says(route, caller, client, wor
     assert response.status_code == expected, (
         f"{method} {url} as {caller}: {response.status_code} {response.text[:300]}"
     )
+    if not path.startswith("/api") and method == "GET" and response.status_code == 303:
+        # a page that needs a session sends anonymous callers to sign in; sign-in and sign-up
+        # pages send signed-in callers on
+        expected_target = "/login?next=" if caller == "anon" else "/"
+        assert response.headers["location"].startswith(expected_target)
     if response.status_code == 401:
         assert response.headers.get("www-authenticate") == "Bearer"

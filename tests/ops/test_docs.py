@@ -33,5 +33,5 @@ def test_every_vendored_file_is_listed_with_its_version_and_licence():
     readme = (VENDOR / "README.md").read_text()
     files = {p.relative_to(VENDOR).as_posix() for p in VENDOR.rglob("*")
              if p.is_file() and p.name != "README.md"}
-    listed = set(re.findall(r"`([\w.-]+/[\w./-]+)`", readme))
+    listed = set(re.findall(r"`([\w./-]+\.[\w]+|[\w./-]+/[\w.-]+)`", readme))
     assert files <= listed, f"add a row to {Path(VENDOR, 'README.md')} for {files - listed}"

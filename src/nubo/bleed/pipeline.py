@@ -14,6 +14,7 @@ from nubo.bleed.features import compute_features
 from nubo.bleed.model import Artefact, Assessment, assess, load_artefact, worst
 from nubo.bleed.phases import Phase, detect_phases
 from nubo.bleed.read import read_flight
+from nubo.bleed.series import series_frame
 from nubo.bleed.trend import FLAGGED, SCORE, TrendState, references, update_trend
 from nubo.bleed.trend import new_state as new_state_
 from nubo.bleed.verdict import (
@@ -44,6 +45,7 @@ class AnalysisResult:
     trend_status: str = "normal"
     coverage: dict[str, Any] = field(default_factory=dict)
     counts_for_trend: bool = True  # False for an incomplete flight: it leaves the trend alone
+    series: pl.DataFrame | None = field(default=None, repr=False)  # what the plots draw
 
     def to_dict(self) -> dict[str, Any]:
         """The result fields of the spec (plus diagnostics), with no NaN or infinity."""
@@ -142,6 +144,7 @@ def analyze(
         trend_status=trend_status,
         coverage=cov,
         counts_for_trend=incomplete is None,
+        series=series_frame(flight.data),
     )
 
 

@@ -226,3 +226,39 @@ def _copy(state: TrendState) -> TrendState:
             e: {c: dict(v) for c, v in ch.items()} for e, ch in state.get("engines", {}).items()
         },
     }
+
+
+def channel_history(
+    residuals_by_flight: list[dict[str, dict[str, float | None]]], artefact: Artefact
+) -> dict[str, dict[str, dict[str, list[float | None]]]]:
+    """Replay the trend flight by flight and keep, per engine and channel, each flight's
+    value, the EWMA and its control limits (in the channel's units, around the engine's
+    reference) and the larger CUSUM (in σ); None while the engine learns its reference."""
+    ewma_sd = math.sqrt(LAMBDA / (2 - LAMBDA))
+    state: TrendState | None = None
+    out: dict[str, dict[str, dict[str, list[float | None]]]] = {}
+    for n, residuals in enumerate(residuals_by_flight):
+        state, _, _ = update_trend(state, residuals, artefact)
+        for engine, channels in state["engines"].items():
+            for name, ch in channels.items():
+                series = out.setdefault(engine, {}).setdefault(name, _empty_history(n))
+                sigma = _sigma(name, artefact)
+                value = residuals.get(engine, {}).get(name)
+                ref = ch["ref"]
+                limit = EWMA_LIMIT * ewma_sd * sigma
+                series["value"].append(value if value is None or math.isfinite(value) else None)
+                series["ewma"].append(None if ref is None else ref + ch["ewma"] * sigma)
+                series["upper"].append(None if ref is None else ref + limit)
+                series["lower"].append(None if ref is None else ref - limit)
+                series["cusum"].append(
+                    None if ref is None else max(ch["cusum_pos"], ch["cusum_neg"])
+                )
+        for channels in out.values():  # channels this flight did not touch keep their place
+            for series in channels.values():
+                for values in series.values():
+                    values.extend([None] * (n + 1 - len(values)))
+    return out
+
+
+def _empty_history(flights_before: int) -> dict[str, list[float | None]]:
+    return {k: [None] * flights_before for k in ("value", "ewma", "upper", "lower", "cusum")}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
-from nubo.fleet import features, repository
+from nubo.bleed.trend import channel_history
+from nubo.fleet import features, repository, trend
 from nubo.fleet import trend as fleet_trend
 from nubo.fleet.repository import live_flight_ids, readable_aircraft
 from nubo.identity.auth import ensure_can_manage
@@ -18,7 +21,7 @@ from nubo.kit.errors import Conflict, Forbidden, NotFound
 from nubo.kit.pagination import Key, PageParams, keyset
 from nubo.kit.storage import ObjectStore
 from nubo.kit.types import utcnow
-from nubo.models import Aircraft, EngineReset, Role, TrendPoint
+from nubo.models import Aircraft, EngineReset, Flight, Role, TrendPoint
 
 ENGINES = (1, 2)
 
@@ -154,3 +157,59 @@ async def refit_fleet(
     for aircraft in fleet:
         await fleet_trend.refresh(session, aircraft)
     return fleet
+
+
+# Worst first: alert, watch, normal, then aircraft without a verdict yet.
+FLEET_STATUSES = ("alert", "watch", "normal", "none")
+_STATUS_RANK = case(
+    *((Aircraft.latest_status == status, rank) for rank, status in enumerate(FLEET_STATUSES[:3])),
+    else_=3,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    """An aircraft with what its latest flight said: scores per engine, number of findings."""
+
+    aircraft: Aircraft
+    rank: int
+    engine_scores: dict[str, Any]
+    findings: int
+
+
+async def fleet_overview(
+    session: AsyncSession, actor: Actor, params: PageParams, status: str | None = None
+) -> list[FleetRow]:
+    """The fleet worst first (then by registration), optionally one status only."""
+    # Scores as the trend recorded them (like latest_score); findings from the flight itself.
+    stmt = (
+        readable_aircraft(actor)
+        .options(defer(Aircraft.trend_state, raiseload=True))  # large, and not shown
+        .add_columns(_STATUS_RANK, TrendPoint.engine_scores,
+                     func.json_array_length(Flight.findings))
+        .outerjoin(TrendPoint, TrendPoint.flight_id == Aircraft.latest_flight_id)
+        .outerjoin(Flight, Flight.id == Aircraft.latest_flight_id)
+    )
+    if status == "none":
+        stmt = stmt.where(Aircraft.latest_status.is_(None))
+    elif status is not None:
+        stmt = stmt.where(Aircraft.latest_status == status)
+    stmt = keyset(stmt, params, [_STATUS_RANK, Aircraft.registration, Aircraft.id],
+                  [Key.bigint, Key.text, Key.uuid])
+    rows = (await session.execute(stmt)).all()
+    return [FleetRow(a, rank, scores or {}, findings or 0) for a, rank, scores, findings in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendHistory:
+    """An aircraft's whole trend: the flights in flown order and, per engine and channel,
+    value, EWMA, control limits and CUSUM at each of them (bleed.trend.channel_history)."""
+
+    points: list[TrendPoint]
+    channels: dict[str, dict[str, dict[str, list[float | None]]]]
+
+
+async def trend_history(session: AsyncSession, aircraft: Aircraft) -> TrendHistory:
+    points = await repository.trend_points(session, aircraft.id)
+    residuals = [p.residuals for p in points]
+    return TrendHistory(points, channel_history(residuals, trend.artefact()))

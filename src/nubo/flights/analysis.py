@@ -15,6 +15,7 @@ from typing import Any
 
 from nubo.bleed.errors import FlightDataError
 from nubo.bleed.pipeline import AnalysisResult, analyze, json_safe
+from nubo.bleed.series import to_parquet
 from nubo.bleed.trend import TrendState
 
 ANALYZE: Callable[..., AnalysisResult] = analyze
@@ -65,6 +66,7 @@ class FlightResult:
 class Outcome:
     result: FlightResult | None = None
     features: bytes | None = None
+    series: bytes | None = None
     error_code: str | None = None
     error_message: str | None = None
 
@@ -78,4 +80,5 @@ def analyze_file(
         return Outcome(error_code=exc.code, error_message=exc.message)
     buffer = io.BytesIO()
     result.features.write_parquet(buffer)
-    return Outcome(result=FlightResult.of(result), features=buffer.getvalue())
+    series = to_parquet(result.series) if result.series is not None else None
+    return Outcome(result=FlightResult.of(result), features=buffer.getvalue(), series=series)

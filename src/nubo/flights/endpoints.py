@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Annotated
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse
 
-from nubo.flights import events, ingest, repository, service
+from nubo.flights import events, ingest, repository, series, service
 from nubo.flights.schemas import (
     FlightCreate,
     FlightOut,
@@ -27,6 +28,7 @@ from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.platform import JobsDep, StoreDep
 from nubo.kit.uploads import media_type, open_upload
 from nubo.models import BleedStatus, ProcessingStatus
+from nubo.web.session import BearerOrSession, SessionWriter
 
 log = logging.getLogger("nubo.flights")
 
@@ -82,7 +84,7 @@ _UPLOAD_BODY = {
 @streams_body(json_in_memory=True)
 async def create_flight(
     request: Request,
-    actor: CurrentUser,
+    actor: SessionWriter,
     session: Session,
     db: StandaloneDb,
     store: StoreDep,
@@ -191,7 +193,7 @@ async def delete_flight(
 async def flight_events(
     flight_id: FlightId,
     request: Request,
-    actor: CurrentUser,
+    actor: BearerOrSession,
     session: Session,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
     after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
@@ -262,4 +264,60 @@ async def upload_complete(
     return FlightOut.of(flight)
 
 
-routers = [router]
+@router.get(
+    "/{id}/series",
+    summary="The flight's time series: the time axis and the chosen parameters as columns",
+    description="`params`: comma-separated parameter names (default: all). `points`: reduce "
+    "each series to at most that many points by min/max per bucket, so spikes survive.",
+)
+async def flight_series(
+    flight_id: FlightId,
+    actor: BearerOrSession,
+    session: Session,
+    store: StoreDep,
+    params: Annotated[str | None, Query(max_length=1000)] = None,
+    points: Annotated[int | None, Query(ge=2, le=1_000_000)] = None,
+) -> Response:
+    wanted = series.parse_params(params)
+    flight = await service.get_flight(session, actor, flight_id)
+    await session.commit()  # nothing to write; the read of the object needs no transaction
+    frame = await series.load(store, flight, wanted, points)
+    body = json.dumps(series.as_columns(frame, flight.id), separators=(",", ":"))
+    return Response(body, media_type="application/json")
+
+
+events_router = APIRouter(prefix="/events", tags=["flights"])
+
+
+@events_router.get(
+    "",
+    summary="Server-Sent Events of every flight of the account",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
+)
+async def account_events(
+    request: Request,
+    actor: BearerOrSession,
+    session: Session,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
+    after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
+) -> EventSourceResponse:
+    """One stream for a page showing many flights. Without `Last-Event-ID` or `after` it
+    starts with the next event (the account's whole history is not replayed)."""
+    if last_event_id is None and after is None:
+        start = await repository.newest_event_id(session)
+    else:
+        start = events.parse_last_event_id(last_event_id, after)
+    await session.commit()  # the stream polls with its own short sessions
+    settings = request.app.state.settings
+    return EventSourceResponse(
+        events.account_stream(
+            request, request.app.state.sessionmaker, actor, start, settings.events_poll_s,
+            settings.events_stream_max_s,
+        ),
+        ping=settings.events_heartbeat_s,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+routers = [router, events_router]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ from starlette.requests import Request
 
 from nubo.flights import repository
 from nubo.flights.schemas import FlightEventOut
+from nubo.identity.principal import Actor
 from nubo.kit.db import read_only_options
 from nubo.kit.errors import Unprocessable
 from nubo.models import ProcessingStatus
@@ -78,6 +80,32 @@ async def event_stream(
         elif last > 0 and current_status in TERMINAL_STATUSES and after_id == last:
             # Resumed after the terminal event itself: nothing more will come for this run.
             return
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(poll_s)
+
+
+async def account_stream(
+    request: Request,
+    maker: async_sessionmaker[AsyncSession],
+    actor: Actor,
+    after_id: int,
+    poll_s: float,
+    max_s: float,
+) -> AsyncIterator[dict[str, Any]]:
+    """Every flight event of the actor's account (operators: all) after `after_id`, as they
+    come, until the client goes or `max_s` passed (the client resumes by Last-Event-ID)."""
+    last = after_id
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        async with maker(**read_only_options(True)) as session:
+            rows = await repository.account_events_after(session, actor, last, BATCH)
+            batch = [FlightEventOut.model_validate(e).model_dump(mode="json") for e in rows]
+        for body in batch:
+            last = body["id"]
+            yield {"id": str(body["id"]), "event": "status", "data": json.dumps(body)}
+        if len(batch) == BATCH:
+            continue  # a backlog: send it on without waiting
         if await request.is_disconnected():
             return
         await asyncio.sleep(poll_s)

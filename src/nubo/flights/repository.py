@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, or_, select, update
+from sqlalchemy import Row, Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
@@ -78,6 +78,25 @@ async def events_after(
         .limit(limit)
     )
     return list((await session.execute(stmt)).scalars().all())
+
+
+def _readable_events(actor: Actor) -> Select[Any]:
+    flights = readable_flights(actor).with_only_columns(Flight.id)
+    return select(FlightEvent).where(FlightEvent.flight_id.in_(flights.scalar_subquery()))
+
+
+async def account_events_after(
+    session: AsyncSession, actor: Actor, after_id: int, limit: int = 500
+) -> list[FlightEvent]:
+    """Events of every flight the actor may see, after `after_id`, in id order."""
+    stmt = _readable_events(actor).where(FlightEvent.id > after_id).order_by(FlightEvent.id)
+    return list((await session.execute(stmt.limit(limit))).scalars().all())
+
+
+async def newest_event_id(session: AsyncSession) -> int:
+    """Where a live-only stream starts: ids are global, so the newest of all will do."""
+    found = (await session.execute(select(func.max(FlightEvent.id)))).scalar_one_or_none()
+    return int(found or 0)
 
 
 async def is_live(session: AsyncSession, flight_id: uuid.UUID) -> bool:

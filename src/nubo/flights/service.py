@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.fleet import features
-from nubo.flights import grants, repository
+from nubo.flights import grants, repository, series
 from nubo.flights.schemas import FlightCreate
 from nubo.identity.auth import ensure_can_manage, ensure_same_account
 from nubo.identity.principal import Actor
@@ -135,6 +135,7 @@ async def delete_flight(
     after_commit(
         session, lambda: features.remove_flight(store, account_id, registration, flight_id)
     )
+    after_commit(session, lambda: series.remove(store, account_id, registration, flight_id))
     await session.flush()
     return flight
 

@@ -35,6 +35,7 @@ from nubo.bleed.trend import TrendState
 from nubo.fleet import features
 from nubo.fleet import trend as fleet_trend
 from nubo.flights import grants, repository
+from nubo.flights import series as flight_series
 from nubo.flights.analysis import Outcome, analyze_file
 from nubo.flights.repository import Claim
 from nubo.flights.service import add_event
@@ -65,6 +66,7 @@ class Work:
     aircraft_type: str | None
     trend_state: TrendState | None
     feature_key: str
+    series_key: str
 
 
 @jobs.task(PROCESS, queue=QUEUE, lock=lambda kw: f"flight:{kw['flight_id']}:{kw['run']}")
@@ -113,6 +115,7 @@ async def _start(ctx: JobContext, held: Claim) -> Work | None:
             feature_key=features.feature_key(
                 flight.account_id, flight.registration, fleet_trend.flown_at(flight), flight.id
             ),
+            series_key=flight_series.series_key(flight.account_id, flight.registration, flight.id),
         )
 
 
@@ -153,6 +156,8 @@ async def _analyze_and_store(ctx: JobContext, work: Work) -> Outcome:
         # Written before the result is recorded; the key is the flight's own, so a rerun
         # overwrites it and a crash in between leaves nothing that points at it.
         await ctx.store.put_bytes(work.feature_key, outcome.features)
+    if outcome.series is not None:  # the plots' data, beside the features
+        await ctx.store.put_bytes(work.series_key, outcome.series)
     return outcome
 
 

@@ -106,9 +106,6 @@ async def signup(
     )
 
 
-DEVICE_COOKIE = "nubo_device"
-
-
 async def _login(
     request: Request,
     response: Response,
@@ -123,12 +120,12 @@ async def _login(
     """
     data = await _login_body(request)
     tokens, device = await sessions.login(
-        session, db, platform, data, _address(request), request.cookies.get(DEVICE_COOKIE)
+        session, db, platform, data, _address(request), request.cookies.get(sessions.DEVICE_COOKIE)
     )
     # The device cookie of OWASP's scheme: this browser may log in while the email is
     # locked out for unknown clients (docs/decisions/identity-device-cookies.md).
     response.set_cookie(
-        DEVICE_COOKIE,
+        sessions.DEVICE_COOKIE,
         device,
         max_age=platform.settings.login_device_ttl_s,
         path="/api",

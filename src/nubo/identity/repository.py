@@ -83,6 +83,21 @@ async def active_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return result.scalar_one_or_none()
 
 
+_SESSION_PRINCIPAL = _live_users(*_PRINCIPAL_COLUMNS).join(
+    RefreshToken.__table__, RefreshToken.__table__.c.user_id == _users.id
+).where(
+    RefreshToken.__table__.c.id == bindparam("jti"),
+    RefreshToken.__table__.c.revoked_at.is_(None),
+    RefreshToken.__table__.c.expires_at > bindparam("now"),
+)
+
+
+async def session_principal(conn: AsyncConnection, jti: uuid.UUID) -> Principal | None:
+    """The live user whose browser session is the refresh token `jti`, while it is unrevoked."""
+    row = (await conn.execute(_SESSION_PRINCIPAL, {"jti": jti, "now": utcnow()})).first()
+    return None if row is None else Principal(*row)
+
+
 async def active_principal(
     conn: AsyncConnection, user_id: uuid.UUID, family_id: uuid.UUID | None
 ) -> Principal | None:

@@ -10,13 +10,17 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import repository
+from nubo.identity.principal import Principal
 from nubo.identity.schemas import LoginIn, TokenPair
-from nubo.kit.db import Standalone
+from nubo.kit.db import ReadConnection, Standalone
 from nubo.kit.errors import TooManyRequests, Unauthorized
 from nubo.kit.platform import Platform
 from nubo.kit.security import InvalidToken
 from nubo.kit.types import utcnow
 from nubo.models import RefreshToken
+
+# The cookie of OWASP's device scheme (docs/decisions/identity-device-cookies.md).
+DEVICE_COOKIE = "nubo_device"
 
 
 class RefreshReuse(Unauthorized):
@@ -178,6 +182,23 @@ async def _replay(
             return _pair(platform, user, used.family_id, issued.id, issued.issued_at)
     await repository.revoke_family(session, used.family_id)
     raise RefreshReuse("the refresh token was already used; every session of it is revoked")
+
+
+async def browser_session(
+    read: ReadConnection, platform: Platform, token: str
+) -> tuple[Principal, uuid.UUID] | None:
+    """The user and token family of a browser session cookie (a refresh token of a login that
+    is never rotated), or None once it is revoked: logout, a password change elsewhere, a
+    deleted user or account end it at once."""
+    try:
+        claims = platform.tokens.decode(token, "refresh")
+    except InvalidToken:
+        return None
+    if claims.fam is None:
+        return None
+    async with read() as conn:
+        user = await repository.session_principal(conn, claims.jti)
+    return None if user is None else (user, claims.fam)
 
 
 async def logout(session: AsyncSession, platform: Platform, token: str) -> None:

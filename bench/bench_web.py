@@ -1,0 +1,181 @@
+"""The panel's pages beside the JSON routes that read the same data, and the flight series.
+
+Run: `uv run python bench/bench_web.py` (or `make bench BENCH_ARGS=web`).
+
+Steps: an embedded database (SQLite) in a temporary folder, migrated; one account with 500
+aircraft, each with a processed flight in its trend (so 500 flights); the app in-process (no
+network: the figure is the server's own time per request, the HTTP stack included). Each pair
+is timed alternately, REQUESTS requests a side per round, ROUNDS rounds, best round kept:
+- the fleet page (`/?limit=200`) beside `GET /api/aircraft?limit=200`,
+- the flights page (`/flights?limit=200`) beside `GET /api/flight?limit=200`,
+- a flight page beside `GET /api/flight/{id}` (goal: each page at most 1.5x its JSON route);
+then the series of a 3-hour flight sampled at 8 Hz (resampled to 1 Hz by the pipeline, as
+stored): `GET /api/flight/{id}/series` (all parameters, and `points=2000`), time and bytes,
+beside reading the same Parquet with Polars (the floor). Writes bench/out/web.json.
+
+Knobs: BENCH_WEB_REQUESTS [50], BENCH_WEB_ROUNDS [3].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out"
+REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", "50"))
+ROUNDS = int(os.environ.get("BENCH_WEB_ROUNDS", "3"))
+AIRCRAFT = 500
+GOAL = 1.5
+
+
+async def seed(app: Any) -> tuple[Any, Any, uuid.UUID]:
+    from tests.fixtures.fleet import flight_result, processed_flight
+    from tests.fixtures.world import make_account, make_user
+
+    from nubo.models import Flight, ProcessingStatus, Role
+
+    async with app.state.sessionmaker() as session:
+        account = await make_account(session, name="Bench Air")
+        user = await make_user(session, app.state.platform, account, Role.admin)
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        statuses = ["normal", "watch", "alert"]
+        last = None
+        for n in range(AIRCRAFT):
+            status = statuses[n % 3]
+            last = await processed_flight(
+                session, account, f"PR-{n:04d}", departure_at=start + timedelta(hours=n),
+                result=flight_result(status, 90.0 - n % 40),
+            )
+            last.bleed_status, last.integrity_score = status, 90.0 - n % 40
+            last.engine_scores = {"1": 90.0, "2": 88.0}
+            last.findings = [{"engine": 1, "code": "overpressure", "severity": "watch",
+                              "message": "m", "evidence": {"residual_psi": 6.1}}]
+            last.phases = [{"phase": "cruise", "start_s": 600.0, "end_s": 4200.0}]
+            last.processing_status = ProcessingStatus.processed
+        await session.commit()
+        assert isinstance(last, Flight)
+        return user, account, last.id
+
+
+def series_parquet() -> bytes:
+    """A 3-hour flight recorded at 8 Hz, as the pipeline stores it (1 Hz, plotted columns)."""
+    import numpy as np
+    import polars as pl
+
+    from nubo.bleed.series import PLOTTED, series_frame, to_parquet
+
+    rng = np.random.default_rng(1)
+    n = 3 * 3600 * 8
+    raw = pl.DataFrame({"time_s": np.arange(n) / 8.0,
+                        **{c: rng.normal(40, 2, n) for c in PLOTTED}})
+    one_hz = raw.group_by((pl.col("time_s")).floor().cast(pl.Int64).alias("t"),
+                          maintain_order=True).agg(pl.all().exclude("time_s").mean())
+    return to_parquet(series_frame(one_hz.rename({"t": "time_s"})))
+
+
+async def timed(client: Any, url: str, headers: dict[str, str]) -> tuple[float, int]:
+    best = float("inf")
+    size = 0
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for _ in range(REQUESTS):
+            response = await client.get(url, headers=headers)
+            assert response.status_code == 200, (url, response.status_code, response.text[:200])
+            size = len(response.content)
+        best = min(best, (time.perf_counter() - start) / REQUESTS)
+    return best, size
+
+
+async def run() -> dict[str, Any]:
+    import polars as pl
+    from httpx import ASGITransport, AsyncClient
+    from tests.fixtures.world import bearer
+
+    from nubo.app import create_app
+    from nubo.flights.series import key_of
+    from nubo.identity.sessions import issue_tokens
+    from nubo.kit.db import create_engine
+    from nubo.kit.migrate import upgrade
+    from nubo.models import Flight
+    from nubo.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="nubo-bench-web-") as tmp:
+        settings = Settings(env="test", data_dir=Path(tmp), argon2_time_cost=1,
+                            argon2_memory_cost_kib=1024)
+        engine = create_engine(settings.resolved_database_url)
+        await upgrade(engine)
+        await engine.dispose()
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            user, _, flight_id = await seed(app)
+            async with app.state.sessionmaker() as session:
+                tokens = await issue_tokens(session, app.state.platform, user)
+                flight = await session.get(Flight, flight_id)
+                await session.commit()
+            data = series_parquet()
+            await app.state.store.put_bytes(key_of(flight), data)
+            api = bearer(app.state.platform, user)
+            page = {"Cookie": f"nubo_session={tokens.refresh_token}", "Accept": "text/html"}
+            transport = ASGITransport(app=app)
+            async with AsyncClient(transport=transport, base_url="http://bench.test") as client:
+                pairs = [
+                    ("fleet page, 200 of 500 aircraft", "/?limit=200", "/api/aircraft?limit=200"),
+                    ("flights page, 200 flights", "/flights?limit=200", "/api/flight?limit=200"),
+                    ("flight page", f"/flights/{flight_id}", f"/api/flight/{flight_id}"),
+                ]
+                results: dict[str, Any] = {"pages": [], "series": []}
+                for name, page_url, api_url in pairs:
+                    page_s, _ = await timed(client, page_url, page)
+                    api_s, _ = await timed(client, api_url, api)
+                    results["pages"].append({"name": name, "page_ms": page_s * 1e3,
+                                             "json_ms": api_s * 1e3, "ratio": page_s / api_s})
+                floor_s = float("inf")
+                for _ in range(ROUNDS * REQUESTS):
+                    start = time.perf_counter()
+                    pl.read_parquet(io.BytesIO(data))
+                    floor_s = min(floor_s, time.perf_counter() - start)
+                for label, query in (("all parameters", ""), ("points=2000", "?points=2000")):
+                    s, size = await timed(client, f"/api/flight/{flight_id}/series{query}", api)
+                    results["series"].append({"name": label, "ms": s * 1e3, "bytes": size,
+                                              "polars_read_ms": floor_s * 1e3,
+                                              "parquet_bytes": len(data)})
+        return results
+
+
+def main() -> int:
+    results = asyncio.run(run())
+    summary = []
+    print(f"{'pair':36} {'page ms':>9} {'json ms':>9} {'ratio':>7}  goal <= {GOAL}")
+    for row in results["pages"]:
+        ok = "ok" if row["ratio"] <= GOAL else "MISSED"
+        print(f"{row['name']:36} {row['page_ms']:9.2f} {row['json_ms']:9.2f} "
+              f"{row['ratio']:7.2f}  {ok}")
+        summary.append(f"{row['name']}: page {row['page_ms']:.2f} ms, JSON {row['json_ms']:.2f}"
+                       f" ms, ratio {row['ratio']:.2f} (goal <= {GOAL}, {ok})")
+    print(f"\n{'series':20} {'ms':>8} {'bytes':>10} {'polars read ms':>15} {'ratio':>7}")
+    for row in results["series"]:
+        ratio = row["ms"] / row["polars_read_ms"]
+        print(f"{row['name']:20} {row['ms']:8.2f} {row['bytes']:10d} "
+              f"{row['polars_read_ms']:15.2f} {ratio:7.1f}")
+        summary.append(f"series {row['name']}: {row['ms']:.2f} ms, {row['bytes']} bytes; "
+                       f"Polars read of the Parquet ({row['parquet_bytes']} bytes) "
+                       f"{row['polars_read_ms']:.2f} ms, ratio {ratio:.1f}")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "web.json").write_text(json.dumps({**results, "summary": summary}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

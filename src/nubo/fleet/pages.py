@@ -1,0 +1,64 @@
+"""HTML routes of the fleet domain: the fleet page (the panel's home)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from nubo.fleet import service
+from nubo.kit.db import Session
+from nubo.kit.pagination import Pagination, build_page
+from nubo.web import words
+from nubo.web.session import SignedIn
+from nubo.web.templating import render
+
+router = APIRouter()
+StatusFilter = Literal["alert", "watch", "normal", "none"]
+
+
+@router.get("/")
+async def fleet_page(
+    request: Request,
+    user: SignedIn,
+    session: Session,
+    page: Pagination,
+    status: Annotated[StatusFilter | None, Query()] = None,
+) -> Response:
+    rows = await service.fleet_overview(session, user.principal, page, status)
+    items, cursor = build_page(
+        rows, page, lambda r: (r.rank, r.aircraft.registration, r.aircraft.id)
+    )
+    return await render(request, "fleet/index.html", {
+        "rows": items, "next_cursor": cursor, "status": status,
+        "statuses": service.FLEET_STATUSES,
+    })
+
+
+@router.get("/aircraft/{registration}")
+async def aircraft_page(
+    request: Request,
+    registration: Annotated[str, Path(min_length=1, max_length=16)],
+    user: SignedIn,
+    session: Session,
+    account_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Response:
+    """The trend flight by flight, per engine and residual channel; each point links to its
+    flight, and a change of status is marked."""
+    aircraft = await service.get_aircraft(session, user.principal, registration, account_id)
+    history = await service.trend_history(session, aircraft)
+    points = history.points
+    changed = [i > 0 and p.bleed_status != points[i - 1].bleed_status
+               for i, p in enumerate(points)]
+    chart = {
+        "x": [int(p.flown_at.timestamp()) for p in points],
+        "flights": [str(p.flight_id) for p in points],
+        "changed": [i for i, c in enumerate(changed) if c],
+        "channels": history.channels,
+    }
+    return await render(request, "fleet/aircraft.html", {
+        "aircraft": aircraft, "points": points, "changed": changed, "chart": chart,
+        "words": words,
+    })

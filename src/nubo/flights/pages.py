@@ -1,0 +1,76 @@
+"""HTML routes of the flights domain: the flights list and one flight."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from nubo.flights import service
+from nubo.flights.schemas import FlightOut
+from nubo.kit.db import Session
+from nubo.kit.pagination import Pagination, build_page
+from nubo.models import BleedStatus, ProcessingStatus
+from nubo.web import words
+from nubo.web.session import SignedIn
+from nubo.web.templating import render
+
+router = APIRouter()
+
+
+def _day_start(day: date | None, days: int = 0) -> datetime | None:
+    return None if day is None else datetime.combine(day + timedelta(days=days), time(), UTC)
+
+
+@router.get("/flights")
+async def flights_page(
+    request: Request,
+    user: SignedIn,
+    session: Session,
+    page: Pagination,
+    registration: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[ProcessingStatus | None, Query()] = None,
+    bleed_status: Annotated[BleedStatus | None, Query()] = None,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> Response:
+    """Newest first, the API's filters; `to` is a whole day (flights departing on it count)."""
+    rows = await service.list_flights(
+        session, user.principal, page, registration=registration or None, status=status,
+        bleed_status=bleed_status, departed_from=_day_start(date_from),
+        departed_to=_day_start(date_to, days=1),
+    )
+    items, cursor = build_page(rows, page, lambda f: (f.created_at, f.id))
+    filters = {"registration": registration or "", "status": status.value if status else "",
+               "bleed_status": bleed_status.value if bleed_status else "",
+               "from": date_from.isoformat() if date_from else "",
+               "to": date_to.isoformat() if date_to else ""}
+    more = {k: v for k, v in filters.items() if v}
+    return await render(request, "flights/list.html", {
+        "flights": items, "next_cursor": cursor, "filters": filters, "more": more,
+        "processing": words.PROCESSING,
+    })
+
+
+@router.get("/flights/{id}")
+async def flight_page(
+    request: Request,
+    flight_id: Annotated[uuid.UUID, Path(alias="id")],
+    user: SignedIn,
+    session: Session,
+) -> Response:
+    flight = FlightOut.of(await service.get_flight(session, user.principal, flight_id))
+    return await render(request, "flights/detail.html", {"flight": flight, "words": words})
+
+
+@router.get("/upload")
+async def upload_page(request: Request, user: SignedIn) -> Response:
+    """Several files at once; each goes to POST /api/flight/create (the session and its CSRF
+    token authenticate the script), then its stages arrive on GET /api/events."""
+    return await render(request, "flights/upload.html", {
+        "processing": words.PROCESSING,
+        "max_bytes": request.app.state.settings.max_upload_bytes,
+    })

@@ -1,0 +1,135 @@
+"""Languages of the panel: pt_BR (default) and en, from gettext catalogs, and locale formats.
+
+The catalogs are kept as `.po` text only and compiled in memory when the process starts
+(a few milliseconds): no build step, no binary files in the repository.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime as DateTime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from babel import Locale, dates, numbers
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+from starlette.requests import Request
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+LANGUAGES = ("pt_BR", "en")
+DEFAULT_LANGUAGE = "pt_BR"
+LANGUAGE_COOKIE = "nubo_lang"
+LANGUAGE_NAMES = {"pt_BR": "Português (Brasil)", "en": "English"}
+# Times are shown in the zone the users fly from; the zone is printed beside them.
+DISPLAY_ZONE = {"pt_BR": "America/Sao_Paulo", "en": "UTC"}
+
+
+def catalog_path(language: str) -> Path:
+    return TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
+
+
+@cache
+def translations(language: str) -> Translations:
+    with catalog_path(language).open("rb") as po:
+        catalog = read_po(po, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def _match(tag: str) -> str | None:
+    tag = tag.strip().replace("-", "_")
+    for language in LANGUAGES:
+        if tag.lower() == language.lower():
+            return language
+    primary = tag.split("_")[0].lower()
+    return next((lang for lang in LANGUAGES if lang.split("_")[0] == primary), None)
+
+
+def negotiate(request: Request) -> str:
+    """The language cookie, else the best of Accept-Language, else pt_BR."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _, params = part.partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        language = _match(tag) if tag.strip() else None
+        if language and quality > 0:
+            weighted.append((-quality, position, language))
+    return min(weighted)[2] if weighted else DEFAULT_LANGUAGE
+
+
+def html_lang(language: str) -> str:
+    return language.replace("_", "-")
+
+
+class Formats:
+    """Numbers, money and times for one language; used as filters by the templates.
+
+    Patterns and symbols are read from the locale once: a page shows hundreds of values,
+    and Babel's per-call pattern handling costs tens of microseconds each.
+    """
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+        self.locale = Locale.parse(language)
+        symbols = self.locale.number_symbols.get("latn", self.locale.number_symbols)
+        self._separators = {ord(","): "\0", ord("."): symbols["decimal"]}
+        self._group = symbols["group"]
+        self.zone = dates.get_timezone(DISPLAY_ZONE[language])
+        self.zone_name = "UTC" if DISPLAY_ZONE[language] == "UTC" else dates.get_timezone_name(
+            self.zone, width="short", locale=self.locale
+        )
+        both = str(self.locale.datetime_formats["short"])
+        self._datetime = dates.parse_pattern(
+            both.replace("{1}", str(self.locale.date_formats["short"]))
+            .replace("{0}", str(self.locale.time_formats["short"]))
+        )
+        self._date = dates.parse_pattern(str(self.locale.date_formats["short"]))
+
+    def number(self, value: float | int | None, digits: int = 0) -> str:
+        if value is None:
+            return "—"
+        text = f"{value:,.{digits}f}"  # both languages group by thousands
+        return text.translate(self._separators).replace("\0", self._group)
+
+    def money(self, amount: Decimal | str | None, currency: str) -> str:
+        if amount is None:
+            return "—"
+        return numbers.format_currency(Decimal(amount), currency, locale=self.locale)
+
+    def datetime(self, value: DateTime | None) -> str:
+        if value is None:
+            return "—"
+        return f"{self._datetime.apply(value.astimezone(self.zone), self.locale)} {self.zone_name}"
+
+    def date(self, value: DateTime | None) -> str:
+        if value is None:
+            return "—"
+        return str(self._date.apply(value.astimezone(self.zone), self.locale))
+
+    def bytes(self, size: int | None) -> str:
+        if size is None:
+            return "—"
+        for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("kB", 1024)):
+            if size >= scale:
+                return f"{self.number(size / scale, 1)} {unit}"
+        return f"{self.number(size)} B"
+
+    def duration(self, seconds: float | None) -> str:
+        """Time into the flight, h:mm:ss."""
+        if seconds is None:
+            return "—"
+        whole = int(seconds)
+        return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

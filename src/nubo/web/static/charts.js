@@ -1,0 +1,124 @@
+// Trend charts of the aircraft page, drawn with uPlot from the JSON block on the page.
+(function () {
+  "use strict";
+  var palette = { value: "#0a58ca", ewma: "#9a6700", upper: "#cf222e", lower: "#cf222e", cusum: "#57606a" };
+
+  function chart(target, title, x, series, labels, flights, width) {
+    var opts = {
+      title: title, width: width, height: 220,
+      cursor: { sync: { key: "trend" } },
+      scales: { x: { time: true } },
+      series: [{}].concat(series.map(function (s) {
+        return { label: labels[s.key], stroke: palette[s.key], width: s.key === "value" ? 0 : 1.5,
+                 dash: s.key === "upper" || s.key === "lower" ? [6, 4] : undefined,
+                 points: { show: s.key === "value", size: 7 }, spanGaps: true };
+      })),
+    };
+    var plot = new uPlot(opts, [x].concat(series.map(function (s) { return s.values; })), target);
+    plot.over.addEventListener("click", function () {
+      var idx = plot.cursor.idx;
+      if (idx != null && flights[idx]) { window.location.href = "/flights/" + flights[idx]; }
+    });
+    return plot;
+  }
+
+  function draw() {
+    var data = document.getElementById("trend-data");
+    var box = document.getElementById("trend-charts");
+    if (!data || !box || typeof uPlot === "undefined") { return; }
+    var trend = JSON.parse(data.textContent);
+    var labels = JSON.parse(box.dataset.labels);
+    var names = JSON.parse(box.dataset.channels);
+    var width = Math.min(box.clientWidth || 800, 1100);
+    Object.keys(trend.channels).sort().forEach(function (engine) {
+      Object.keys(trend.channels[engine]).sort().forEach(function (channel) {
+        var h = trend.channels[engine][channel];
+        var title = labels.engine.replace("{n}", engine) + " · " + (names[channel] || channel);
+        var figure = document.createElement("figure");
+        box.appendChild(figure);
+        var keys = ["value", "ewma", "upper", "lower"];
+        chart(figure, title, trend.x, keys.map(function (k) { return { key: k, values: h[k] }; }),
+              labels, trend.flights, width);
+        chart(figure, title + " · CUSUM", trend.x, [{ key: "cusum", values: h.cusum }], labels,
+              trend.flights, width);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", draw);
+})();
+
+// The flight page: bleed pressure, precooler temperature and N2 of both engines, and
+// altitude, over time, with the phases shaded; cursors and zoom synced across the charts.
+(function () {
+  "use strict";
+  var colors = ["#0a58ca", "#cf222e"];
+
+  function phasesPlugin(phases, names) {
+    return { hooks: { drawClear: function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      phases.forEach(function (p, i) {
+        var x0 = u.valToPos(p.start_s, "x", true), x1 = u.valToPos(p.end_s, "x", true);
+        ctx.fillStyle = i % 2 ? "rgba(127,127,127,0.10)" : "rgba(127,127,127,0.20)";
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+        ctx.fillStyle = "rgba(100,100,100,0.9)";
+        ctx.font = 11 * devicePixelRatio + "px system-ui";
+        ctx.fillText(names[p.phase] || p.phase, x0 + 3, u.bbox.top + 12 * devicePixelRatio);
+      });
+      ctx.restore();
+    } } };
+  }
+
+  function draw(box, data) {
+    var labels = JSON.parse(box.dataset.labels);
+    var phases = JSON.parse(box.dataset.phases);
+    var names = JSON.parse(box.dataset.phaseNames);
+    var width = Math.min(box.clientWidth || 800, 1100);
+    var plots = [];
+    var syncing = false;
+    function zoomAll(u) {
+      if (syncing) { return; }
+      syncing = true;
+      plots.forEach(function (p) {
+        if (p !== u) { p.setScale("x", { min: u.scales.x.min, max: u.scales.x.max }); }
+      });
+      syncing = false;
+    }
+    var groups = [
+      ["press", ["eng1_bleed_press_psi", "eng2_bleed_press_psi"]],
+      ["temp", ["eng1_precooler_out_temp_degc", "eng2_precooler_out_temp_degc"]],
+      ["n2", ["eng1_n2_pct", "eng2_n2_pct"]],
+      ["alt", ["alt_std_ft"]],
+    ];
+    groups.forEach(function (group) {
+      var present = group[1].filter(function (k) { return data.series[k]; });
+      if (!present.length) { return; }
+      var figure = document.createElement("figure");
+      box.appendChild(figure);
+      var opts = {
+        title: labels[group[0]], width: width, height: 200,
+        cursor: { sync: { key: "flight" } },
+        scales: { x: { time: false } },
+        axes: [{ label: labels.time }, {}],
+        plugins: [phasesPlugin(phases, names)],
+        hooks: { setScale: [function (u, key) { if (key === "x") { zoomAll(u); } }] },
+        series: [{ label: labels.time }].concat(present.map(function (k, i) {
+          var engine = k.match(/^eng(\d)/);
+          return { label: engine ? labels.engine.replace("{n}", engine[1]) : labels[group[0]],
+                   stroke: colors[i % colors.length], width: 1, spanGaps: false };
+        })),
+      };
+      var values = [data.time_s].concat(present.map(function (k) { return data.series[k]; }));
+      plots.push(new uPlot(opts, values, figure));
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("flight-charts");
+    if (!box || typeof uPlot === "undefined") { return; }
+    fetch(box.dataset.series, { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) { if (data) { draw(box, data); } });
+  });
+})();

@@ -1,0 +1,68 @@
+"""Jinja2 environments (autoescaped, one per language with its catalog) and `render`, which
+every page uses."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from nubo.web import i18n
+from nubo.web.session import CSRF_FIELD, anonymous_csrf, optional_user, remember_pre_session
+from nubo.web.static import static_url
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@cache
+def environment(language: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    translations = i18n.translations(language)
+
+    def gettext(message: str, **values: Any) -> str:
+        # A plain string: autoescaping escapes it (and its values) when it is output.
+        text = translations.ugettext(message)
+        return text % values if values else text
+
+    env.globals.update(
+        _=gettext,
+        gettext=gettext,
+        static_url=static_url,
+        csrf_field=CSRF_FIELD,
+        languages=i18n.LANGUAGE_NAMES,
+        fmt=i18n.Formats(language),
+        lang=i18n.html_lang(language),
+        language=language,
+        dict_translate=lambda words: {k: translations.ugettext(v) for k, v in words.items()},
+    )
+    return env
+
+
+async def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    """Render `template` in the request's language, with the caller and a CSRF token."""
+    user = await optional_user(request)
+    values: dict[str, Any] = {
+        "request": request,
+        "user": user.principal if user else None,
+        "csrf": user.csrf if user else anonymous_csrf(request),
+        "path": request.url.path,
+        "error": None,
+        "invalid": [],
+        **(context or {}),
+    }
+    body = environment(i18n.negotiate(request)).get_template(template).render(values)
+    response = HTMLResponse(body, status_code=status)
+    remember_pre_session(request, response)
+    return response

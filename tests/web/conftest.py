@@ -1,0 +1,148 @@
+"""Browser journeys: a live `nubo serve` on a free port with a throw-away data directory,
+driven by Playwright through Debian's Chromium (no browser download)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import service_missing
+
+OUT = Path(__file__).parent / "out"  # screenshots of failed journeys
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+SERVER_START_S = 60
+SERVER_LIFETIME_S = 1800  # the server stops by itself even if the test run is killed
+
+
+def chromium_path() -> str | None:
+    configured = os.environ.get("NUBO_TEST_CHROMIUM")
+    if configured:
+        return configured if Path(configured).exists() else None
+    return next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = chromium_path()
+    if path is None:
+        service_missing("Chromium", "install Debian's `chromium` (apt-get install chromium) "
+                        "or set NUBO_TEST_CHROMIUM to run the browser journeys")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`nubo serve` as `make run` starts it, on an embedded database in a fresh folder."""
+    port = _free_port()
+    data_dir = tmp_path_factory.mktemp("live")
+    env = {
+        **os.environ,
+        "NUBO_DATA_DIR": str(data_dir),
+        "NUBO_ENV": "test",
+        "NUBO_ARGON2_TIME_COST": "1",
+        "NUBO_ARGON2_MEMORY_COST_KIB": "1024",
+    }
+    for name in ("NUBO_DATABASE_URL", "NUBO_STORAGE_URL", "NUBO_JOBS"):
+        env.pop(name, None)
+    command = ["timeout", str(SERVER_LIFETIME_S), sys.executable, "-m", "nubo.cli", "serve",
+               "--host", "127.0.0.1", "--port", str(port)]
+    log = (data_dir / "server.log").open("wb")
+    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                              cwd=data_dir)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, server, data_dir / "server.log")
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"nubo serve exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"nubo serve did not answer within {SERVER_START_S}s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium: str) -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def page(browser, live_server: str, request: pytest.FixtureRequest):
+    """A fresh browser context (no cookies); CSP violations fail the test; a screenshot of
+    the last page is kept in tests/web/out when the test fails."""
+    context = await browser.new_context(base_url=live_server, locale="pt-BR")
+    tab = await context.new_page()
+    violations: list[str] = []
+    tab.on("console", lambda m: violations.append(m.text)
+           if "Content Security Policy" in m.text else None)
+    yield tab
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        OUT.mkdir(exist_ok=True)
+        await tab.screenshot(path=str(OUT / f"{request.node.name}.png"), full_page=True)
+    await context.close()
+    assert not violations, f"Content-Security-Policy violations: {violations}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+async def check_accessibility(tab) -> None:
+    """axe-core on the page as shown: no serious or critical violation."""
+    if not await tab.evaluate("typeof window.axe !== 'undefined'"):
+        await tab.evaluate(AXE.read_text() + "\n;undefined")
+    results = await tab.evaluate("axe.run(document).then(r => r.violations.map("
+                                 "v => ({id: v.id, impact: v.impact, nodes: v.nodes.length})))")
+    bad = [v for v in results if v["impact"] in ("serious", "critical")]
+    assert not bad, f"axe on {tab.url}: {bad}"
+
+
+async def snapshot(tab, name: str) -> None:
+    """With NUBO_SCREENSHOTS=<folder> (`make screenshots`), keep this view for the README."""
+    folder = os.environ.get("NUBO_SCREENSHOTS")
+    if folder:
+        await tab.set_viewport_size({"width": 1200, "height": 800})
+        await tab.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
