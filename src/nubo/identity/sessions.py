@@ -13,10 +13,10 @@ from nubo.identity import repository
 from nubo.identity.schemas import LoginIn, TokenPair
 from nubo.kit.db import Standalone
 from nubo.kit.errors import TooManyRequests, Unauthorized
-from nubo.kit.platform import Platform
 from nubo.kit.security import InvalidToken
 from nubo.kit.types import utcnow
 from nubo.models import RefreshToken
+from nubo.platform import Platform
 
 
 class RefreshReuse(Unauthorized):
