@@ -43,6 +43,7 @@ from nubo.kit.db import (
 from nubo.kit.ratelimit import AttemptLimiter
 from nubo.kit.security import InvalidToken, PasswordHasher, TokenCodec
 from nubo.models import Account, AccountStatus, RefreshToken, User
+from nubo.platform import RATE_WINDOWS
 from nubo.settings import Settings
 
 users = User.__table__
@@ -108,10 +109,16 @@ class Ceiling:
         self.read_connection: ReadConnection = _not_started
         self.write_connection: WriteConnection = _not_started
         self.by_email = AttemptLimiter(
-            "login-email", self.settings.login_attempts_per_email, self.settings.login_window_s
+            RATE_WINDOWS,
+            "login-email",
+            self.settings.login_attempts_per_email,
+            self.settings.login_window_s,
         )
         self.by_address = AttemptLimiter(
-            "login-address", self.settings.login_attempts_per_address, self.settings.login_window_s
+            RATE_WINDOWS,
+            "login-address",
+            self.settings.login_attempts_per_address,
+            self.settings.login_window_s,
         )
         self.tokens = TokenCodec(
             self.settings.signing_key, self.settings.jwt_issuer, self.settings.jwt_audience
@@ -250,7 +257,8 @@ class Ceiling:
             )
             # The device cookie's token, as Nubo mints one on each successful login.
             self.tokens.encode(
-                sub=row.id, typ="device",
+                sub=row.id,
+                typ="device",
                 ttl=timedelta(seconds=self.settings.login_device_ttl_s),
             )
             # Column defaults (issued_at, used_at, revoked_at) fill in as for the ORM insert.

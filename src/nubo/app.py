@@ -16,13 +16,13 @@ from nubo.identity.endpoints import routers as identity_routers
 from nubo.kit.db import create_engine, create_sessionmaker, engine_reader, engine_writer
 from nubo.kit.edge import RefuseNulMiddleware, guard_bodies
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
-from nubo.kit.platform import Platform
 from nubo.marketplace.endpoints import routers as marketplace_routers
 from nubo.ops.apidoc import install_openapi
 from nubo.ops.docs import install_docs
 from nubo.ops.endpoints import database_ready
 from nubo.ops.endpoints import router as ops_router
 from nubo.ops.metrics import Metrics, MetricsMiddleware
+from nubo.platform import Platform
 from nubo.runtime import AppState, install, running
 from nubo.settings import Settings
 from nubo.web.pages import install_panel

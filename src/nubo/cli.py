@@ -122,7 +122,7 @@ async def _create_operator(name: str, email: str, password: str) -> str:
     from nubo.identity.schemas import SignupIn
     from nubo.identity.service import create_operator
     from nubo.kit.db import create_engine, create_sessionmaker
-    from nubo.kit.platform import Platform
+    from nubo.platform import Platform
 
     settings = Settings()
     await _migrate(settings) if settings.embedded else None

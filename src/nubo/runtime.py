@@ -9,15 +9,16 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.datastructures import State
 
 from nubo.kit import jobs
 from nubo.kit.db import ReadConnection, WriteConnection
-from nubo.kit.platform import Platform
 from nubo.kit.storage import ObjectStore, StorageUnavailable
 from nubo.ops.endpoints import ReadinessCheck
 from nubo.ops.metrics import Metrics
+from nubo.platform import Platform
 from nubo.settings import Settings
 
 log = logging.getLogger("nubo.runtime")
@@ -110,6 +111,25 @@ async def queue_ready(request: Request) -> None:
     await state_of(request.app).jobs.ping()
 
 
+def procrastinate_conninfo(settings: Settings) -> str:
+    """The psycopg conninfo of the job queue: ``jobs_database_url`` or the database URL."""
+    raw = settings.jobs_database_url or settings.resolved_database_url
+    url = make_url(raw)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError("NUBO_JOBS=procrastinate needs PostgreSQL (NUBO_JOBS_DATABASE_URL)")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def build_queue(settings: Settings) -> jobs.JobQueue:
+    if settings.jobs == "procrastinate":
+        return jobs.ProcrastinateQueue(
+            procrastinate_conninfo(settings),
+            concurrency=settings.jobs_concurrency,
+            stalled_after_s=settings.jobs_lease_s,
+        )
+    return jobs.InProcessQueue(concurrency=settings.jobs_concurrency)
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     """Called by create_app: the store, the queue and their readiness checks."""
     import nubo.tasks  # noqa: F401  (registers every domain's tasks and periodic work)
@@ -117,7 +137,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     state = state_of(app)
     if getattr(state, "store", None) is None:
         state.store = open_store(settings)
-    state.jobs = jobs.build_queue(settings)
+    state.jobs = build_queue(settings)
     state.readiness_checks["storage"] = storage_ready
     state.readiness_checks["queue"] = queue_ready
 
@@ -125,7 +145,11 @@ def install(app: FastAPI, settings: Settings) -> None:
 def job_context(app: FastAPI, queue: jobs.JobQueue) -> jobs.JobContext:
     state = state_of(app)
     return jobs.JobContext(
-        settings=state.settings, sessionmaker=state.sessionmaker, store=state.store, queue=queue
+        settings=state.settings,
+        sessionmaker=state.sessionmaker,
+        store=state.store,
+        queue=queue,
+        periodic_every_s=state.settings.jobs_sweep_every_s,
     )
 
 

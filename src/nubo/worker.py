@@ -8,7 +8,7 @@ import signal
 
 from nubo.kit import jobs
 from nubo.kit.db import create_engine, create_sessionmaker
-from nubo.runtime import build_store
+from nubo.runtime import build_queue, build_store
 from nubo.settings import Settings
 
 log = logging.getLogger("nubo.worker")
@@ -21,12 +21,13 @@ async def worker_main(settings: Settings, *, concurrency: int | None = None) -> 
     if concurrency is not None:
         settings.jobs_concurrency = concurrency
     engine = create_engine(settings.resolved_database_url, pool_size=settings.jobs_concurrency + 2)
-    queue = jobs.build_queue(settings)
+    queue = build_queue(settings)
     ctx = jobs.JobContext(
         settings=settings,
         sessionmaker=create_sessionmaker(engine),
         store=build_store(settings),
         queue=queue,
+        periodic_every_s=settings.jobs_sweep_every_s,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nubo import runtime
 from nubo.kit import jobs
 from nubo.kit.db import create_sessionmaker
 from nubo.kit.storage import ObjectStore
@@ -132,23 +132,10 @@ async def test_the_unit_of_work_commits_or_rolls_back(ctx):
         await session.execute(delete(Account).where(Account.email == email))
 
 
-def test_procrastinate_conninfo(tmp_path: Path):
-    s = make_settings("postgresql+asyncpg://u:p%40ss@db.example:5433/nubo", tmp_path)
-    info = jobs.procrastinate_conninfo(s)
-    assert make_url(info).drivername == "postgresql"
-    assert make_url(info).password == "p@ss" and make_url(info).port == 5433
-    s = make_settings("sqlite+aiosqlite:///x.db", tmp_path, jobs_database_url="postgresql://q/j")
-    assert jobs.procrastinate_conninfo(s) == "postgresql://q/j"
-    with pytest.raises(ValueError):
-        jobs.procrastinate_conninfo(make_settings("sqlite+aiosqlite:///x.db", tmp_path))
-    queue = jobs.build_queue(make_settings("sqlite+aiosqlite:///x.db", tmp_path))
-    assert isinstance(queue, jobs.InProcessQueue)
-
-
 async def test_procrastinate_defers_runs_and_locks(ctx, database_url: str):
     if not database_url.startswith("postgresql"):
         pytest.skip("Procrastinate needs PostgreSQL")
-    conninfo = jobs.procrastinate_conninfo(ctx.settings)
+    conninfo = runtime.procrastinate_conninfo(ctx.settings)
     queue = jobs.ProcrastinateQueue(conninfo, poll_interval_s=0.2)
     ctx.queue = queue
     await queue.start(ctx, worker=False)  # an API process: defers only

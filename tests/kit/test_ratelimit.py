@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from nubo.kit.ratelimit import AttemptLimiter
 from nubo.models import RateLimitWindow
+from nubo.platform import RATE_WINDOWS
 
 
 class Clock:
@@ -17,7 +18,7 @@ class Clock:
 
 
 def limiter(clock: Clock, limit: int = 3, window_s: int = 60) -> AttemptLimiter:
-    return AttemptLimiter("test", limit, window_s, clock=clock)
+    return AttemptLimiter(RATE_WINDOWS, "test", limit, window_s, clock=clock)
 
 
 async def test_the_attempt_after_the_limit_must_wait_for_the_window_to_end(connection):
@@ -58,7 +59,7 @@ async def test_two_processes_share_one_count(connection):
 
 async def test_subjects_and_scopes_are_counted_apart(connection):
     clock = Clock()
-    counter, other_scope = limiter(clock), AttemptLimiter("other", 3, 60, clock=clock)
+    counter, other_scope = limiter(clock), AttemptLimiter(RATE_WINDOWS, "other", 3, 60, clock=clock)
     for _ in range(3):
         await counter.hit(connection, "a@example.com")
     assert await counter.hit(connection, "b@example.com") is None
@@ -83,7 +84,7 @@ async def test_the_table_holds_a_hash_of_the_subject_not_the_subject(connection)
 async def test_expired_windows_of_the_scope_are_pruned(connection):
     clock = Clock()
     counter = limiter(clock)
-    other_scope = AttemptLimiter("other", 3, 600, clock=clock)
+    other_scope = AttemptLimiter(RATE_WINDOWS, "other", 3, 600, clock=clock)
     for n in range(50):
         await counter.hit(connection, f"user{n}@example.com")
     await other_scope.hit(connection, "a@example.com")

@@ -9,8 +9,8 @@ from httpx import AsyncClient, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import sessions
-from nubo.kit.platform import Platform
 from nubo.models import User
+from nubo.platform import Platform
 from nubo.web.session import CSRF_FIELD, csrf_for
 
 ORIGIN = {"Origin": "http://nubo.test"}

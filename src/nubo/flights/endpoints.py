@@ -25,9 +25,9 @@ from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.kit.platform import JobsDep, StoreDep
 from nubo.kit.uploads import media_type, open_upload
 from nubo.models import BleedStatus, ProcessingStatus
+from nubo.platform import JobsDep, StoreDep
 from nubo.web.session import BearerOrSession, SessionWriter
 
 log = logging.getLogger("nubo.flights")

@@ -15,9 +15,9 @@ from nubo.identity import repository
 from nubo.identity.principal import Actor, Principal
 from nubo.kit.db import ReadConnection
 from nubo.kit.errors import Forbidden, NotFound, Unauthorized
-from nubo.kit.platform import Platform
 from nubo.kit.security import InvalidToken
 from nubo.models import Role
+from nubo.platform import Platform
 
 bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/login")
 

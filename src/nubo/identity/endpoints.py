@@ -28,7 +28,7 @@ from nubo.identity.schemas import (
 from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.kit.platform import PlatformDep
+from nubo.platform import PlatformDep
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])

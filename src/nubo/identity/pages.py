@@ -12,7 +12,7 @@ from nubo.identity import service, sessions
 from nubo.identity.schemas import LoginIn, ProfileEdit, SignupIn
 from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.errors import NotFound
-from nubo.kit.platform import PlatformDep
+from nubo.platform import PlatformDep
 from nubo.web.forms import form
 from nubo.web.session import (
     OptionalUser,

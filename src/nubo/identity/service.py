@@ -23,9 +23,9 @@ from nubo.identity.schemas import (
 )
 from nubo.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from nubo.kit.pagination import PageParams, page_by_creation
-from nubo.kit.platform import Platform
 from nubo.kit.types import utcnow
 from nubo.models import Account, Role, User
+from nubo.platform import Platform
 
 PLATFORM_ACCOUNT_EMAIL = "operators@nubo.invalid"
 T = TypeVar("T")

@@ -14,10 +14,10 @@ from nubo.identity.principal import Principal
 from nubo.identity.schemas import LoginIn, TokenPair
 from nubo.kit.db import ReadConnection, Standalone
 from nubo.kit.errors import TooManyRequests, Unauthorized
-from nubo.kit.platform import Platform
 from nubo.kit.security import InvalidToken
 from nubo.kit.types import utcnow
 from nubo.models import RefreshToken
+from nubo.platform import Platform
 
 # The cookie of OWASP's device scheme (docs/decisions/identity-device-cookies.md).
 DEVICE_COOKIE = "nubo_device"

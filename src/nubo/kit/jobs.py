@@ -40,19 +40,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nubo.kit.db import commit_unit, rollback_unit
 from nubo.kit.storage import ObjectStore
-from nubo.settings import Settings
 
 log = logging.getLogger("nubo.jobs")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+S = TypeVar("S")
 
 DEFAULT_QUEUE = "default"
 
@@ -104,7 +103,7 @@ H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 def periodic(name: str, *, every_s: float | None = None) -> Callable[[H], H]:
     """Register ``handler(ctx)`` to run when a worker starts and every ``every_s`` seconds
-    (``None``: ``settings.jobs_sweep_every_s``)."""
+    (``None``: the context's ``periodic_every_s``)."""
 
     def register(handler: H) -> H:
         PERIODIC[name] = Periodic(name, handler, every_s)
@@ -114,14 +113,16 @@ def periodic(name: str, *, every_s: float | None = None) -> Callable[[H], H]:
 
 
 @dataclass
-class JobContext:
-    """What a job gets: the long-lived parts of the process, never request objects."""
+class JobContext(Generic[S]):
+    """What a job gets: the long-lived parts of the process, never request objects.
+    `settings` is the application's settings object, which this kit does not know."""
 
-    settings: Settings
+    settings: S
     sessionmaker: async_sessionmaker[AsyncSession]
     store: ObjectStore
     queue: JobQueue
     executor: Executor | None = None
+    periodic_every_s: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @asynccontextmanager
@@ -215,7 +216,7 @@ async def _every(ctx: JobContext, spec: Periodic) -> None:
             await spec.handler(ctx)
         except Exception:
             log.exception("periodic %s failed", spec.name)
-        await asyncio.sleep(spec.every_s or ctx.settings.jobs_sweep_every_s)
+        await asyncio.sleep(spec.every_s or ctx.periodic_every_s)
 
 
 # --------------------------------------------------------------------------- in-process
@@ -311,15 +312,6 @@ class InProcessQueue(JobQueue):
 # --------------------------------------------------------------------------- procrastinate
 
 
-def procrastinate_conninfo(settings: Settings) -> str:
-    """The psycopg conninfo of the job queue: ``jobs_database_url`` or the database URL."""
-    raw = settings.jobs_database_url or settings.resolved_database_url
-    url = make_url(raw)
-    if url.get_backend_name() != "postgresql":
-        raise ValueError("NUBO_JOBS=procrastinate needs PostgreSQL (NUBO_JOBS_DATABASE_URL)")
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 # The PostgreSQL schema of the queue's tables.
 QUEUE_SCHEMA = "procrastinate"
 # Serialises the one-time creation of Procrastinate's tables between processes.
@@ -356,9 +348,7 @@ class ProcrastinateQueue(JobQueue):
         # jobs it was running are retried (else they would stay `doing` forever).
         self.stalled_after_s = stalled_after_s
         self.app = procrastinate.App(
-            connector=procrastinate.PsycopgConnector(
-                conninfo=self.conninfo, min_size=1, max_size=4
-            )
+            connector=procrastinate.PsycopgConnector(conninfo=self.conninfo, min_size=1, max_size=4)
         )
         self._registered: set[str] = set()
         self._register_tasks()
@@ -505,13 +495,3 @@ class ProcrastinateQueue(JobQueue):
             await self.app.connector.execute_query_one_async("SELECT 1 AS ok")
         except Exception as exc:
             raise JobsUnavailable(f"job queue database: {type(exc).__name__}") from exc
-
-
-def build_queue(settings: Settings) -> JobQueue:
-    if settings.jobs == "procrastinate":
-        return ProcrastinateQueue(
-            procrastinate_conninfo(settings),
-            concurrency=settings.jobs_concurrency,
-            stalled_after_s=settings.jobs_lease_s,
-        )
-    return InProcessQueue(concurrency=settings.jobs_concurrency)

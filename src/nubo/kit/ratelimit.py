@@ -11,47 +11,57 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from typing import cast
 
 from sqlalchemy import Table, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 
-from nubo.models import RateLimitWindow
 
-_window = cast(Table, RateLimitWindow.__table__)
-_c = _window.c
+class WindowStatements:
+    """The counting statements over the application's window table, which must have the
+    columns `key` (unique), `started_s` and `count`. Built once per table: statements are
+    cheaper to execute from the compiled cache than to build."""
+
+    def __init__(self, table: Table) -> None:
+        c = table.c
+        self.hit = {
+            "postgresql": _upsert(table, postgresql.insert),
+            "sqlite": _upsert(table, sqlite.insert),
+        }
+        self.read = select(c["count"], c.started_s).where(c.key == bindparam("key"))
+        self.reset = delete(table).where(c.key == bindparam("key"))
+        self.prune = delete(table).where(
+            c.key.startswith(bindparam("scope")), c.started_s <= bindparam("cutoff")
+        )
 
 
-def _upsert(insert: Callable[..., postgresql.Insert | sqlite.Insert]) -> Executable:
+def _upsert(table: Table, insert: Callable[..., postgresql.Insert | sqlite.Insert]) -> Executable:
     """Count one attempt, starting a fresh window if the stored one has expired."""
-    expired = _c.started_s <= bindparam("cutoff")
-    stmt = insert(_window).values(key=bindparam("key"), started_s=bindparam("now"), count=1)
+    c = table.c
+    expired = c.started_s <= bindparam("cutoff")
+    stmt = insert(table).values(key=bindparam("key"), started_s=bindparam("now"), count=1)
     return stmt.on_conflict_do_update(
-        index_elements=[_c.key],
+        index_elements=[c.key],
         set_={
-            "count": case((expired, 1), else_=_c["count"] + 1),
-            "started_s": case((expired, bindparam("now")), else_=_c.started_s),
+            "count": case((expired, 1), else_=c["count"] + 1),
+            "started_s": case((expired, bindparam("now")), else_=c.started_s),
         },
-    ).returning(_c["count"], _c.started_s)
-
-
-# Built once: statements are cheaper to execute from the compiled cache than to build.
-_HIT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
-_READ = select(_c["count"], _c.started_s).where(_c.key == bindparam("key"))
-_RESET = delete(_window).where(_c.key == bindparam("key"))
-_PRUNE = delete(_window).where(
-    _c.key.startswith(bindparam("scope")), _c.started_s <= bindparam("cutoff")
-)
+    ).returning(c["count"], c.started_s)
 
 
 class AttemptLimiter:
     """At most `limit` attempts per subject in each window of `window_s` seconds."""
 
     def __init__(
-        self, scope: str, limit: int, window_s: int, clock: Callable[[], float] = time.time
+        self,
+        statements: WindowStatements,
+        scope: str,
+        limit: int,
+        window_s: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._sql = statements
         self.scope = scope
         self.limit = limit
         self.window_s = window_s
@@ -60,7 +70,7 @@ class AttemptLimiter:
 
     async def retry_after(self, conn: AsyncConnection, subject: str) -> int | None:
         """Seconds to wait if `subject` is over its limit, else None (does not count)."""
-        row = (await conn.execute(_READ, {"key": self._key(subject)})).first()
+        row = (await conn.execute(self._sql.read, {"key": self._key(subject)})).first()
         if row is None:
             return None
         count, started = row
@@ -70,12 +80,12 @@ class AttemptLimiter:
         """Count one attempt; seconds to wait if it went over the limit, else None."""
         now = self._clock()
         params = {"key": self._key(subject), "now": now, "cutoff": now - self.window_s}
-        count, started = (await conn.execute(_HIT[conn.dialect.name], params)).one()
+        count, started = (await conn.execute(self._sql.hit[conn.dialect.name], params)).one()
         await self._prune(conn, now)
         return self._wait(count, started, now)
 
     async def reset(self, conn: AsyncConnection, subject: str) -> None:
-        await conn.execute(_RESET, {"key": self._key(subject)})
+        await conn.execute(self._sql.reset, {"key": self._key(subject)})
 
     def _key(self, subject: str) -> str:
         digest = hashlib.sha256(subject.encode()).hexdigest()
@@ -93,4 +103,6 @@ class AttemptLimiter:
         if now < self._next_prune:
             return
         self._next_prune = now + self.window_s
-        await conn.execute(_PRUNE, {"scope": f"{self.scope}:", "cutoff": now - self.window_s})
+        await conn.execute(
+            self._sql.prune, {"scope": f"{self.scope}:", "cutoff": now - self.window_s}
+        )

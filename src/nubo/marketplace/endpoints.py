@@ -16,7 +16,6 @@ from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.kit.platform import StoreDep
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import open_upload
 from nubo.marketplace import billing, datasets, files, idempotency, invoicing, repository
@@ -35,6 +34,7 @@ from nubo.marketplace.schemas import (
     TransactionOut,
 )
 from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus
+from nubo.platform import StoreDep
 
 datasets_router = APIRouter(prefix="/datasets", tags=["datasets"])
 transactions_router = APIRouter(prefix="/transactions", tags=["billing"])

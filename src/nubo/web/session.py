@@ -19,7 +19,7 @@ from nubo.identity import sessions
 from nubo.identity.auth import bearer, current_user
 from nubo.identity.principal import Principal
 from nubo.kit.errors import Forbidden, NuboError, Unauthorized
-from nubo.kit.platform import Platform
+from nubo.platform import Platform
 from nubo.settings import Settings
 
 PRE_SESSION_COOKIE = "nubo_presession"  # binds the CSRF token of the sign-in/up forms

@@ -1,18 +1,24 @@
-"""The long-lived parts of a running Nubo, built once from Settings and kept on app.state."""
+"""The long-lived parts of a running Nubo, built once from Settings and kept on app.state,
+and the request dependencies that hand them out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
+from sqlalchemy import Table
 
 from nubo.kit.jobs import JobQueue
-from nubo.kit.ratelimit import AttemptLimiter
+from nubo.kit.ratelimit import AttemptLimiter, WindowStatements
 from nubo.kit.security import PasswordHasher, TokenCodec
 from nubo.kit.storage import ObjectStore
+from nubo.models import RateLimitWindow
 from nubo.settings import Settings
+
+# The counting statements over the platform's window table, built once per process.
+RATE_WINDOWS = WindowStatements(cast(Table, RateLimitWindow.__table__))
 
 
 @dataclass
@@ -27,21 +33,28 @@ class Platform:
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
+        windows = RATE_WINDOWS
         return cls(
             settings=settings,
             hasher=PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_cost_kib),
             tokens=TokenCodec(settings.signing_key, settings.jwt_issuer, settings.jwt_audience),
             login_by_email=AttemptLimiter(
-                "login-email", settings.login_attempts_per_email, settings.login_window_s
+                windows, "login-email", settings.login_attempts_per_email, settings.login_window_s
             ),
             login_by_address=AttemptLimiter(
-                "login-address", settings.login_attempts_per_address, settings.login_window_s
+                windows,
+                "login-address",
+                settings.login_attempts_per_address,
+                settings.login_window_s,
             ),
             login_by_device=AttemptLimiter(
-                "login-device", settings.login_attempts_per_email, settings.login_window_s
+                windows, "login-device", settings.login_attempts_per_email, settings.login_window_s
             ),
             signup_by_address=AttemptLimiter(
-                "signup-address", settings.signup_attempts_per_address, settings.signup_window_s
+                windows,
+                "signup-address",
+                settings.signup_attempts_per_address,
+                settings.signup_window_s,
             ),
         )
 
