@@ -19,8 +19,11 @@ install: .venv/.synced
 run: install
 	.venv/bin/nubo serve
 
+# The suite runs on both cores (pytest-xdist); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
+
 test: install lint
-	$(UV) run pytest $(PYTEST_ARGS)
+	$(UV) run pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run ruff check src tests bench migrations

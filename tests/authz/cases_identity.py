@@ -16,6 +16,9 @@ def _new_email() -> str:
 @case("GET", "/api/health")
 @case("GET", "/api/ready")
 @case("GET", "/api/metrics")
+@case("GET", "/docs")
+@case("GET", "/docs/oauth2-redirect")
+@case("GET", "/redoc")
 @case("GET", "/api/users/profile")
 @case("GET", "/api/accounts")
 async def _no_input(world: World, session: AsyncSession) -> Call:

@@ -54,15 +54,15 @@ def failing_app(app):
     async def conflict():
         raise Conflict("it clashes", code="clash")
 
-    app.add_api_route("/boom", boom)
-    app.add_api_route("/conflict", conflict)
+    app.add_api_route("/api/test/boom", boom)
+    app.add_api_route("/api/test/conflict", conflict)
     return app
 
 
 async def test_an_unexpected_error_is_500_problem_without_internals(failing_app):
     transport = ASGITransport(app=failing_app, raise_app_exceptions=False)
     async with AsyncClient(transport=transport, base_url="http://t") as client:
-        response = await client.get("/boom")
+        response = await client.get("/api/test/boom")
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/problem+json"
     assert "hunter2" not in response.text and "Traceback" not in response.text
@@ -70,5 +70,5 @@ async def test_an_unexpected_error_is_500_problem_without_internals(failing_app)
 
 async def test_business_conflicts_are_409_with_their_code(failing_app):
     async with AsyncClient(transport=ASGITransport(app=failing_app), base_url="http://t") as c:
-        response = await c.get("/conflict")
+        response = await c.get("/api/test/conflict")
     assert response.status_code == 409 and response.json()["code"] == "clash"

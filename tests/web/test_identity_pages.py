@@ -109,7 +109,7 @@ async def test_a_deleted_user_is_signed_out_at_once(client, world, session):
     assert (await client.get("/")).status_code == 303
 
 
-async def test_password_change_keeps_this_session_and_ends_the_others(client, world, session):
+async def test_password_change_gives_this_browser_a_new_session_and_ends_the_others(client, world, session):
     other, _ = await browser_session(session, world.platform, world.admin_a)
     cookie, csrf = await browser_session(session, world.platform, world.admin_a)
     client.cookies.set("nubo_session", cookie)
@@ -117,7 +117,10 @@ async def test_password_change_keeps_this_session_and_ends_the_others(client, wo
         "csrf_token": csrf, "current_password": PASSWORD, "password": "another-long-one"})
     assert response.status_code == 303
     assert response.headers["location"] == "/profile?saved=password"
-    assert (await client.get("/profile")).status_code == 200
+    assert (await client.get("/profile")).status_code == 200  # the fresh session it was given
+    client.cookies.clear()
+    client.cookies.set("nubo_session", cookie)
+    assert (await client.get("/profile")).status_code == 303  # its old cookie ended with it
     client.cookies.set("nubo_session", other)
     assert (await client.get("/profile")).status_code == 303
 
