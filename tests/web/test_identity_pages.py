@@ -109,7 +109,9 @@ async def test_a_deleted_user_is_signed_out_at_once(client, world, session):
     assert (await client.get("/")).status_code == 303
 
 
-async def test_password_change_gives_this_browser_a_new_session_and_ends_the_others(client, world, session):
+async def test_password_change_gives_this_browser_a_new_session_and_ends_the_others(
+    client, world, session
+):
     other, _ = await browser_session(session, world.platform, world.admin_a)
     cookie, csrf = await browser_session(session, world.platform, world.admin_a)
     client.cookies.set("nubo_session", cookie)
