@@ -25,6 +25,22 @@ async def test_docs_pages_load_every_asset_from_the_server_itself(client, page):
     assert (await client.get("/openapi.json")).status_code == 200
 
 
+CDN_URL = re.compile(r"https?://cdn[.\w-]*\.")
+
+
+def test_no_vendored_file_loads_from_a_cdn():
+    loaded_from_cdn = {
+        p.relative_to(VENDOR).as_posix()
+        for p in VENDOR.rglob("*")
+        if p.suffix in {".js", ".css", ".html"} and CDN_URL.search(p.read_text())
+    }
+    assert not loaded_from_cdn, f"vendored files that load from a CDN: {loaded_from_cdn}"
+
+
+async def test_swagger_ui_asks_no_outside_validator(client):
+    assert '"validatorUrl": null' in (await client.get("/docs")).text
+
+
 async def test_the_swagger_oauth2_redirect_page_is_served(client):
     assert (await client.get("/docs/oauth2-redirect")).status_code == 200
 

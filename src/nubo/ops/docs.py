@@ -34,6 +34,8 @@ def install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{ASSETS}/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS}/swagger-ui/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS}/swagger-ui/favicon-32x32.png",
+            # Swagger UI would otherwise fetch a validity badge from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
     async def oauth2_redirect() -> HTMLResponse:
