@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
@@ -184,19 +185,35 @@ async def delete_flight(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+# What both event streams take and answer: resume after an event id, heartbeats, no caching.
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)]
+After = Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")]
+SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "event stream"}
+}
+
+
+def _sse(request: Request, stream: AsyncIterator[dict[str, Any]]) -> EventSourceResponse:
+    return EventSourceResponse(
+        stream,
+        ping=request.app.state.settings.events_heartbeat_s,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
 @router.get(
     "/{id}/events",
     summary="Server-Sent Events of the flight's status changes",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
+    responses=SSE_RESPONSES,
 )
 async def flight_events(
     flight_id: FlightId,
     request: Request,
     actor: BearerOrSession,
     session: Session,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
-    after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
+    last_event_id: LastEventId = None,
+    after: After = None,
 ) -> EventSourceResponse:
     """Server-Sent Events of the flight's status changes, until it is processed or failed."""
     flight = await service.get_flight(session, actor, flight_id)
@@ -204,7 +221,8 @@ async def flight_events(
     current = flight.processing_status
     await session.commit()  # the stream polls with its own short sessions
     settings = request.app.state.settings
-    return EventSourceResponse(
+    return _sse(
+        request,
         events.event_stream(
             request,
             request.app.state.sessionmaker,
@@ -213,8 +231,6 @@ async def flight_events(
             current,
             settings.events_poll_s,
         ),
-        ping=settings.events_heartbeat_s,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
@@ -293,14 +309,14 @@ events_router = APIRouter(prefix="/events", tags=["flights"])
     "",
     summary="Server-Sent Events of every flight of the account",
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "event stream"}},
+    responses=SSE_RESPONSES,
 )
 async def account_events(
     request: Request,
     actor: BearerOrSession,
     session: Session,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
-    after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
+    last_event_id: LastEventId = None,
+    after: After = None,
 ) -> EventSourceResponse:
     """One stream for a page showing many flights. Without `Last-Event-ID` or `after` it
     starts with the next event (the account's whole history is not replayed)."""
@@ -310,13 +326,16 @@ async def account_events(
         start = events.parse_last_event_id(last_event_id, after)
     await session.commit()  # the stream polls with its own short sessions
     settings = request.app.state.settings
-    return EventSourceResponse(
+    return _sse(
+        request,
         events.account_stream(
-            request, request.app.state.sessionmaker, actor, start, settings.events_poll_s,
+            request,
+            request.app.state.sessionmaker,
+            actor,
+            start,
+            settings.events_poll_s,
             settings.events_stream_max_s,
         ),
-        ping=settings.events_heartbeat_s,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
@@ -66,9 +66,7 @@ def require_bearer(platform: Platform) -> Callable[[Headers], None]:
 
 def needs_caller(dependant: Dependant) -> bool:
     """Whether a route (its dependency tree) authenticates its caller."""
-    return any(
-        d.call is current_user or needs_caller(d) for d in dependant.dependencies
-    )
+    return any(d.call is current_user or needs_caller(d) for d in dependant.dependencies)
 
 
 async def operator(user: Annotated[Principal, Depends(current_user)]) -> Principal:
@@ -99,3 +97,28 @@ def ensure_can_manage(actor: Actor, account_id: uuid.UUID, what: str = "account"
     ensure_same_account(actor, account_id, what)
     if actor.role is Role.member:
         raise Forbidden("account admins only", code="admin-required")
+
+
+def client_address(request: Request) -> str:
+    """Whom the login and signup counters count per address."""
+    return request.client.host if request.client else "unknown"
+
+
+# The cookie of OWASP's device scheme (docs/decisions/identity-device-cookies.md).
+DEVICE_COOKIE = "nubo_device"
+
+
+def remember_device(
+    request: Request, response: Response, platform: Platform, device: str, path: str
+) -> None:
+    """Leave the device cookie of a successful login: this browser may keep logging in while
+    the email is locked out for unknown clients."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        max_age=platform.settings.login_device_ttl_s,
+        path=path,
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )

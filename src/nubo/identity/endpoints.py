@@ -10,7 +10,14 @@ from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import ValidationError
 
 from nubo.identity import service, sessions
-from nubo.identity.auth import AdminOrOperator, CurrentUser, Operator
+from nubo.identity.auth import (
+    DEVICE_COOKIE,
+    AdminOrOperator,
+    CurrentUser,
+    Operator,
+    client_address,
+    remember_device,
+)
 from nubo.identity.schemas import (
     AccountCreate,
     AccountOut,
@@ -35,10 +42,6 @@ users_router = APIRouter(prefix="/users", tags=["users"])
 accounts_router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 EmailPath = Annotated[str, Path(min_length=3, max_length=320)]
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 async def _login_body(request: Request) -> LoginIn:
@@ -96,7 +99,7 @@ async def signup(
     Throttled per client address (429 with `Retry-After`); the password must not be one of the
     10,000 most common ones.
     """
-    await sessions.count_signup(db, platform, _address(request))
+    await sessions.count_signup(db, platform, client_address(request))
     account, user = await service.signup(session, platform, data)
     tokens = await sessions.issue_tokens(session, platform, user)
     return SignupOut(
@@ -120,19 +123,9 @@ async def _login(
     """
     data = await _login_body(request)
     tokens, device = await sessions.login(
-        session, db, platform, data, _address(request), request.cookies.get(sessions.DEVICE_COOKIE)
+        session, db, platform, data, client_address(request), request.cookies.get(DEVICE_COOKIE)
     )
-    # The device cookie of OWASP's scheme: this browser may log in while the email is
-    # locked out for unknown clients (docs/decisions/identity-device-cookies.md).
-    response.set_cookie(
-        sessions.DEVICE_COOKIE,
-        device,
-        max_age=platform.settings.login_device_ttl_s,
-        path="/api",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
+    remember_device(request, response, platform, device, path="/api")
     return tokens
 
 

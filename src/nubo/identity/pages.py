@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from nubo.identity import service, sessions
+from nubo.identity.auth import DEVICE_COOKIE, client_address, remember_device
 from nubo.identity.schemas import LoginIn, ProfileEdit, SignupIn
 from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.errors import NotFound
@@ -28,10 +29,6 @@ router = APIRouter()
 Text = Annotated[str, Form(max_length=4096)]
 Next = Annotated[str, Form(max_length=2048)]
 SAVED = {"name", "email", "password"}
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _signed_in(request: Request, refresh_token: str, target: str) -> RedirectResponse:
@@ -66,20 +63,11 @@ async def login(
             db,
             platform,
             data,
-            _address(request),
-            request.cookies.get(sessions.DEVICE_COOKIE),
+            client_address(request),
+            request.cookies.get(DEVICE_COOKIE),
         )
     response = _signed_in(request, tokens.refresh_token, next)
-    # OWASP's device cookie, as the API's login leaves it (identity-device-cookies.md).
-    response.set_cookie(
-        sessions.DEVICE_COOKIE,
-        device,
-        max_age=platform.settings.login_device_ttl_s,
-        path="/login",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
+    remember_device(request, response, platform, device, path="/login")
     return response
 
 
@@ -108,7 +96,7 @@ async def signup(
         data = SignupIn.model_validate(
             {"account_name": account_name, "name": name, "email": email, "password": password}
         )
-        await sessions.count_signup(db, platform, _address(request))
+        await sessions.count_signup(db, platform, client_address(request))
         _, user = await service.signup(session, platform, data)
         tokens = await sessions.issue_tokens(session, platform, user)
     return _signed_in(request, tokens.refresh_token, "/")

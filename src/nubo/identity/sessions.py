@@ -19,9 +19,6 @@ from nubo.kit.types import utcnow
 from nubo.models import RefreshToken
 from nubo.platform import Platform
 
-# The cookie of OWASP's device scheme (docs/decisions/identity-device-cookies.md).
-DEVICE_COOKIE = "nubo_device"
-
 
 class RefreshReuse(Unauthorized):
     code = "refresh-token-reused"
