@@ -16,6 +16,7 @@ from nubo.identity.endpoints import routers as identity_routers
 from nubo.kit.db import create_engine, create_sessionmaker, engine_reader, engine_writer
 from nubo.kit.edge import RefuseNulMiddleware, guard_bodies
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
+from nubo.kit.routing import include_built
 from nubo.marketplace.endpoints import routers as marketplace_routers
 from nubo.ops.apidoc import install_openapi
 from nubo.ops.docs import install_docs
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.readiness_checks = {"database": database_ready}
     install(app, settings)
     install_error_handlers(app)
-    app.include_router(api_router())
+    include_built(app, api_router)
     check_caller = require_bearer(app.state.platform)
     guard_bodies(
         app.routes,

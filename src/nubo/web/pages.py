@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from nubo.kit.routing import include_built
 from nubo.web import i18n
 from nubo.web.errors import install_html_errors
 from nubo.web.headers import PanelHeadersMiddleware
@@ -55,7 +56,7 @@ async def switch_language(
 
 def install_panel(app: FastAPI) -> None:
     """The panel beside the API: its routes, static files, HTML errors and headers."""
-    app.include_router(panel_router())
+    include_built(app, panel_router)
     app.mount("/static", static_files(), name="static")
     install_html_errors(app)
     app.add_middleware(PanelHeadersMiddleware)
