@@ -97,4 +97,4 @@ def test_the_image_is_one_locked_non_root_image_for_every_command() -> None:
 def test_the_build_context_is_an_allowlist() -> None:
     # Nothing local (.env, .venv, var/) can slip into an image.
     lines = (ROOT / ".dockerignore").read_text().splitlines()
-    assert [line for line in lines if line and not line.startswith("#")][0] == "*"
+    assert next(line for line in lines if line and not line.startswith("#")) == "*"
