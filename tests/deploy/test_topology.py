@@ -184,6 +184,17 @@ async def _fly(client: Client, aircraft: int, files: list[bytes], accepted: list
         done.append(1)
 
 
+async def _until_mid_job(log: Path, timeout_s: float = 20) -> None:
+    """Until the worker has started a job it has not ended (or the time is up)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        text = await asyncio.to_thread(log.read_text)
+        if text.rfind("Starting job") > text.rfind("ended with status"):
+            return
+        await asyncio.sleep(0.02)
+
+
 async def _chaos(top: Topology, cluster: Cluster, done: list[int]) -> list[str]:
     total = AIRCRAFT * FLIGHTS_EACH
     plan = [(total // 4, "worker"), (total * 2 // 5, "api"), (total * 3 // 5, "postgres")]
@@ -192,6 +203,7 @@ async def _chaos(top: Topology, cluster: Cluster, done: list[int]) -> list[str]:
         while len(done) < at:  # noqa: ASYNC110  (progress is a count, not an event)
             await asyncio.sleep(0.1)
         if what == "worker":
+            await _until_mid_job(top.logs / "worker0.log")
             top.workers[0].send_signal(signal.SIGKILL)
         elif what == "api":
             top.apis[1].send_signal(signal.SIGKILL)
@@ -238,6 +250,7 @@ async def test_the_production_topology_processes_every_accepted_upload_once_thro
         )
         happened = await chaos
         assert len(happened) == 3, happened
+        print(f"topology: {', '.join(happened)}; {client.failed_attempts} requests sent again")
         assert top.workers[0].poll() is not None and top.apis[1].poll() is not None
         trends = {a: (await client.call("GET", f"/api/aircraft/PR-T{a:02d}",
                                         params={"limit": 200})).json() for a in files}
