@@ -27,8 +27,8 @@ COPY src ./src
 RUN /opt/uv/bin/uv sync --locked --no-dev
 
 FROM ${BASE_IMAGE}
-RUN groupadd --system --gid 10001 nubo \
-    && useradd --system --uid 10001 --gid nubo --home-dir /var/lib/nubo --create-home \
+RUN groupadd --gid 10001 nubo \
+    && useradd --uid 10001 --gid nubo --home-dir /var/lib/nubo --create-home \
         --shell /usr/sbin/nologin nubo
 COPY --from=build /app /app
 ENV PATH=/app/.venv/bin:$PATH \
