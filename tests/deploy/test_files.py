@@ -12,7 +12,7 @@ import yaml
 
 from nubo.settings import Settings
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 INTERPOLATION = re.compile(r"\$\{([A-Z_]+)(?::?[-?][^}]*)?\}")
 SECRET_WORDS = ("PASSWORD", "SECRET", "ACCESS_KEY")

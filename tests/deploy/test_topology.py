@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 AIRCRAFT = 10
 FLIGHTS_EACH = 10
 LEASE_S = 6
-DEADLINE_S = 420.0
+DEADLINE_S = 600.0
 START = datetime(2026, 1, 1, 6, tzinfo=UTC)
 
 
