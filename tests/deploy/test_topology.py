@@ -11,6 +11,7 @@ import asyncio
 import math
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -119,6 +120,7 @@ def topology(s3_server: S3Server) -> Iterator[tuple[Topology, Cluster]]:
         cluster.stop()
         for name in sorted(os.listdir(logs)) if os.environ.get("NUBO_KEEP_LOGS") else ():
             print(f"--- {name}\n" + (logs / name).read_text()[-3000:])
+        shutil.rmtree(logs, ignore_errors=True)
 
 
 class Client:
