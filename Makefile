@@ -4,7 +4,7 @@ PY ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_LINK_MODE ?= copy
 
-.PHONY: run test lint typecheck bench install clean messages screenshots
+.PHONY: run test lint typecheck bench install clean messages screenshots image-test test-slow
 
 $(UV):
 	$(PY) -m venv .tools
@@ -23,7 +23,11 @@ run: install
 PYTEST_WORKERS ?= 2
 
 test: install lint
-	$(UV) run pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(UV) run pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+
+# The long end-to-end runs (the production topology with its failures), CI's second step.
+test-slow: install
+	$(UV) run pytest -n 0 -m slow $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run ruff check src tests bench migrations
@@ -40,6 +44,12 @@ messages: install
 # The README's pictures, taken by the upload journey in Chromium.
 screenshots: install
 	NUBO_SCREENSHOTS=docs/screenshots $(UV) run pytest tests/web/test_journeys.py -q -k upload
+
+# Build the container image from a bootstrapped Debian base and run its commands (needs root,
+# buildah and debootstrap, installed when missing; see docs/deploy.md). CI runs it; `make test`
+# does not.
+image-test: install
+	UV=$(UV) bash .ci/image-test
 
 bench: install
 	$(UV) run python -m bench $(BENCH_ARGS)
