@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import delete, select
+from sqlalchemy import update as sa_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import service as identity
@@ -138,3 +139,20 @@ async def redeliver(
     await session.flush()
     after_commit(session, lambda: outbox.wake([delivery.id]))
     return delivery
+
+
+async def disable_account_endpoints(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """Account deleted: nothing more is sent for it (its pending deliveries stay unsent)."""
+    await session.execute(
+        sa_update(WebhookEndpoint)
+        .where(WebhookEndpoint.account_id == account_id, WebhookEndpoint.enabled.is_(True))
+        .values(enabled=False, disabled_at=utcnow(), updated_at=utcnow())
+    )
+
+
+def _register() -> None:
+    if disable_account_endpoints not in identity.ACCOUNT_DELETED_HOOKS:
+        identity.ACCOUNT_DELETED_HOOKS.append(disable_account_endpoints)
+
+
+_register()
