@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from nubo.fleet import trend
 from nubo.flights.analysis import Outcome
 from nubo.flights.tasks import _apply
+from nubo.marketplace.closing import close_month
 from nubo.models import Flight, ProcessingStatus, WebhookMessage
 from tests.fixtures.fleet import flight_result, processed_flight
 from tests.fixtures.webhooks import make_endpoint
@@ -78,6 +80,29 @@ async def test_an_issued_then_paid_invoice_is_told_twice(client, world, session)
     messages = await _messages(session)
     assert [m["type"] for m in messages] == ["invoice.created", "invoice.paid"]
     assert messages[0]["data"] == invoice and messages[1]["data"] == paid.json()
+
+
+async def test_the_months_close_tells_each_invoice_with_its_number(world, session, sessionmaker):
+    await make_endpoint(session, world.account_a, event_types=["invoice.created"])
+    dataset = await make_dataset(session, world.platform_account, price_minor=1000)
+    await make_subscription(session, world.account_a, dataset,
+                            started_at=datetime(2026, 5, 3, tzinfo=UTC))
+    await session.commit()
+    result = await close_month(sessionmaker, "2026-05", concurrency=1)
+    assert result.created == 1
+    [message] = await _messages(session)
+    assert message["data"]["number"] == "INV-202605-000001"
+    assert message["data"]["account_id"] == str(world.account_a.id)
+
+
+async def test_a_deleted_accounts_endpoints_are_disabled(client, world, session):
+    endpoint = await make_endpoint(session, world.account_a)
+    await session.commit()
+    response = await client.delete(f"/api/accounts/{world.account_a.id}",
+                                   headers=world.headers("operator"))
+    assert response.status_code == 204
+    await session.refresh(endpoint)
+    assert not endpoint.enabled
 
 
 async def test_other_accounts_hear_nothing(client, world, session):

@@ -29,7 +29,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.trend import TrendState
@@ -284,8 +286,27 @@ async def _apply(session: AsyncSession, flight: Flight, outcome: Outcome, run: i
 
 async def _tell(session: AsyncSession, flight: Flight, event_type: str) -> None:
     """The account's webhooks hear of the result in the unit that records it."""
-    data = FlightOut.of(flight).model_dump(mode="json")
-    await outbox.emit(session, flight.account_id, event_type, data)
+    await outbox.emit(session, flight.account_id, event_type, _flight_data(flight))
+
+
+def _flight_data(flight: Flight) -> dict[str, Any]:
+    """The flight as the API shows it; a record the API could not show (incomplete file
+    fields) still reports its result rather than losing it."""
+    try:
+        return FlightOut.of(flight).model_dump(mode="json")
+    except ValidationError:
+        log.warning("flight %s: event sent without its full record", flight.id, exc_info=True)
+        return {
+            "id": str(flight.id),
+            "account_id": str(flight.account_id),
+            "registration": flight.registration,
+            "processing_status": flight.processing_status.value,
+            "bleed_status": flight.bleed_status.value if flight.bleed_status else None,
+            "integrity_score": flight.integrity_score,
+            "findings": flight.findings,
+            "error": {"code": flight.error_code, "message": flight.error_message}
+            if flight.error_code else None,
+        }
 
 
 @jobs.periodic(SWEEP, every_s=None)
