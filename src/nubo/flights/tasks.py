@@ -286,7 +286,7 @@ async def _apply(session: AsyncSession, flight: Flight, outcome: Outcome, run: i
 
 async def _tell(session: AsyncSession, flight: Flight, event_type: str) -> None:
     """The account's webhooks hear of the result in the unit that records it."""
-    await outbox.emit(session, flight.account_id, event_type, _flight_data(flight))
+    await outbox.emit(session, flight.account_id, event_type, lambda: _flight_data(flight))
 
 
 def _flight_data(flight: Flight) -> dict[str, Any]:

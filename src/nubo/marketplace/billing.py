@@ -156,8 +156,10 @@ async def cancel(
     subscription.canceled_at = now
     subscription.updated_at = now
     await session.flush()
-    data = SubscriptionOut.of(subscription, now).model_dump(mode="json")
-    await outbox.emit(session, subscription.account_id, outbox.SUBSCRIPTION_CANCELED, data)
+    await outbox.emit(
+        session, subscription.account_id, outbox.SUBSCRIPTION_CANCELED,
+        lambda: SubscriptionOut.of(subscription, now).model_dump(mode="json"),
+    )
     return subscription
 
 

@@ -4,9 +4,11 @@ from explicit lines; numbered from a gapless per-month sequence in the same tran
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -300,13 +302,16 @@ async def _told(
     return issued
 
 
+def _shown(invoice: Invoice, lines: list[InvoiceLine]) -> Callable[[], dict[str, Any]]:
+    return lambda: InvoiceOut.of(invoice, lines).model_dump(mode="json")
+
+
 async def tell(
     session: AsyncSession, event_type: str, invoices: list[tuple[Invoice, list[InvoiceLine]]]
 ) -> None:
     """The accounts' webhooks hear of these invoices (the resource as the API shows it)."""
     await outbox.emit_all(session, [
-        outbox.Event(inv.account_id, event_type, InvoiceOut.of(inv, lines).model_dump(mode="json"))
-        for inv, lines in invoices
+        outbox.Event(inv.account_id, event_type, _shown(inv, lines)) for inv, lines in invoices
     ])
 
 

@@ -10,6 +10,7 @@ periodic sweep (`webhooks.sweep`) finds them pending and due.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,11 +40,18 @@ EVENT_TYPES = (
 DELIVER = "webhooks.deliver"
 
 
+Data = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     account_id: uuid.UUID
     type: str
-    data: dict[str, Any]
+    # A function is called only if an endpoint listens (most accounts have none).
+    data: Data
+
+    def body(self) -> dict[str, Any]:
+        return self.data() if callable(self.data) else self.data
 
 
 class _Wake:
@@ -58,7 +66,7 @@ def use_queue(queue: JobQueue | None) -> None:
 
 
 async def emit(session: AsyncSession, account_id: uuid.UUID, event_type: str,
-               data: dict[str, Any]) -> None:
+               data: Data) -> None:
     await emit_all(session, [Event(account_id, event_type, data)])
 
 
@@ -92,7 +100,7 @@ async def emit_all(session: AsyncSession, events: list[Event]) -> None:
 
 
 def _message(event: Event, now: datetime) -> WebhookMessage:
-    payload = {"type": event.type, "timestamp": now.isoformat(), "data": event.data}
+    payload = {"type": event.type, "timestamp": now.isoformat(), "data": event.body()}
     return WebhookMessage(id=uuid.uuid4(), account_id=event.account_id, event_type=event.type,
                           payload=payload, created_at=now)
 
