@@ -27,6 +27,7 @@ from nubo.platform import Platform
 from nubo.runtime import AppState, install, running
 from nubo.settings import Settings
 from nubo.web.pages import install_panel
+from nubo.webhooks.endpoints import router as webhooks_router
 
 
 def api_router() -> APIRouter:
@@ -39,6 +40,7 @@ def api_router() -> APIRouter:
     for router in flights_routers:
         api.include_router(router)
     api.include_router(fleet_router)
+    api.include_router(webhooks_router)
     return api
 
 

@@ -20,6 +20,7 @@ from nubo.ops.endpoints import ReadinessCheck
 from nubo.ops.metrics import Metrics
 from nubo.platform import Platform
 from nubo.settings import Settings
+from nubo.webhooks import outbox
 
 log = logging.getLogger("nubo.runtime")
 
@@ -162,6 +163,7 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
     ctx = job_context(app, queue)
     inprocess = isinstance(queue, jobs.InProcessQueue)
     await queue.start(ctx, worker=inprocess)
+    outbox.use_queue(queue)
     try:
         if inprocess:
             # The memory queue starts empty: everything still `queued` is owed a job.
@@ -173,4 +175,5 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        outbox.use_queue(None)
         await queue.stop()

@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     # Last-Event-ID, so nothing is lost and no connection lives forever.
     events_stream_max_s: float = Field(default=600.0, gt=0)
     presigned_upload_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # In production, webhook URLs resolving to private, loopback or link-local addresses are
+    # refused unless this is true (a receiver inside the same network).
+    webhooks_allow_private: bool = False
+    webhooks_connect_timeout_s: float = Field(default=5.0, gt=0, le=60)
+    webhooks_read_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    # The receiver's answer is read up to this many bytes, then the connection is dropped.
+    webhooks_max_response_bytes: int = Field(default=64 * 1024, ge=1024)
+    # An endpoint whose every attempt failed for this long is disabled (its admins are told).
+    webhooks_disable_after_s: int = Field(default=5 * 24 * 3600, ge=3600)
 
     @field_validator("data_dir", mode="before")
     @classmethod

@@ -2,4 +2,5 @@
 
 import nubo.flights.orphans
 import nubo.flights.tasks
-import nubo.marketplace.tasks  # noqa: F401
+import nubo.marketplace.tasks
+import nubo.webhooks.tasks  # noqa: F401

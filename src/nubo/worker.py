@@ -10,6 +10,7 @@ from nubo.kit import jobs
 from nubo.kit.db import create_engine, create_sessionmaker
 from nubo.runtime import build_queue, build_store
 from nubo.settings import Settings
+from nubo.webhooks import outbox
 
 log = logging.getLogger("nubo.worker")
 
@@ -35,6 +36,7 @@ async def worker_main(settings: Settings, *, concurrency: int | None = None) -> 
         loop.add_signal_handler(sig, stop.set)
     try:
         await queue.start(ctx, worker=True)
+        outbox.use_queue(queue)  # deliveries of events a job records go out at its commit
         log.info("worker started (%s, concurrency %d)", queue.mode, settings.jobs_concurrency)
         waiter = asyncio.create_task(stop.wait())
         runner = (
@@ -48,6 +50,7 @@ async def worker_main(settings: Settings, *, concurrency: int | None = None) -> 
             raise runner.exception()  # type: ignore[misc]
         runner.cancel()
     finally:
+        outbox.use_queue(None)
         await queue.stop()
         await engine.dispose()
         log.info("worker stopped")

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.model import Artefact, load_artefact
@@ -22,6 +23,8 @@ from nubo.fleet import repository
 from nubo.flights.analysis import FlightResult
 from nubo.kit.types import utcnow
 from nubo.models import Aircraft, EngineReset, Flight, TrendPoint
+from nubo.webhooks import outbox
+from nubo.webhooks.outbox import AIRCRAFT_STATUS_CHANGED
 
 _ARTEFACT: Artefact | None = None
 
@@ -105,6 +108,7 @@ async def refresh(session: AsyncSession, aircraft: Aircraft) -> Aircraft:
     resets = await repository.engine_resets(session, aircraft.id)
     aircraft.trend_state = fold(points, resets)
     aircraft.flights_processed = len(points)
+    before = aircraft.latest_status
     if points:
         latest = points[-1]
         aircraft.latest_flight_id = latest.flight_id
@@ -113,4 +117,29 @@ async def refresh(session: AsyncSession, aircraft: Aircraft) -> Aircraft:
         aircraft.latest_score = latest.integrity_score
     aircraft.updated_at = utcnow()
     await session.flush()
+    if aircraft.latest_status != before and aircraft.latest_status is not None:
+        await _tell_status_change(session, aircraft, before)
     return aircraft
+
+
+async def _tell_status_change(
+    session: AsyncSession, aircraft: Aircraft, before: str | None
+) -> None:
+    """`aircraft.status_changed` to the account's webhooks, with the deciding flight's
+    findings, in the unit that changed the status."""
+    findings = None
+    if aircraft.latest_flight_id is not None:
+        stmt = select(Flight.findings).where(Flight.id == aircraft.latest_flight_id)
+        findings = (await session.execute(stmt)).scalar_one_or_none()
+    data = {
+        "aircraft_id": str(aircraft.id),
+        "registration": aircraft.registration,
+        "aircraft_type": aircraft.aircraft_type,
+        "previous_status": before,
+        "status": aircraft.latest_status,
+        "score": aircraft.latest_score,
+        "flight_id": str(aircraft.latest_flight_id) if aircraft.latest_flight_id else None,
+        "flown_at": aircraft.latest_flight_at.isoformat() if aircraft.latest_flight_at else None,
+        "findings": findings or [],
+    }
+    await outbox.emit(session, aircraft.account_id, AIRCRAFT_STATUS_CHANGED, data)

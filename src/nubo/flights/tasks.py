@@ -31,6 +31,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from nubo.bleed.trend import TrendState
 from nubo.fleet import features
 from nubo.fleet import trend as fleet_trend
@@ -38,12 +41,15 @@ from nubo.flights import grants, repository
 from nubo.flights import series as flight_series
 from nubo.flights.analysis import Outcome, analyze_file
 from nubo.flights.repository import Claim
+from nubo.flights.schemas import FlightOut
 from nubo.flights.service import add_event
 from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
 from nubo.kit.storage import ObjectNotFound, StorageError
 from nubo.kit.types import utcnow
 from nubo.models import BleedStatus, Flight, ProcessingStatus
+from nubo.webhooks import outbox
+from nubo.webhooks.outbox import FLIGHT_FAILED, FLIGHT_PROCESSED
 
 log = logging.getLogger("nubo.flights.tasks")
 
@@ -99,7 +105,8 @@ async def _start(ctx: JobContext, held: Claim) -> Work | None:
         if flight.processing_attempts > ctx.settings.jobs_max_attempts:
             # Every earlier attempt died mid-way (a worker killed, a file that takes the
             # process down): stop retrying and say so, and the queue keeps flowing.
-            _apply(session, flight, _gave_up(flight, flight.processing_attempts - 1), held.run)
+            gave_up = _gave_up(flight, flight.processing_attempts - 1)
+            await _apply(session, flight, gave_up, held.run)
             return None
         add_event(
             session,
@@ -167,7 +174,7 @@ async def _finish(ctx: JobContext, held: Claim, outcome: Outcome) -> None:
             log.info("flight %s run %s: claim lost, result dropped", held.flight_id, held.run)
             return
         flight = await repository.flight_by_id(session, held.flight_id)
-        _apply(session, flight, outcome, held.run)
+        await _apply(session, flight, outcome, held.run)
         if outcome.result is not None:
             await fleet_trend.record(session, flight, outcome.result)
 
@@ -182,7 +189,7 @@ async def _retry_later(ctx: JobContext, held: Claim, exc: StorageError) -> None:
         flight = await repository.flight_by_id(session, held.flight_id)
         flight.error_code, flight.error_message = exc.code, f"object storage failed: {exc}"
         if flight.processing_attempts >= ctx.settings.jobs_max_attempts:
-            _apply(session, flight, _gave_up(flight, flight.processing_attempts), held.run)
+            await _apply(session, flight, _gave_up(flight, flight.processing_attempts), held.run)
             return
         now = utcnow()
         flight.processing_status = ProcessingStatus.queued
@@ -234,7 +241,7 @@ async def _analyze(
             )
 
 
-def _apply(session: Any, flight: Flight, outcome: Outcome, run: int) -> None:
+async def _apply(session: AsyncSession, flight: Flight, outcome: Outcome, run: int) -> None:
     now = utcnow()
     flight.job_token = None
     flight.lease_until = None
@@ -251,6 +258,7 @@ def _apply(session: Any, flight: Flight, outcome: Outcome, run: int) -> None:
             flight.error_message,
             {"run": run, "code": outcome.error_code},
         )
+        await _tell(session, flight, FLIGHT_FAILED)
         return
     result = outcome.result
     assert result is not None, "an outcome has a result or an error"
@@ -273,6 +281,32 @@ def _apply(session: Any, flight: Flight, outcome: Outcome, run: int) -> None:
         "warnings": result.warnings,
     }
     add_event(session, flight, ProcessingStatus.processed, "processing finished", summary)
+    await _tell(session, flight, FLIGHT_PROCESSED)
+
+
+async def _tell(session: AsyncSession, flight: Flight, event_type: str) -> None:
+    """The account's webhooks hear of the result in the unit that records it."""
+    await outbox.emit(session, flight.account_id, event_type, lambda: _flight_data(flight))
+
+
+def _flight_data(flight: Flight) -> dict[str, Any]:
+    """The flight as the API shows it; a record the API could not show (incomplete file
+    fields) still reports its result rather than losing it."""
+    try:
+        return FlightOut.of(flight).model_dump(mode="json")
+    except ValidationError:
+        log.warning("flight %s: event sent without its full record", flight.id, exc_info=True)
+        return {
+            "id": str(flight.id),
+            "account_id": str(flight.account_id),
+            "registration": flight.registration,
+            "processing_status": flight.processing_status.value,
+            "bleed_status": flight.bleed_status.value if flight.bleed_status else None,
+            "integrity_score": flight.integrity_score,
+            "findings": flight.findings,
+            "error": {"code": flight.error_code, "message": flight.error_message}
+            if flight.error_code else None,
+        }
 
 
 @jobs.periodic(SWEEP, every_s=None)

@@ -17,6 +17,7 @@ from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.types import utcnow
 from nubo.marketplace import datasets, repository
 from nubo.marketplace.months import add_months, bounds, period_end_after
+from nubo.marketplace.schemas import SubscriptionOut
 from nubo.models import (
     Dataset,
     Role,
@@ -25,6 +26,7 @@ from nubo.models import (
     Transaction,
     TransactionType,
 )
+from nubo.webhooks import outbox
 
 
 async def _buyer(
@@ -154,6 +156,10 @@ async def cancel(
     subscription.canceled_at = now
     subscription.updated_at = now
     await session.flush()
+    await outbox.emit(
+        session, subscription.account_id, outbox.SUBSCRIPTION_CANCELED,
+        lambda: SubscriptionOut.of(subscription, now).model_dump(mode="json"),
+    )
     return subscription
 
 

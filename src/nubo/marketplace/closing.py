@@ -29,6 +29,7 @@ from nubo.models import (
     Transaction,
     TransactionType,
 )
+from nubo.webhooks import outbox
 
 
 @dataclass
@@ -118,6 +119,7 @@ async def _bulk_batch(
             session.add(invoice)
             session.add_all(lines)
         await session.flush()
+        await invoicing.tell(session, outbox.INVOICE_CREATED, built)
     return [invoice for invoice, _ in built], skipped, failed
 
 
@@ -130,16 +132,18 @@ async def _careful_batch(
     """The slow path, after the fast one met a concurrent writer: one savepoint per
     account (a failing account is skipped, not the batch), numbers at the end."""
     created: list[Invoice] = []
+    issued: list[tuple[Invoice, list[InvoiceLine]]] = []
     skipped = 0
     failed: dict[str, str] = {}
     async with sessionmaker() as session, session.begin():
         for account_id in account_ids:
             try:
                 async with session.begin_nested():
-                    invoice, _ = await invoicing.build_for_account(
+                    invoice, lines = await invoicing.build_for_account(
                         session, account_id, month, prorate=prorate, number_pending=True
                     )
                 created.append(invoice)
+                issued.append((invoice, lines))
             except (invoicing.InvoiceExists, invoicing.EmptyMonth):
                 skipped += 1  # invoiced meanwhile, or nothing left to bill
             except NuboError as exc:
@@ -150,6 +154,9 @@ async def _careful_batch(
                 update(Invoice),
                 [{"id": inv.id, "number": n} for inv, n in zip(created, numbers, strict=True)],
             )
+            for inv, n in zip(created, numbers, strict=True):
+                inv.number = n
+            await invoicing.tell(session, outbox.INVOICE_CREATED, issued)
     return created, skipped, failed
 
 

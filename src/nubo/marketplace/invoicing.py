@@ -4,9 +4,11 @@ from explicit lines; numbered from a gapless per-month sequence in the same tran
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,13 +22,14 @@ from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.types import utcnow
 from nubo.marketplace import money, repository
 from nubo.marketplace.months import active_days, bounds, days_in
-from nubo.marketplace.schemas import InvoiceCreate, InvoiceLineIn
+from nubo.marketplace.schemas import InvoiceCreate, InvoiceLineIn, InvoiceOut
 from nubo.models import (
     Invoice,
     InvoiceCounter,
     InvoiceLine,
     InvoiceStatus,
 )
+from nubo.webhooks import outbox
 
 
 @dataclass
@@ -278,7 +281,10 @@ async def create(
             raise Unprocessable(
                 "currency is only given with explicit lines", code="currency-without-lines"
             )
-        return await build_for_account(session, account.id, data.month, prorate=data.prorate)
+        return await _told(
+            session,
+            await build_for_account(session, account.id, data.month, prorate=data.prorate),
+        )
     if data.prorate:
         raise Unprocessable(
             "prorate applies to built invoices, not to explicit lines", code="prorate-with-lines"
@@ -286,7 +292,27 @@ async def create(
     drafts = manual_drafts(data.lines, data.currency or money.DEFAULT_CURRENCY)
     if await _exists(session, account.id, data.month):
         raise InvoiceExists(f"the account already has an invoice for {data.month}")
-    return await issue(session, account.id, data.month, drafts, manual=True)
+    return await _told(session, await issue(session, account.id, data.month, drafts, manual=True))
+
+
+async def _told(
+    session: AsyncSession, issued: tuple[Invoice, list[InvoiceLine]]
+) -> tuple[Invoice, list[InvoiceLine]]:
+    await tell(session, outbox.INVOICE_CREATED, [issued])
+    return issued
+
+
+def _shown(invoice: Invoice, lines: list[InvoiceLine]) -> Callable[[], dict[str, Any]]:
+    return lambda: InvoiceOut.of(invoice, lines).model_dump(mode="json")
+
+
+async def tell(
+    session: AsyncSession, event_type: str, invoices: list[tuple[Invoice, list[InvoiceLine]]]
+) -> None:
+    """The accounts' webhooks hear of these invoices (the resource as the API shows it)."""
+    await outbox.emit_all(session, [
+        outbox.Event(inv.account_id, event_type, _shown(inv, lines)) for inv, lines in invoices
+    ])
 
 
 async def get(
@@ -322,6 +348,8 @@ async def settle(
         )
     await session.flush()
     lines = await repository.lines_of(session, [invoice.id])
+    if target is InvoiceStatus.paid:
+        await tell(session, outbox.INVOICE_PAID, [(invoice, lines[invoice.id])])
     return invoice, lines[invoice.id]
 
 

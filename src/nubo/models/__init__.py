@@ -13,6 +13,12 @@ from nubo.models.refresh_token import RefreshToken
 from nubo.models.subscription import Subscription, SubscriptionStatus
 from nubo.models.transaction import Transaction, TransactionType
 from nubo.models.user import Role, User
+from nubo.models.webhook import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 
 __all__ = [
     "Account",
@@ -21,6 +27,7 @@ __all__ = [
     "Base",
     "BleedStatus",
     "Dataset",
+    "DeliveryStatus",
     "EngineReset",
     "Flight",
     "FlightEvent",
@@ -39,4 +46,7 @@ __all__ = [
     "TransactionType",
     "TrendPoint",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]

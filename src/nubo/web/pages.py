@@ -22,7 +22,9 @@ def panel_router() -> APIRouter:
     from nubo.fleet.pages import router as fleet_pages
     from nubo.flights.pages import router as flights_pages
     from nubo.identity.pages import router as identity_pages
+    from nubo.webhooks.pages import install_notices
 
+    install_notices()
     panel = APIRouter(
         include_in_schema=False,
         default_response_class=HTMLResponse,

@@ -3,6 +3,8 @@ every page uses."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from nubo.identity.principal import Principal
 from nubo.web import i18n
 from nubo.web.session import CSRF_FIELD, anonymous_csrf, optional_user, remember_pre_session
 from nubo.web.static import static_url
@@ -48,14 +51,34 @@ def environment(language: str) -> Environment:
     return env
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A line shown above every page to a signed-in user: `message` is marked with `N_`
+    (translated when shown), `values` fill its `%(name)s` placeholders."""
+
+    message: str
+    values: dict[str, str]
+
+
+NoticeSource = Callable[[Request, Principal], Awaitable[list[Notice]]]
+# Domains add what their users must be told on every page (e.g. a disabled webhook).
+NOTICES: list[NoticeSource] = []
+
+
+async def notices_for(request: Request, user: Principal) -> list[Notice]:
+    return [notice for source in NOTICES for notice in await source(request, user)]
+
+
 async def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
-    """Render `template` in the request's language, with the caller and a CSRF token."""
+    """Render `template` in the request's language, with the caller, a CSRF token and the
+    caller's notices."""
     user = await optional_user(request)
     values: dict[str, Any] = {
         "request": request,
         "user": user.principal if user else None,
+        "notices": await notices_for(request, user.principal) if user else [],
         "csrf": user.csrf if user else anonymous_csrf(request),
         "path": request.url.path,
         "error": None,
