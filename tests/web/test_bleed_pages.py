@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 from datetime import UTC, datetime, timedelta
 
 from tests.fixtures.fleet import flight_result, processed_flight
@@ -83,6 +85,30 @@ async def test_flight_page_shows_status_scores_and_findings_in_words(client, ses
     assert "Tempo acima de 60 psi (s)" in response.text
     assert "Cruzeiro" in response.text and "0:10:00" in response.text
     assert "Motor 2: 96,0" in response.text
+
+
+async def test_flight_page_says_where_each_finding_was_seen_and_marks_it(client, session, world):
+    flight = await processed_flight(session, world.account_a, "PR-AAA")
+    flight.bleed_status = "alert"
+    flight.findings = [
+        {"engine": 1, "code": "overpressure", "severity": "alert", "message": "m",
+         "evidence": {"over_s": 599.0}, "start_s": 556.0, "end_s": 1187.0, "seconds": 599,
+         "phase": "climb"},
+        # stored before findings were placed: no span, no mark
+        {"engine": 2, "code": "leak", "severity": "watch", "message": "m",
+         "evidence": {"leak_s": 3.0}},
+    ]
+    await session.commit()
+    await _signed_in(client, session, world)
+    page = (await client.get(f"/flights/{flight.id}")).text
+    assert "Visto de 0:09:16 a 0:19:47 do voo (599 s), sobretudo em subida." in page
+    assert page.count("Visto de") == 1
+    marks = page.split("data-findings='")[1].split("'")[0]
+    assert json.loads(html.unescape(marks)) == [
+        {"n": 1, "start_s": 556.0, "end_s": 1187.0, "severity": "alert"}]
+    client.cookies.set("nubo_lang", "en")
+    english = (await client.get(f"/flights/{flight.id}")).text
+    assert "Seen from 0:09:16 to 0:19:47 into the flight (599 s), mostly in climb." in english
 
 
 async def test_another_accounts_flight_is_the_404_page(client, session, world):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -63,7 +63,15 @@ async def flight_page(
     session: Session,
 ) -> Response:
     flight = FlightOut.of(await service.get_flight(session, user.principal, flight_id))
-    return await render(request, "flights/detail.html", {"flight": flight, "words": words})
+    return await render(request, "flights/detail.html", {
+        "flight": flight, "words": words, "marks": _marks(flight.findings or []),
+    })
+
+
+def _marks(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the plots mark: each placed finding's span, numbered as the page lists them."""
+    return [{"n": n, "start_s": f["start_s"], "end_s": f["end_s"], "severity": f["severity"]}
+            for n, f in enumerate(findings, 1) if f.get("start_s") is not None]
 
 
 @router.get("/upload")

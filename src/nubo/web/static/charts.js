@@ -49,7 +49,7 @@
 })();
 
 // The flight page: bleed pressure, precooler temperature and N2 of both engines, and
-// altitude, over time, with the phases shaded; cursors and zoom synced across the charts.
+// altitude, over time, with the phases shaded and the findings marked; cursors and zoom synced across the charts.
 (function () {
   "use strict";
   var colors = ["#0a58ca", "#cf222e"];
@@ -70,9 +70,34 @@
     } } };
   }
 
+  // Each placed finding as a band over the seconds it was seen, with its number on top (the
+  // page's list of findings gives the same spans in words).
+  function findingsPlugin(marks) {
+    var fill = { alert: "rgba(207,34,46,0.18)", watch: "rgba(154,103,0,0.18)" };
+    var ink = { alert: "#cf222e", watch: "#9a6700" };
+    return { hooks: { draw: function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      marks.forEach(function (m) {
+        var x0 = u.valToPos(m.start_s, "x", true), x1 = u.valToPos(m.end_s + 1, "x", true);
+        if (x1 < u.bbox.left || x0 > u.bbox.left + u.bbox.width) { return; }
+        x0 = Math.max(x0, u.bbox.left);
+        x1 = Math.min(Math.max(x1, x0 + 2 * devicePixelRatio), u.bbox.left + u.bbox.width);
+        ctx.fillStyle = fill[m.severity] || fill.watch;
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+        ctx.fillStyle = ink[m.severity] || ink.watch;
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, 3 * devicePixelRatio);
+        ctx.font = "bold " + 12 * devicePixelRatio + "px system-ui";
+        ctx.fillText(String(m.n), x0 + 2 * devicePixelRatio, u.bbox.top + 28 * devicePixelRatio);
+      });
+      ctx.restore();
+    } } };
+  }
+
   function draw(box, data) {
     var labels = JSON.parse(box.dataset.labels);
     var phases = JSON.parse(box.dataset.phases);
+    var marks = JSON.parse(box.dataset.findings || "[]");
     var names = JSON.parse(box.dataset.phaseNames);
     var width = Math.min(box.clientWidth || 800, 1100);
     var plots = [];
@@ -101,7 +126,7 @@
         cursor: { sync: { key: "flight" } },
         scales: { x: { time: false } },
         axes: [{ label: labels.time }, {}],
-        plugins: [phasesPlugin(phases, names)],
+        plugins: [phasesPlugin(phases, names), findingsPlugin(marks)],
         hooks: { setScale: [function (u, key) { if (key === "x") { zoomAll(u); } }] },
         series: [{ label: labels.time }].concat(present.map(function (k, i) {
           var engine = k.match(/^eng(\d)/);
