@@ -11,7 +11,8 @@ is timed alternately, REQUESTS requests a side per round, ROUNDS rounds, best ro
 - a flight page beside `GET /api/flight/{id}` (goal: each page at most 1.5x its JSON route);
 then the series of a 3-hour flight sampled at 8 Hz (resampled to 1 Hz by the pipeline, as
 stored): `GET /api/flight/{id}/series` (all parameters, and `points=2000`; JSON and Arrow
-IPC), time and bytes, beside reading the same Parquet with Polars (the floor). Writes bench/out/web.json.
+IPC), time and bytes, beside reading the same Parquet with Polars (the floor). Writes
+bench/out/web.json.
 
 Knobs: BENCH_WEB_REQUESTS [50], BENCH_WEB_ROUNDS [3].
 """
