@@ -197,7 +197,9 @@ async def fleet_overview(
     stmt = keyset(stmt, params, [_STATUS_RANK, Aircraft.registration, Aircraft.id],
                   [Key.bigint, Key.text, Key.uuid])
     rows = (await session.execute(stmt)).all()
-    return [FleetRow(a, rank, scores or {}, findings or 0) for a, rank, scores, findings in rows]
+    # Engines in order here, so the page sorts nothing per row.
+    return [FleetRow(a, rank, dict(sorted((scores or {}).items())), findings or 0)
+            for a, rank, scores, findings in rows]
 
 
 @dataclass(frozen=True, slots=True)
