@@ -245,7 +245,7 @@ async def flight_events(
 async def upload_url(
     flight_id: FlightId,
     request: Request,
-    actor: CurrentUser,
+    actor: SessionWriter,
     session: Session,
     db: StandaloneDb,
     store: StoreDep,
@@ -267,7 +267,7 @@ async def upload_url(
 async def upload_complete(
     flight_id: FlightId,
     request: Request,
-    actor: CurrentUser,
+    actor: SessionWriter,
     session: Session,
     db: StandaloneDb,
     store: StoreDep,
