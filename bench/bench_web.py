@@ -10,8 +10,9 @@ is timed alternately, REQUESTS requests a side per round, ROUNDS rounds, best ro
 - the flights page (`/flights?limit=200`) beside `GET /api/flight?limit=200`,
 - a flight page beside `GET /api/flight/{id}` (goal: each page at most 1.5x its JSON route);
 then the series of a 3-hour flight sampled at 8 Hz (resampled to 1 Hz by the pipeline, as
-stored): `GET /api/flight/{id}/series` (all parameters, and `points=2000`), time and bytes,
-beside reading the same Parquet with Polars (the floor). Writes bench/out/web.json.
+stored): `GET /api/flight/{id}/series` (all parameters, and `points=2000`; JSON and Arrow
+IPC), time and bytes, beside reading the same Parquet with Polars (the floor). Writes
+bench/out/web.json.
 
 Knobs: BENCH_WEB_REQUESTS [50], BENCH_WEB_ROUNDS [3].
 """
@@ -146,8 +147,15 @@ async def run() -> dict[str, Any]:
                     start = time.perf_counter()
                     pl.read_parquet(io.BytesIO(data))
                     floor_s = min(floor_s, time.perf_counter() - start)
-                for label, query in (("all parameters", ""), ("points=2000", "?points=2000")):
-                    s, size = await timed(client, f"/api/flight/{flight_id}/series{query}", api)
+                arrow = {**api, "Accept": "application/vnd.apache.arrow.stream"}
+                for label, query, headers in (
+                    ("all parameters", "", api),
+                    ("points=2000", "?points=2000", api),
+                    ("all parameters, Arrow", "", arrow),
+                    ("points=2000, Arrow", "?points=2000", arrow),
+                ):
+                    url = f"/api/flight/{flight_id}/series{query}"
+                    s, size = await timed(client, url, headers)
                     results["series"].append({"name": label, "ms": s * 1e3, "bytes": size,
                                               "polars_read_ms": floor_s * 1e3,
                                               "parquet_bytes": len(data)})
@@ -164,10 +172,10 @@ def main() -> int:
               f"{row['ratio']:7.2f}  {ok}")
         summary.append(f"{row['name']}: page {row['page_ms']:.2f} ms, JSON {row['json_ms']:.2f}"
                        f" ms, ratio {row['ratio']:.2f} (goal <= {GOAL}, {ok})")
-    print(f"\n{'series':20} {'ms':>8} {'bytes':>10} {'polars read ms':>15} {'ratio':>7}")
+    print(f"\n{'series':24} {'ms':>8} {'bytes':>10} {'polars read ms':>15} {'ratio':>7}")
     for row in results["series"]:
         ratio = row["ms"] / row["polars_read_ms"]
-        print(f"{row['name']:20} {row['ms']:8.2f} {row['bytes']:10d} "
+        print(f"{row['name']:24} {row['ms']:8.2f} {row['bytes']:10d} "
               f"{row['polars_read_ms']:15.2f} {ratio:7.1f}")
         summary.append(f"series {row['name']}: {row['ms']:.2f} ms, {row['bytes']} bytes; "
                        f"Polars read of the Parquet ({row['parquet_bytes']} bytes) "

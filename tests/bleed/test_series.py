@@ -42,3 +42,25 @@ def test_parquet_round_trip_reads_only_the_asked_columns():
     back = read_parquet(to_parquet(frame), ["eng1_n2_pct"])
     assert back.columns == ["time_s", "eng1_n2_pct"]
     assert back.height == 50
+
+
+def _reduce_reference(frame: pl.DataFrame, points: int) -> pl.DataFrame:
+    """Bucket by bucket, as the reduction is defined."""
+    values = [c for c in frame.columns if c != "time_s"]
+    size = -(-frame.height // max(1, points // max(2, 2 * len(values))))
+    keep = np.zeros(frame.height, dtype=bool)
+    for name in values:
+        column = frame[name].to_numpy().astype(np.float64)
+        for lo in range(0, frame.height, size):
+            part = column[lo : lo + size]
+            keep[lo + int(np.argmin(np.where(np.isnan(part), np.inf, part)))] = True
+            keep[lo + int(np.argmax(np.where(np.isnan(part), -np.inf, part)))] = True
+    return frame.filter(pl.Series(keep))
+
+
+def test_the_reduction_keeps_the_rows_of_the_bucket_by_bucket_definition():
+    frame = series_frame(_frame(10_001)).with_columns(
+        pl.when(pl.col("time_s") % 97 < 40).then(None).otherwise(pl.col("eng1_n2_pct"))
+        .alias("eng1_n2_pct"))
+    for points in (2000, 333, 14):
+        assert reduce_min_max(frame, points).equals(_reduce_reference(frame, points))

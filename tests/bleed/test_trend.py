@@ -98,3 +98,21 @@ def test_references_are_learned_only_from_flights_without_findings():
     refs = references(state)
     assert abs(refs[1]["press_res_ip"] - 0.3) < 0.3  # the three flagged flights were left out
     assert "press_res_ip" in refs[2]
+
+
+def test_the_history_restarts_an_engines_reference_where_it_was_reset():
+    from nubo.bleed.model import NOMINAL_ARTEFACT
+    from nubo.bleed.trend import channel_history
+
+    flight = {e: {"press_res_ip": 0.2, "score": 97.0, "flagged": 0.0} for e in ("1", "2")}
+    flights = [flight] * 16
+    plain = channel_history(flights, NOMINAL_ARTEFACT)
+    reset = channel_history(flights, NOMINAL_ARTEFACT, {8: ["1"]})
+    ewma_1, ewma_2 = reset["1"]["press_res_ip"]["ewma"], reset["2"]["press_res_ip"]["ewma"]
+    before = plain["1"]["press_res_ip"]["ewma"]
+    learning = next(i for i, v in enumerate(before) if v is not None)
+    assert 0 < learning < 8
+    assert ewma_1[:8] == before[:8]
+    assert ewma_1[8 : 8 + learning] == [None] * learning  # learning its new reference again
+    assert ewma_1[8 + learning] is not None
+    assert ewma_2 == plain["2"]["press_res_ip"]["ewma"]  # the other engine carries on

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.fleet.features import feature_key
 from nubo.flights import orphans
+from nubo.flights.series import series_key
 from nubo.kit.storage import ObjectStore
 from nubo.kit.types import utcnow
 from nubo.models import Flight
@@ -110,17 +111,22 @@ async def test_the_orphan_sweep_removes_what_a_superseded_url_stored(
     assert set(s3_server.list_keys(s3_prefix + "/")) == keys - {f"{s3_prefix}/{first['key']}"}
 
 
-async def test_the_orphan_sweep_removes_features_of_deleted_flights(
+async def test_the_orphan_sweep_removes_features_and_series_of_deleted_flights(
     app, client, world, s3_store, s3_server, s3_prefix
 ):
     kept = await _flight(client, world, "PR-KEP")
     gone = await _flight(client, world, "PR-GON")
     keep_key = feature_key(kept["account_id"], "PR-KEP", utcnow(), kept["id"])
     gone_key = feature_key(gone["account_id"], "PR-GON", utcnow(), gone["id"])
+    keep_series = series_key(kept["account_id"], "PR-KEP", kept["id"])
+    gone_series = series_key(gone["account_id"], "PR-GON", gone["id"])
     await s3_store.put_bytes(keep_key, b"PAR1")
+    await s3_store.put_bytes(keep_series, b"PAR1")
     r = await client.delete(f"/api/flight/{gone['id']}", headers=world.headers("admin_a"))
     assert r.status_code == 204
     # A removal that failed at deletion time (written again here) is retried by the sweep.
     await s3_store.put_bytes(gone_key, b"PAR1")
-    assert await _sweep_later(app) == 1
+    await s3_store.put_bytes(gone_series, b"PAR1")
+    assert await _sweep_later(app) == 2
     assert s3_server.list_keys(f"{s3_prefix}/features/") == [f"{s3_prefix}/{keep_key}"]
+    assert s3_server.list_keys(f"{s3_prefix}/series/") == [f"{s3_prefix}/{keep_series}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 
 import numpy as np
@@ -34,6 +35,40 @@ async def test_series_returns_the_time_axis_and_the_chosen_parameters(
     body = response.json()
     assert body["time_s"][:3] == [0, 1, 2] and len(body["time_s"]) == 600
     assert sorted(body["series"]) == ["alt_std_ft", "eng1_bleed_press_psi"]
+
+
+async def test_arrow_is_served_when_asked_for_and_holds_the_same_columns(
+    client, world, session, store, flight_a
+):
+    await _stored(session, store, flight_a["id"])
+    url = f"/api/flight/{flight_a['id']}/series"
+    headers = world.headers("member_a")
+    arrow = await client.get(url, params={"points": 100}, headers={
+        **headers, "Accept": "application/vnd.apache.arrow.stream, application/json;q=0.5"})
+    assert arrow.status_code == 200
+    assert arrow.headers["content-type"] == "application/vnd.apache.arrow.stream"
+    assert "Accept" in arrow.headers["vary"]
+    frame = pl.read_ipc_stream(io.BytesIO(arrow.content))
+    body = (await client.get(url, params={"points": 100}, headers=headers)).json()
+    assert frame["time_s"].to_list() == body["time_s"]
+    assert frame["eng1_n2_pct"].dtype == pl.Float32
+    for name, values in body["series"].items():
+        assert np.array(values, dtype=np.float32).tolist() == frame[name].to_list()
+
+
+async def test_json_writes_each_value_as_its_shortest_float32_and_gaps_as_null(
+    client, world, session, store, flight_a
+):
+    flight = await session.get(Flight, uuid.UUID(flight_a["id"]))
+    press = np.array([45.1, np.nan, np.inf, 1e-7], dtype=np.float32)
+    frame = pl.DataFrame({"time_s": pl.Series(range(4), dtype=pl.Int32),
+                          "eng1_bleed_press_psi": press})
+    await store.put_bytes(key_of(flight), to_parquet(frame))
+    response = await client.get(f"/api/flight/{flight_a['id']}/series",
+                                headers=world.headers("member_a"))
+    assert response.headers["content-type"] == "application/json"
+    assert '"eng1_bleed_press_psi":[45.1,null,null,1e-7]' in response.text
+    assert response.json()["flight_id"] == flight_a["id"]
 
 
 async def test_points_bounds_each_series(client, world, session, store, flight_a):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import json
 from datetime import UTC, datetime, timedelta
 
+from nubo.fleet import service as fleet_service
 from tests.fixtures.fleet import flight_result, processed_flight
 from tests.web.helpers import browser_session
 
@@ -85,6 +88,30 @@ async def test_flight_page_shows_status_scores_and_findings_in_words(client, ses
     assert "Motor 2: 96,0" in response.text
 
 
+async def test_flight_page_says_where_each_finding_was_seen_and_marks_it(client, session, world):
+    flight = await processed_flight(session, world.account_a, "PR-AAA")
+    flight.bleed_status = "alert"
+    flight.findings = [
+        {"engine": 1, "code": "overpressure", "severity": "alert", "message": "m",
+         "evidence": {"over_s": 599.0}, "start_s": 556.0, "end_s": 1187.0, "seconds": 599,
+         "phase": "climb"},
+        # stored before findings were placed: no span, no mark
+        {"engine": 2, "code": "leak", "severity": "watch", "message": "m",
+         "evidence": {"leak_s": 3.0}},
+    ]
+    await session.commit()
+    await _signed_in(client, session, world)
+    page = (await client.get(f"/flights/{flight.id}")).text
+    assert "Visto de 0:09:16 a 0:19:47 do voo (599 s), sobretudo em subida." in page
+    assert page.count("Visto de") == 1
+    marks = page.split("data-findings='")[1].split("'")[0]
+    assert json.loads(html.unescape(marks)) == [
+        {"n": 1, "start_s": 556.0, "end_s": 1187.0, "severity": "alert"}]
+    client.cookies.set("nubo_lang", "en")
+    english = (await client.get(f"/flights/{flight.id}")).text
+    assert "Seen from 0:09:16 to 0:19:47 into the flight (599 s), mostly in climb." in english
+
+
 async def test_another_accounts_flight_is_the_404_page(client, session, world):
     flight = await processed_flight(session, world.account_b, "PR-BBB")
     await session.commit()
@@ -129,3 +156,25 @@ async def test_aircraft_trend_includes_every_channel_the_trend_keeps(client, ses
     response = await client.get("/aircraft/PR-AAA")
     assert response.status_code == 200
     assert '"score"' in response.text  # the integrity score is trended too
+
+
+async def test_aircraft_page_shows_where_an_engine_was_reset(client, session, world):
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for n in range(10):
+        await processed_flight(session, world.account_a, "PR-AAA",
+                               departure_at=start + timedelta(days=n))
+    # Replaced between the 7th and the 8th flight, and again after the last one.
+    await fleet_service.restart_engine(session, world.account_a.id, "PR-AAA", 1, "bleed-valve",
+                                       start + timedelta(days=6, hours=12))
+    await fleet_service.restart_engine(session, world.account_a.id, "PR-AAA", 2, "precooler",
+                                       start + timedelta(days=20))
+    await session.commit()
+    await _signed_in(client, session, world)
+    page = (await client.get("/aircraft/PR-AAA")).text
+    assert "Válvula de sangria substituída" in page and "Pré-resfriador substituído" in page
+    assert page.count("Referência do motor 1 reiniciada") == 1
+    chart = json.loads(html.unescape(page.split('id="trend-data">')[1].split("</script>")[0]))
+    assert [(r["index"], r["engine"]) for r in chart["resets"]] == [(7, "1")]
+    ewma = chart["channels"]["1"]["press_res_ip"]["ewma"]
+    assert ewma[6] is not None and ewma[7] is None  # no line drawn across the reset
+    assert chart["channels"]["2"]["press_res_ip"]["ewma"][7] is not None

@@ -8,7 +8,7 @@ thermal lag of the precooler (tens of seconds) would otherwise dominate the resi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -83,6 +83,8 @@ SUMMARY_KEYS = (
 class FlightFeatures:
     table: pl.DataFrame  # one row per engine × phase
     summary: dict[int, dict[str, float | None]]  # per engine, keys in SUMMARY_KEYS
+    # per engine, `engine_seconds`: what `where.place_findings` reads to place each finding
+    seconds: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
 
 
 class FrameColumns:
@@ -375,9 +377,14 @@ def _nanmean(x: np.ndarray, min_n: int = MIN_STEADY_S) -> float | None:
 
 def frozen_seconds(value: np.ndarray, n2: np.ndarray, active: np.ndarray) -> float:
     """Longest run of an unchanged reading while the engine clearly changed condition."""
+    return float(frozen_run(value, n2, active)[1])
+
+
+def frozen_run(value: np.ndarray, n2: np.ndarray, active: np.ndarray) -> tuple[int, int]:
+    """(start index, length) of the longest frozen run (see `frozen_seconds`); (0, 0) if none."""
     ok = np.isfinite(value) & active
     if ok.sum() < 2:
-        return 0.0
+        return 0, 0
     change = np.ones(value.size, dtype=bool)
     change[1:] = (value[1:] != value[:-1]) | ~ok[1:] | ~ok[:-1]
     starts = np.flatnonzero(change)
@@ -388,13 +395,29 @@ def frozen_seconds(value: np.ndarray, n2: np.ndarray, active: np.ndarray) -> flo
     runs = (lengths > 1) & ok[starts]
     starts, lengths = starts[runs], lengths[runs]
     if starts.size == 0:
-        return 0.0
+        return 0, 0
     n2f = np.append(np.where(np.isfinite(n2), n2, np.nan), np.nan)
     bounds = np.column_stack([starts, starts + lengths]).ravel()
     span = (np.fmax.reduceat(n2f, bounds) - np.fmin.reduceat(n2f, bounds))[::2]
     with np.errstate(invalid="ignore"):
         frozen = (span >= FROZEN_MIN_N2_RANGE) | (lengths >= FROZEN_ALWAYS_S)
-    return float(lengths[frozen].max()) if frozen.any() else 0.0
+    if not frozen.any():
+        return 0, 0
+    longest = int(np.argmax(np.where(frozen, lengths, -1)))
+    return int(starts[longest]), int(lengths[longest])
+
+
+def regimes(sec: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The seconds each residual channel's mean is taken over (and engine-stopped seconds)."""
+    with np.errstate(invalid="ignore"):
+        n2 = sec["n2"]
+        return {
+            "press_res_ip": sec["steady_p"] & ~sec["hp_mode"] & (n2 >= HP_REGIME_BELOW_N2 + 3),
+            "press_res_hp": sec["steady_p"] & sec["hp_expected"] & (n2 <= HP_REGIME_BELOW_N2 - 3),
+            "temp_res_hi": sec["steady_t"] & ~sec["low_demand"],
+            "temp_res_lo": sec["steady_t"] & sec["low_demand"],
+            "press_off": (n2 < ENGINE_OFF_N2) & ~(sec["prv"] >= 0.5),
+        }
 
 
 def _summary(
@@ -402,11 +425,9 @@ def _summary(
 ) -> dict[str, float | None]:
     with np.errstate(invalid="ignore"):
         act, n2, press = sec["active"], sec["n2"], sec["press"]
-        ip = sec["steady_p"] & ~sec["hp_mode"] & (n2 >= HP_REGIME_BELOW_N2 + 3)
-        hp = sec["steady_p"] & sec["hp_expected"] & (n2 <= HP_REGIME_BELOW_N2 - 3)
-        hi = sec["steady_t"] & ~sec["low_demand"]
-        lo = sec["steady_t"] & sec["low_demand"]
-        off = (n2 < ENGINE_OFF_N2) & ~(sec["prv"] >= 0.5)
+        regime = regimes(sec)
+        ip, hp = regime["press_res_ip"], regime["press_res_hp"]
+        hi, lo, off = regime["temp_res_hi"], regime["temp_res_lo"], regime["press_off"]
         low_n2 = act & (n2 <= HP_REGIME_BELOW_N2 - 3)
         osc = sec["osc"][sec["steady_p"]]
         hpv_known = np.isfinite(sec["hpv"]) & low_n2
@@ -453,9 +474,9 @@ def compute_features(
     """Features for both engines of a 1 Hz flight frame."""
     groups = _phase_groups(phase_labels(df.height, phases))
     cols = FrameColumns(df)
-    tables, summary = [], {}
+    tables, summary, seconds = [], {}, {}
     for e in ENGINES:
-        sec = engine_seconds(cols, e, baseline)
+        sec = seconds[e] = engine_seconds(cols, e, baseline)
         tables.append(_phase_table(_per_second(sec), groups, e))
         summary[e] = _summary(sec, masked_share or {}, e)
-    return FlightFeatures(_table_frame(tables), summary)
+    return FlightFeatures(_table_frame(tables), summary, seconds)

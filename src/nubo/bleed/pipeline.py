@@ -25,6 +25,7 @@ from nubo.bleed.verdict import (
     incomplete_reason,
     reconcile,
 )
+from nubo.bleed.where import place_findings
 
 
 @dataclass
@@ -116,6 +117,8 @@ def analyze(
     status, score, engine_scores, findings = reconcile(
         findings, verdict.engine_scores, verdict.engine_z, feats.summary, refs, art
     )
+    time = flight.data["time_s"].to_numpy()
+    findings = place_findings(findings, feats.seconds, phases, time)
     if incomplete:
         # The engines' scores cover only the regimes listed in `coverage.assessed`; a
         # flight score would read as a verdict on a flight that was not seen.

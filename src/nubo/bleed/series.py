@@ -53,14 +53,42 @@ def reduce_min_max(frame: pl.DataFrame, points: int) -> pl.DataFrame:
     per_bucket = max(2, 2 * len(values))
     buckets = max(1, points // per_bucket)
     size = math.ceil(n / buckets)
-    bucket = np.arange(n) // size
-    keep = np.zeros(n, dtype=bool)
+    buckets = math.ceil(n / size)
+    keep = np.zeros(buckets * size, dtype=bool)
+    first = np.arange(buckets) * size  # each bucket's first row
     for name in values:
-        column = frame[name].to_numpy().astype(np.float64)
-        filled_low = np.where(np.isnan(column), np.inf, column)
-        filled_high = np.where(np.isnan(column), -np.inf, column)
-        for b in range(int(bucket[-1]) + 1):
-            lo, hi = b * size, min(n, (b + 1) * size)
-            keep[lo + int(np.argmin(filled_low[lo:hi]))] = True
-            keep[lo + int(np.argmax(filled_high[lo:hi]))] = True
-    return frame.filter(pl.Series(keep))
+        # One (buckets × size) view per series; the padding of the last bucket never wins.
+        column = np.full(buckets * size, np.nan)
+        column[:n] = frame[name].to_numpy()
+        missing = np.isnan(column).reshape(buckets, size)
+        grid = column.reshape(buckets, size)
+        keep[first + np.argmin(np.where(missing, np.inf, grid), axis=1)] = True
+        keep[first + np.argmax(np.where(missing, -np.inf, grid), axis=1)] = True
+    return frame.filter(pl.Series(keep[:n]))
+
+
+def json_columns(frame: pl.DataFrame) -> dict[str, str]:
+    """Each column as the text of a JSON array, written by Polars' CSV writer (in Rust, the
+    shortest text that reads back as the same 32-bit float), NaN and infinities as null.
+
+    Python's own encoder spends about a microsecond per float, and writes each 32-bit value
+    with the 17 digits of its 64-bit widening: twice the bytes for no precision."""
+    finite = frame.select(
+        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
+        if frame.schema[c].is_float() else pl.col(c)
+        for c in frame.columns
+    )
+    out = {}
+    for name in finite.columns:
+        text = finite.select(name).write_csv(
+            include_header=False, null_value="null", line_terminator=","
+        )
+        out[name] = f"[{text[:-1]}]"
+    return out
+
+
+def to_arrow_stream(frame: pl.DataFrame) -> bytes:
+    """The frame as an Arrow IPC stream (what `apache-arrow`'s `tableFromIPC` reads)."""
+    buffer = io.BytesIO()
+    frame.write_ipc_stream(buffer)
+    return buffer.getvalue()

@@ -11,6 +11,7 @@ aircraft, flight after flight, in flight order.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from nubo.bleed import words
@@ -229,15 +230,21 @@ def _copy(state: TrendState) -> TrendState:
 
 
 def channel_history(
-    residuals_by_flight: list[dict[str, dict[str, float | None]]], artefact: Artefact
+    residuals_by_flight: list[dict[str, dict[str, float | None]]],
+    artefact: Artefact,
+    resets: Mapping[int, Collection[int | str]] | None = None,
 ) -> dict[str, dict[str, dict[str, list[float | None]]]]:
     """Replay the trend flight by flight and keep, per engine and channel, each flight's
     value, the EWMA and its control limits (in the channel's units, around the engine's
-    reference) and the larger CUSUM (in σ); None while the engine learns its reference."""
+    reference) and the larger CUSUM (in σ); None while the engine learns its reference.
+    `resets` names, by flight index, the engines whose reference restarted just before that
+    flight (a replacement or a refit): from there the engine learns afresh."""
     ewma_sd = math.sqrt(LAMBDA / (2 - LAMBDA))
     state: TrendState | None = None
     out: dict[str, dict[str, dict[str, list[float | None]]]] = {}
     for n, residuals in enumerate(residuals_by_flight):
+        for engine in (resets or {}).get(n, ()):
+            state = reset_engine(state or new_state(), engine)
         state, _, _ = update_trend(state, residuals, artefact)
         for engine, channels in state["engines"].items():
             for name, ch in channels.items():

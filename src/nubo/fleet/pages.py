@@ -46,7 +46,7 @@ async def aircraft_page(
     account_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Response:
     """The trend flight by flight, per engine and residual channel; each point links to its
-    flight, and a change of status is marked."""
+    flight, and a change of status and each engine reset are marked."""
     aircraft = await service.get_aircraft(session, user.principal, registration, account_id)
     history = await service.trend_history(session, aircraft)
     points = history.points
@@ -57,8 +57,11 @@ async def aircraft_page(
         "flights": [str(p.flight_id) for p in points],
         "changed": [i for i, c in enumerate(changed) if c],
         "channels": history.channels,
+        # Where each engine's reference restarted: the charts break their lines there.
+        "resets": [{"index": n, "engine": str(r.engine), "at": int(r.effective_at.timestamp())}
+                   for n, placed in history.resets.items() for r in placed],
     }
     return await render(request, "fleet/aircraft.html", {
         "aircraft": aircraft, "points": points, "changed": changed, "chart": chart,
-        "words": words,
+        "resets": history.resets, "later_resets": history.later_resets, "words": words,
     })

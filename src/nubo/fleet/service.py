@@ -197,19 +197,29 @@ async def fleet_overview(
     stmt = keyset(stmt, params, [_STATUS_RANK, Aircraft.registration, Aircraft.id],
                   [Key.bigint, Key.text, Key.uuid])
     rows = (await session.execute(stmt)).all()
-    return [FleetRow(a, rank, scores or {}, findings or 0) for a, rank, scores, findings in rows]
+    # Engines in order here, so the page sorts nothing per row.
+    return [FleetRow(a, rank, dict(sorted((scores or {}).items())), findings or 0)
+            for a, rank, scores, findings in rows]
 
 
 @dataclass(frozen=True, slots=True)
 class TrendHistory:
     """An aircraft's whole trend: the flights in flown order and, per engine and channel,
-    value, EWMA, control limits and CUSUM at each of them (bleed.trend.channel_history)."""
+    value, EWMA, control limits and CUSUM at each of them (bleed.trend.channel_history),
+    with the engine resets by the index of the first flight flown after each (`resets`) and
+    those recorded after the last flight (`later_resets`)."""
 
     points: list[TrendPoint]
     channels: dict[str, dict[str, dict[str, list[float | None]]]]
+    resets: dict[int, list[EngineReset]]
+    later_resets: list[EngineReset]
 
 
 async def trend_history(session: AsyncSession, aircraft: Aircraft) -> TrendHistory:
     points = await repository.trend_points(session, aircraft.id)
-    residuals = [p.residuals for p in points]
-    return TrendHistory(points, channel_history(residuals, trend.artefact()))
+    resets, later = fleet_trend.place_resets(
+        points, await repository.engine_resets(session, aircraft.id)
+    )
+    engines = {n: [r.engine for r in placed] for n, placed in resets.items()}
+    channels = channel_history([p.residuals for p in points], trend.artefact(), engines)
+    return TrendHistory(points, channels, resets, later)

@@ -47,14 +47,29 @@ def fold(
 ) -> TrendState | None:
     """The trend after `points` (in flight order), resets applied in time up to `until`."""
     state: TrendState | None = None
-    pending = sorted(resets, key=lambda r: r.effective_at)
-    for point in points:
-        while pending and pending[0].effective_at <= point.flown_at:
-            state = reset_engine(state or new_state(), pending.pop(0).engine)
+    placed, after = place_resets(points, resets)
+    for n, point in enumerate(points):
+        for reset in placed.get(n, ()):
+            state = reset_engine(state or new_state(), reset.engine)
         state, _, _ = update_trend(state, point.residuals, artefact())
-    while pending and (until is None or pending[0].effective_at <= until):
-        state = reset_engine(state or new_state(), pending.pop(0).engine)
+    for reset in after:
+        if until is not None and reset.effective_at > until:
+            break
+        state = reset_engine(state or new_state(), reset.engine)
     return state
+
+
+def place_resets(
+    points: Sequence[TrendPoint], resets: Sequence[EngineReset]
+) -> tuple[dict[int, list[EngineReset]], list[EngineReset]]:
+    """Each reset at the index of the first point flown from its `effective_at`, and those
+    after the last point apart (both in time order)."""
+    pending = sorted(resets, key=lambda r: r.effective_at)
+    placed: dict[int, list[EngineReset]] = {}
+    for n, point in enumerate(points):
+        while pending and pending[0].effective_at <= point.flown_at:
+            placed.setdefault(n, []).append(pending.pop(0))
+    return placed, pending
 
 
 def _before(point: TrendPoint, when: datetime, flight_id: uuid.UUID) -> bool:

@@ -19,6 +19,7 @@ import logging
 import math
 from collections.abc import Sequence
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -248,3 +249,18 @@ def _mismatch(parts: Sequence[PartIn], uploaded: Sequence[UploadedPart]) -> str 
 def _few(numbers: Sequence[int]) -> str:
     shown = ", ".join(str(n) for n in numbers[:10])
     return shown + (f" (+{len(numbers) - 10} more)" if len(numbers) > 10 else "")
+
+
+BROWSER_DIRECT_FROM: Final = 64 * MiB
+"""The upload page sends a file of this size or more straight to S3 (multipart, presigned)
+and smaller ones through the server: below it one more request per file costs more than the
+server's copy of the bytes; it is also where the API's grants turn multipart."""
+
+
+async def browser_origin(store: ObjectStore) -> str | None:
+    """The origin the browser uploads to (that of the store's presigned URLs), or None when
+    the store cannot presign (a local folder). Signing is local: nothing is sent."""
+    if store.kind != "s3":
+        return None
+    parts = urlsplit(await store.presign_put("raw/origin", 60))
+    return f"{parts.scheme}://{parts.netloc}"

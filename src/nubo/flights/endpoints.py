@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse
 
+from nubo.bleed.series import to_arrow_stream
 from nubo.flights import events, ingest, repository, series, service
 from nubo.flights.schemas import (
     FlightCreate,
@@ -244,7 +245,7 @@ async def flight_events(
 async def upload_url(
     flight_id: FlightId,
     request: Request,
-    actor: CurrentUser,
+    actor: SessionWriter,
     session: Session,
     db: StandaloneDb,
     store: StoreDep,
@@ -266,7 +267,7 @@ async def upload_url(
 async def upload_complete(
     flight_id: FlightId,
     request: Request,
-    actor: CurrentUser,
+    actor: SessionWriter,
     session: Session,
     db: StandaloneDb,
     store: StoreDep,
@@ -280,13 +281,50 @@ async def upload_complete(
     return FlightOut.of(flight)
 
 
+_SERIES_EXAMPLE = {
+    "flight_id": "0b8f3c52-6a55-4f0e-9d6c-2f4a1e0c9b11",
+    "time_s": [0, 1, 2],
+    "series": {"eng1_bleed_press_psi": [44.8, 45.1, None], "alt_std_ft": [1200.0, 1215.5, 1231.0]},
+}
+_SERIES_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The time axis and one column per parameter: JSON arrays (null where "
+        "a second had no value) by default; with `Accept: application/vnd.apache.arrow.stream`, "
+        "an Arrow IPC stream of the same columns: `time_s` (int32) and each "
+        "parameter (float32, null where no value).",
+        "content": {
+            series.JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["flight_id", "time_s", "series"],
+                    "properties": {
+                        "flight_id": {"type": "string", "format": "uuid"},
+                        "time_s": {"type": "array", "items": {"type": "integer"},
+                                   "description": "seconds from the recording's first sample"},
+                        "series": {"type": "object", "additionalProperties": {
+                            "type": "array", "items": {"type": ["number", "null"]}}},
+                    },
+                },
+                "example": _SERIES_EXAMPLE,
+            },
+            series.ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+}
+
+
 @router.get(
     "/{id}/series",
     summary="The flight's time series: the time axis and the chosen parameters as columns",
     description="`params`: comma-separated parameter names (default: all). `points`: reduce "
-    "each series to at most that many points by min/max per bucket, so spikes survive.",
+    "each series to at most that many points by min/max per bucket, so spikes survive. "
+    "JSON by default; an Arrow IPC stream when `Accept` names "
+    "`application/vnd.apache.arrow.stream` (before JSON, if both are named).",
+    response_class=Response,
+    responses=_SERIES_RESPONSES,
 )
 async def flight_series(
+    request: Request,
     flight_id: FlightId,
     actor: BearerOrSession,
     session: Session,
@@ -298,8 +336,12 @@ async def flight_series(
     flight = await service.get_flight(session, actor, flight_id)
     await session.commit()  # nothing to write; the read of the object needs no transaction
     frame = await series.load(store, flight, wanted, points)
-    body = json.dumps(series.as_columns(frame, flight.id), separators=(",", ":"))
-    return Response(body, media_type="application/json")
+    vary = {"Vary": "Accept"}
+    if series.wants_arrow(request.headers.get("accept")):
+        body = await asyncio.to_thread(to_arrow_stream, frame)
+        return Response(body, media_type=series.ARROW_STREAM, headers=vary)
+    body = await asyncio.to_thread(series.json_body, frame, flight.id)
+    return Response(body, media_type=series.JSON, headers=vary)
 
 
 events_router = APIRouter(prefix="/events", tags=["flights"])

@@ -4,9 +4,9 @@ Every path that writes an object and then records it removes the object if the r
 fails, but a process can die in between, a superseded presigned PUT URL can still be used,
 and a best-effort delete can fail. This periodic job removes, once they are older than a
 grace period, raw files that no flight points at (neither its file nor its pending grant)
-and feature files of flights that are gone or deleted. It lists only `raw/` and
-`features/`: the same store holds other domains' objects (the marketplace's `datasets/`),
-which it never touches.
+and feature and series files of flights that are gone or deleted. It lists only `raw/`,
+`features/` and `series/`: the same store holds other domains' objects (the marketplace's
+`datasets/`), which it never touches.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.fleet import features
 from nubo.fleet.repository import live_flight_ids
-from nubo.flights import grants
+from nubo.flights import grants, series
 from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
 from nubo.kit.storage import ObjectStore, check_key
@@ -51,11 +51,13 @@ async def sweep_orphans(ctx: JobContext, *, now: datetime | None = None) -> int:
         async with ctx.unit() as session:
             unused = batch - await _referenced_raw(session, batch)
         removed += await _remove(ctx.store, unused)
-    async for batch in _old_keys(ctx.store, features.PREFIX, cutoff):
-        by_flight = {key: features.flight_of(key) for key in batch}
-        async with ctx.unit() as session:
-            live = await live_flight_ids(session, {f for f in by_flight.values() if f})
-        removed += await _remove(ctx.store, {k for k, f in by_flight.items() if f not in live})
+    for prefix in (features.PREFIX, series.PREFIX):
+        # Both name their flight the same way: `…/flight=<id>.parquet`.
+        async for batch in _old_keys(ctx.store, prefix, cutoff):
+            by_flight = {key: features.flight_of(key) for key in batch}
+            async with ctx.unit() as session:
+                live = await live_flight_ids(session, {f for f in by_flight.values() if f})
+            removed += await _remove(ctx.store, {k for k, f in by_flight.items() if f not in live})
     if removed:
         log.info("orphan sweep removed %d object(s)", removed)
     return removed

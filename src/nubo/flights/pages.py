@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from nubo.flights import service
+from nubo.flights import direct, service
 from nubo.flights.schemas import FlightOut
 from nubo.kit.db import Session
 from nubo.kit.pagination import Pagination, build_page
 from nubo.models import BleedStatus, ProcessingStatus
+from nubo.platform import StoreDep
 from nubo.web import words
+from nubo.web.headers import csp
 from nubo.web.session import SignedIn
 from nubo.web.templating import render
 
@@ -63,14 +65,28 @@ async def flight_page(
     session: Session,
 ) -> Response:
     flight = FlightOut.of(await service.get_flight(session, user.principal, flight_id))
-    return await render(request, "flights/detail.html", {"flight": flight, "words": words})
+    return await render(request, "flights/detail.html", {
+        "flight": flight, "words": words, "marks": _marks(flight.findings or []),
+    })
+
+
+def _marks(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the plots mark: each placed finding's span, numbered as the page lists them."""
+    return [{"n": n, "start_s": f["start_s"], "end_s": f["end_s"], "severity": f["severity"]}
+            for n, f in enumerate(findings, 1) if f.get("start_s") is not None]
 
 
 @router.get("/upload")
-async def upload_page(request: Request, user: SignedIn) -> Response:
+async def upload_page(request: Request, user: SignedIn, store: StoreDep) -> Response:
     """Several files at once; each goes to POST /api/flight/create (the session and its CSRF
-    token authenticate the script), then its stages arrive on GET /api/events."""
-    return await render(request, "flights/upload.html", {
+    token authenticate the script), or, when the store is S3 and the file large, straight to
+    S3 through the API's presigned multipart grant; its stages arrive on GET /api/events."""
+    origin = await direct.browser_origin(store)
+    response = await render(request, "flights/upload.html", {
         "processing": words.PROCESSING,
         "max_bytes": request.app.state.settings.max_upload_bytes,
+        "direct_from": direct.BROWSER_DIRECT_FROM if origin else None,
     })
+    if origin:  # this page alone may send to the store
+        response.headers["Content-Security-Policy"] = csp(connect_also=origin)
+    return response

@@ -93,7 +93,11 @@ class FlightOut(ResponseModel):
     bleed_status: BleedStatus | None
     integrity_score: float | None
     engine_scores: dict[str, Any] | None
-    findings: list[dict[str, Any]] | None
+    findings: list[dict[str, Any]] | None = Field(
+        description="each with `engine`, `code`, `severity`, `message`, `message_pt`, "
+        "`evidence`, and where it was seen: `start_s`, `end_s` (seconds from the "
+        "recording's start), `seconds`, `phase` (null when it cannot be placed)"
+    )
     phases: list[dict[str, Any]] | None
     model_version: str | None
     rows_read: int | None = Field(description="data rows in the file (null until processed)")

@@ -1,13 +1,15 @@
 """A flight's stored time series (the plots' data) and GET /api/flight/{id}/series.
 
 Layout beside the features: `series/account=<id>/aircraft=<registration>/flight=<id>.parquet`,
-written by the processing job, removed when the flight is deleted.
+written by the processing job, removed when the flight is deleted (and by the orphan sweep
+when no flight refers to it). Served as JSON columns or, on request, as an Arrow IPC stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import uuid
 from typing import Any
@@ -15,12 +17,14 @@ from typing import Any
 import polars as pl
 
 from nubo.bleed.read import TIME
-from nubo.bleed.series import PLOTTED, read_parquet, reduce_min_max
+from nubo.bleed.series import PLOTTED, json_columns, read_parquet, reduce_min_max
 from nubo.kit.errors import NotFound, Unprocessable
 from nubo.kit.storage import ObjectNotFound, ObjectStore
 from nubo.models import Flight
 
 PREFIX = "series"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+JSON = "application/json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")
 
 
@@ -65,11 +69,19 @@ async def load(
     return frame
 
 
-def as_columns(frame: pl.DataFrame, flight_id: uuid.UUID) -> dict[str, Any]:
-    """JSON: the time axis (seconds from the first sample) and one array per parameter."""
-    frame = frame.fill_nan(None)  # JSON has no NaN
-    return {
-        "flight_id": str(flight_id),
-        "time_s": frame[TIME].to_list(),
-        "series": {c: frame[c].to_list() for c in frame.columns if c != TIME},
-    }
+def json_body(frame: pl.DataFrame, flight_id: uuid.UUID) -> bytes:
+    """JSON: the time axis (seconds from the first sample) and one array per parameter,
+    assembled from the columns' text (see `bleed.series.json_columns`)."""
+    columns = json_columns(frame)
+    series = ",".join(f"{json.dumps(c)}:{columns[c]}" for c in frame.columns if c != TIME)
+    return f'{{"flight_id":"{flight_id}","time_s":{columns[TIME]},"series":{{{series}}}}}'.encode()
+
+
+def wants_arrow(accept: str | None) -> bool:
+    """Arrow when the client names it before (or without) JSON in `Accept`."""
+    if not accept:
+        return False
+    types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    return ARROW_STREAM in types and (
+        JSON not in types or types.index(ARROW_STREAM) < types.index(JSON)
+    )

@@ -8,11 +8,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nubo.web.errors import NOT_PANEL
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
+
+def csp(connect_also: str | None = None) -> str:
+    """The policy; `connect_also` adds one origin the page's scripts may send to (the
+    upload page's, when large files go straight to the S3 store)."""
+    connect = f"'self' {connect_also}" if connect_also else "'self'"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+CSP = csp()
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",

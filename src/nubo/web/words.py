@@ -67,3 +67,12 @@ CHANNELS = {
 }
 SERIES = {"value": N_("Value"), "ewma": N_("EWMA"), "upper": N_("Upper limit"),
           "lower": N_("Lower limit"), "cusum": N_("CUSUM (σ)")}
+# Why an engine's trend reference restarted (fleet.schemas.Component, or a refit).
+RESETS = {
+    "engine": N_("Engine replaced"),
+    "bleed-valve": N_("Bleed valve replaced"),
+    "hp-valve": N_("High-pressure valve replaced"),
+    "precooler": N_("Precooler replaced"),
+    "bleed-sensor": N_("Bleed sensor replaced"),
+    "refit": N_("References refitted"),
+}

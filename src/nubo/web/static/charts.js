@@ -1,20 +1,56 @@
-// Trend charts of the aircraft page, drawn with uPlot from the JSON block on the page.
+// Trend charts of the aircraft page, drawn with uPlot from the JSON block on the page. Where
+// an engine's reference restarted (a replacement or a refit) a dashed line marks it and the
+// EWMA, limits and CUSUM break there instead of joining the old reference to the new.
 (function () {
   "use strict";
   var palette = { value: "#0a58ca", ewma: "#9a6700", upper: "#cf222e", lower: "#cf222e", cusum: "#57606a" };
 
-  function chart(target, title, x, series, labels, flights, width) {
+  function resetsPlugin(times, label) {
+    return { hooks: { draw: function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      ctx.strokeStyle = "#57606a";
+      ctx.fillStyle = "#57606a";
+      ctx.lineWidth = 1.5 * devicePixelRatio;
+      ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+      ctx.font = 11 * devicePixelRatio + "px system-ui";
+      times.forEach(function (t) {
+        var x = u.valToPos(t, "x", true);
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) { return; }
+        ctx.beginPath();
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+        ctx.fillText(label, x + 3 * devicePixelRatio, u.bbox.top + 12 * devicePixelRatio);
+      });
+      ctx.restore();
+    } } };
+  }
+
+  // uPlot joins over `undefined` but breaks at `null` (with spanGaps off): flights that did
+  // not measure a channel are joined over, the first flight after a reset breaks the line.
+  function broken(values, breaks) {
+    return values.map(function (v, i) { return breaks[i] ? null : (v === null ? undefined : v); });
+  }
+
+  function chart(target, title, x, series, labels, flights, width, resets) {
+    var breaks = {};
+    resets.forEach(function (r) { breaks[r.index] = true; });
     var opts = {
       title: title, width: width, height: 220,
       cursor: { sync: { key: "trend" } },
       scales: { x: { time: true } },
+      plugins: [resetsPlugin(resets.map(function (r) { return r.at; }), labels.reset)],
       series: [{}].concat(series.map(function (s) {
         return { label: labels[s.key], stroke: palette[s.key], width: s.key === "value" ? 0 : 1.5,
                  dash: s.key === "upper" || s.key === "lower" ? [6, 4] : undefined,
-                 points: { show: s.key === "value", size: 7 }, spanGaps: true };
+                 points: { show: s.key === "value", size: 7 }, spanGaps: s.key === "value" };
       })),
     };
-    var plot = new uPlot(opts, [x].concat(series.map(function (s) { return s.values; })), target);
+    var data = series.map(function (s) {
+      return s.key === "value" ? s.values : broken(s.values, breaks);
+    });
+    var plot = new uPlot(opts, [x].concat(data), target);
     plot.over.addEventListener("click", function () {
       var idx = plot.cursor.idx;
       if (idx != null && flights[idx]) { window.location.href = "/flights/" + flights[idx]; }
@@ -31,6 +67,7 @@
     var names = JSON.parse(box.dataset.channels);
     var width = Math.min(box.clientWidth || 800, 1100);
     Object.keys(trend.channels).sort().forEach(function (engine) {
+      var resets = (trend.resets || []).filter(function (r) { return r.engine === engine; });
       Object.keys(trend.channels[engine]).sort().forEach(function (channel) {
         var h = trend.channels[engine][channel];
         var title = labels.engine.replace("{n}", engine) + " · " + (names[channel] || channel);
@@ -38,9 +75,9 @@
         box.appendChild(figure);
         var keys = ["value", "ewma", "upper", "lower"];
         chart(figure, title, trend.x, keys.map(function (k) { return { key: k, values: h[k] }; }),
-              labels, trend.flights, width);
+              labels, trend.flights, width, resets);
         chart(figure, title + " · CUSUM", trend.x, [{ key: "cusum", values: h.cusum }], labels,
-              trend.flights, width);
+              trend.flights, width, resets);
       });
     });
   }
@@ -49,7 +86,7 @@
 })();
 
 // The flight page: bleed pressure, precooler temperature and N2 of both engines, and
-// altitude, over time, with the phases shaded; cursors and zoom synced across the charts.
+// altitude, over time, with the phases shaded and the findings marked; cursors and zoom synced across the charts.
 (function () {
   "use strict";
   var colors = ["#0a58ca", "#cf222e"];
@@ -70,9 +107,34 @@
     } } };
   }
 
+  // Each placed finding as a band over the seconds it was seen, with its number on top (the
+  // page's list of findings gives the same spans in words).
+  function findingsPlugin(marks) {
+    var fill = { alert: "rgba(207,34,46,0.18)", watch: "rgba(154,103,0,0.18)" };
+    var ink = { alert: "#cf222e", watch: "#9a6700" };
+    return { hooks: { draw: function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      marks.forEach(function (m) {
+        var x0 = u.valToPos(m.start_s, "x", true), x1 = u.valToPos(m.end_s + 1, "x", true);
+        if (x1 < u.bbox.left || x0 > u.bbox.left + u.bbox.width) { return; }
+        x0 = Math.max(x0, u.bbox.left);
+        x1 = Math.min(Math.max(x1, x0 + 2 * devicePixelRatio), u.bbox.left + u.bbox.width);
+        ctx.fillStyle = fill[m.severity] || fill.watch;
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+        ctx.fillStyle = ink[m.severity] || ink.watch;
+        ctx.fillRect(x0, u.bbox.top, x1 - x0, 3 * devicePixelRatio);
+        ctx.font = "bold " + 12 * devicePixelRatio + "px system-ui";
+        ctx.fillText(String(m.n), x0 + 2 * devicePixelRatio, u.bbox.top + 28 * devicePixelRatio);
+      });
+      ctx.restore();
+    } } };
+  }
+
   function draw(box, data) {
     var labels = JSON.parse(box.dataset.labels);
     var phases = JSON.parse(box.dataset.phases);
+    var marks = JSON.parse(box.dataset.findings || "[]");
     var names = JSON.parse(box.dataset.phaseNames);
     var width = Math.min(box.clientWidth || 800, 1100);
     var plots = [];
@@ -101,7 +163,7 @@
         cursor: { sync: { key: "flight" } },
         scales: { x: { time: false } },
         axes: [{ label: labels.time }, {}],
-        plugins: [phasesPlugin(phases, names)],
+        plugins: [phasesPlugin(phases, names), findingsPlugin(marks)],
         hooks: { setScale: [function (u, key) { if (key === "x") { zoomAll(u); } }] },
         series: [{ label: labels.time }].concat(present.map(function (k, i) {
           var engine = k.match(/^eng(\d)/);

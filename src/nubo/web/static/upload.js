@@ -1,5 +1,6 @@
-// The upload page: each file goes up with its own progress bar, then its pipeline stages
-// arrive on the account's event stream (one stream for the whole batch).
+// The upload page: each file goes up with its own progress bar (through the server, or a large
+// one straight to S3 when the page says so), then its pipeline stages arrive on the
+// account's event stream (one stream for the whole batch).
 (function () {
   "use strict";
   var rows = {};      // flight id -> row
@@ -67,7 +68,77 @@
     }
   }
 
+  function created(row, answer) {
+    row.flightId = answer.id;
+    rows[answer.id] = row;
+    showStage(row, answer.processing_status);
+    (early[answer.id] || []).forEach(function (ev) { showStage(row, ev.status, ev.data, ev.message); });
+  }
+
+  // One JSON call to our API with the session's CSRF token; `done(answer)` on `ok`.
+  function api(url, body, ok, row, done) {
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("X-CSRF-Token", csrf());
+    xhr.setRequestHeader("Content-Type", "application/json");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.onload = function () {
+      var answer = {};
+      try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {}; }
+      if (xhr.status === ok) { done(answer); }
+      else { showStage(row, "failed", { code: answer.code || String(xhr.status) }, answer.detail || texts.failed); }
+    };
+    xhr.onerror = function () { showStage(row, "failed", { code: "network" }, texts.failed); };
+    xhr.send(JSON.stringify(body));
+  }
+
+  // A large file with an S3 store: the record first, then the API's presigned multipart
+  // grant, each part PUT straight to S3 (the bar counts the bytes of every part), then
+  // `upload-complete` with the parts' ETags (the bucket's CORS must expose `ETag`).
+  function sendDirect(file, details, row) {
+    var record = {};
+    Object.keys(details).forEach(function (k) { if (details[k]) { record[k] = details[k]; } });
+    api("/api/flight/create", record, 201, row, function (flight) {
+      created(row, flight);
+      var grant = { file_name: file.name, size: file.size, multipart: true };
+      api("/api/flight/" + flight.id + "/upload-url", grant, 200, row, function (g) {
+        var sent = {}, etags = [], next = 0;
+        row.bar.max = file.size;
+        function progress() {
+          row.bar.value = Object.keys(sent).reduce(function (a, k) { return a + sent[k]; }, 0);
+        }
+        function part() {
+          if (next >= g.parts.length) {
+            api("/api/flight/" + flight.id + "/upload-complete", { parts: etags }, 200, row,
+                function (done) { row.bar.value = row.bar.max; showStage(row, done.processing_status); });
+            return;
+          }
+          var p = g.parts[next++], start = (p.part_number - 1) * g.part_size;
+          var xhr = new XMLHttpRequest();
+          xhr.open("PUT", p.url);
+          xhr.upload.onprogress = function (e) { sent[p.part_number] = e.loaded; progress(); };
+          xhr.onload = function () {
+            var etag = xhr.getResponseHeader("ETag");
+            if (xhr.status !== 200 || !etag) {
+              showStage(row, "failed", { code: etag ? "s3-" + xhr.status : "s3-etag-hidden" }, texts.failed);
+              return;
+            }
+            sent[p.part_number] = Math.min(g.part_size, file.size - start);
+            progress();
+            etags.push({ part_number: p.part_number, etag: etag });
+            part();
+          };
+          xhr.onerror = function () { showStage(row, "failed", { code: "network" }, texts.failed); };
+          xhr.send(file.slice(start, start + g.part_size));
+        }
+        part();
+      });
+    });
+  }
+
   function send(file, details, row) {
+    var directFrom = Number(form.dataset.directFrom || 0);
+    if (directFrom && file.size >= directFrom) { sendDirect(file, details, row); return; }
     var body = new FormData();
     Object.keys(details).forEach(function (k) { if (details[k]) { body.append(k, details[k]); } });
     body.append("file", file, file.name);  // the record's fields first: checked before the bytes
@@ -81,10 +152,7 @@
       try { answer = JSON.parse(xhr.responseText); } catch (err) { answer = {}; }
       if (xhr.status === 201) {
         row.bar.value = row.bar.max;
-        row.flightId = answer.id;
-        rows[answer.id] = row;
-        showStage(row, answer.processing_status);
-        (early[answer.id] || []).forEach(function (ev) { showStage(row, ev.status, ev.data, ev.message); });
+        created(row, answer);
       } else {
         showStage(row, "failed", { code: answer.code || String(xhr.status) }, answer.detail || texts.failed);
       }
