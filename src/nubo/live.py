@@ -205,6 +205,7 @@ class Live:
         self.local_check_s = min(fallback_s, local_check_s)
         self.listen = listen
         self._task: asyncio.Task[None] | None = None
+        self.retry_s = 0.1  # the first wait before reconnecting (doubles while none works)
         self.connections = 0  # listener connections opened so far
         self.listener_pid: int | None = None  # its server process, while connected
 
@@ -245,7 +246,7 @@ class Live:
                 log.warning("the check for unannounced events failed", exc_info=True)
 
     async def _listen(self) -> None:
-        backoff = 0.1
+        backoff = self.retry_s
         while True:
             opened = self.connections
             try:
@@ -256,7 +257,7 @@ class Live:
                 log.warning("event listener lost its connection (%s); reconnecting", exc)
             self.listener_pid = None
             # Reconnect at once after a connection that worked; back off while none does.
-            backoff = 0.1 if self.connections > opened else min(backoff * 2, 5.0)
+            backoff = self.retry_s if self.connections > opened else min(backoff * 2, 5.0)
             await asyncio.sleep(backoff)
 
     async def _listen_once(self) -> None:
