@@ -134,6 +134,7 @@ async def test_past_the_accounts_cap_a_new_stream_is_429(client, world, app):
         assert r.status_code == 429
         assert r.headers["content-type"].startswith("application/problem+json")
         assert int(r.headers["Retry-After"]) >= 1
+        assert r.json()["code"] == "too-many-streams"
         hub.open(str(world.admin_b.account_id), "any", cap).close()  # others still may
     finally:
         for sub in held:

@@ -43,6 +43,10 @@ NEWEST_SQL = "SELECT coalesce(max(id), 0) FROM flight_events"
 REREAD = 0  # the id of a notice without an event: the flight changed, streams re-read it
 
 
+class TooManyStreams(TooManyRequests):
+    code = "too-many-streams"
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     """A committed event: its id and where it belongs (the row is read from the table)."""
@@ -89,7 +93,10 @@ class Subscription:
         `timeout_s` without news: none, and re-read (the pace of a polling stream)."""
         if not self.notices and not self.resync:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout_s)
+                # asyncio.timeout, not wait_for: no task per wait (a thousand streams wake
+                # at once).
+                async with asyncio.timeout(timeout_s):
+                    await self._wake.wait()
             except TimeoutError:
                 return [], True
         self._wake.clear()
@@ -115,7 +122,7 @@ class Hub:
     def open(self, owner: str, key: str, cap: int) -> Subscription:
         """Subscribe a stream of `owner` (an account) to `key`; 429 past `cap` streams."""
         if self._owners[owner] >= cap:
-            raise TooManyRequests(
+            raise TooManyStreams(
                 5, f"this account already has {cap} open event streams; close one"
             )
         sub = Subscription(self, owner, key)

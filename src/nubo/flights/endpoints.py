@@ -200,7 +200,7 @@ class _StreamResponse(EventSourceResponse):
     """An event stream that gives its place under the account's cap back when it ends,
     however it ends (also when its body never started: a HEAD, a client already gone)."""
 
-    def __init__(self, stream: AsyncIterator[dict[str, Any]], sub: Subscription,
+    def __init__(self, stream: AsyncIterator[bytes], sub: Subscription,
                  **kwargs: Any) -> None:
         super().__init__(stream, **kwargs)
         self.sub = sub
@@ -222,7 +222,7 @@ def _watch(request: Request, actor: Actor, key: str) -> events.Watch:
 
 
 def _sse(request: Request, watch: events.Watch,
-         stream: AsyncIterator[dict[str, Any]]) -> EventSourceResponse:
+         stream: AsyncIterator[bytes]) -> EventSourceResponse:
     return _StreamResponse(
         stream,
         watch.sub,

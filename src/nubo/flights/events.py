@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sse_starlette import ServerSentEvent
 
 from nubo.flights import repository
 from nubo.flights.schemas import FlightEventOut
@@ -64,7 +65,7 @@ def _invalid_event_id() -> Unprocessable:
     return Unprocessable("Last-Event-ID must be an event id", code="invalid-event-id")
 
 
-Item = tuple[int, str, dict[str, Any]]  # event id, its status, the SSE message
+Item = tuple[int, str, bytes]  # event id, its status, the SSE message (encoded once)
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ class Watch:
 
 def _item(event: FlightEvent) -> Item:
     body = FlightEventOut.model_validate(event).model_dump(mode="json")
-    return event.id, event.status, {"id": str(event.id), "event": "status",
-                                    "data": json.dumps(body)}
+    message = ServerSentEvent(id=str(event.id), event="status", data=json.dumps(body))
+    return event.id, event.status, message.encode()
 
 
 class AnnouncedRows:
@@ -111,7 +112,8 @@ class AnnouncedRows:
         tasks = {self._reads[i] for i in ids if i in self._reads}
         found: dict[int, tuple[Item, str]] = {}
         for task in tasks:
-            found.update(await asyncio.shield(task))
+            # Read already (most of the streams woken): no future to wait on.
+            found.update(task.result() if task.done() else await asyncio.shield(task))
         return found
 
     async def _read(self, ids: list[int]) -> dict[int, tuple[Item, str]]:
@@ -167,7 +169,7 @@ async def event_stream(
     flight_id: uuid.UUID,
     after_id: int,
     current_status: ProcessingStatus,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[bytes]:
     last = after_id
     deadline = time.monotonic() + watch.max_s
     key = str(flight_id)
@@ -212,7 +214,7 @@ async def account_stream(
     watch: Watch,
     actor: Actor,
     after_id: int,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncIterator[bytes]:
     """Every flight event of the actor's account (operators: all) after `after_id`, as they
     come, until the client goes or `max_s` passed (the client resumes by Last-Event-ID)."""
     last = after_id
