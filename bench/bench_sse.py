@@ -40,7 +40,7 @@ processed p50 < 0.25 s on `make run`. Prints tables and ratios; writes bench/out
 Knobs: BENCH_ADMIN_DATABASE_URL [postgresql+asyncpg://postgres@127.0.0.1:5432/test],
 BENCH_SSE_STREAMS [1000], BENCH_SSE_FEW [300], BENCH_SSE_IDLE_S [15], BENCH_SSE_EVENTS [10],
 BENCH_SSE_PROFILE_REQUESTS [300], BENCH_SSE_ROUNDS [10], BENCH_SSE_HOURS [2],
-BENCH_SSE_RATE_HZ [8].
+BENCH_SSE_RATE_HZ [8], BENCH_SSE_ONLY [] (`notify`: the default path on PostgreSQL alone).
 The machine is shared: read the figures beside the load average printed with them.
 """
 
@@ -81,6 +81,8 @@ PROFILE_REQUESTS = int(os.environ.get("BENCH_SSE_PROFILE_REQUESTS", "300"))
 ROUNDS = int(os.environ.get("BENCH_SSE_ROUNDS", "10"))
 HOURS = float(os.environ.get("BENCH_SSE_HOURS", "2"))
 RATE_HZ = float(os.environ.get("BENCH_SSE_RATE_HZ", "8"))
+# `notify`: only the default path on PostgreSQL (its figures as JSON, no ratios).
+ONLY = os.environ.get("BENCH_SSE_ONLY", "")
 OPEN_BATCH = 50
 PASSWORD = "bench-password-1"
 EMAIL = "bench-sse@example.com"
@@ -442,6 +444,8 @@ def part_postgres(workdir: Path) -> dict[str, Any]:
                        check=True, capture_output=True)
         flight_id = asyncio.run(seed(url))
         notify = run_notify(env, workdir, name, url, flight_id)
+        if ONLY == "notify":
+            return {"notify": notify}
         poll = run_poll(env, workdir, name, url, flight_id)
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -536,6 +540,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nubo-bench-sse-") as tmp:
         workdir = Path(tmp)
         pg = part_postgres(workdir)
+        if ONLY == "notify":
+            print(json.dumps(pg, indent=1))
+            return 0
         emb = part_embedded(workdir)
     summary = report(pg, emb)
     print()
