@@ -16,6 +16,7 @@ from starlette.datastructures import State
 from nubo.kit import jobs
 from nubo.kit.db import ReadConnection, WriteConnection
 from nubo.kit.storage import ObjectStore, StorageUnavailable
+from nubo.live import Live
 from nubo.ops.endpoints import ReadinessCheck
 from nubo.ops.metrics import Metrics
 from nubo.platform import Platform
@@ -38,6 +39,7 @@ class AppState(State):
     readiness_checks: dict[str, ReadinessCheck]
     store: ObjectStore
     jobs: jobs.JobQueue
+    live: Live
 
 
 def state_of(app: FastAPI) -> AppState:
@@ -139,8 +141,19 @@ def install(app: FastAPI, settings: Settings) -> None:
     if getattr(state, "store", None) is None:
         state.store = open_store(settings)
     state.jobs = build_queue(settings)
+    state.live = build_live(state.engine, settings)
     state.readiness_checks["storage"] = storage_ready
     state.readiness_checks["queue"] = queue_ready
+
+
+def build_live(engine: AsyncEngine, settings: Settings) -> Live:
+    return Live(
+        engine,
+        settings.resolved_database_url,
+        fallback_s=settings.events_fallback_s,
+        local_check_s=settings.events_poll_s,
+        listen=settings.events_listen,
+    )
 
 
 def job_context(app: FastAPI, queue: jobs.JobQueue) -> jobs.JobContext:
@@ -156,9 +169,15 @@ def job_context(app: FastAPI, queue: jobs.JobQueue) -> jobs.JobContext:
 
 @contextlib.asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
-    """The app's lifespan: start the queue (and, in-process, its workers + sweeper)."""
+    """The app's lifespan: the event listener, then the queue (and, in-process, its
+    workers + sweeper)."""
     from nubo.flights.tasks import sweep
 
+    live = state_of(app).live
+    try:
+        await live.start()
+    except Exception:
+        log.exception("the event listener did not start; the streams poll the table")
     queue = state_of(app).jobs
     ctx = job_context(app, queue)
     inprocess = isinstance(queue, jobs.InProcessQueue)
@@ -177,3 +196,4 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
     finally:
         outbox.use_queue(None)
         await queue.stop()
+        await live.stop()

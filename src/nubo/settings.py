@@ -84,7 +84,16 @@ class Settings(BaseSettings):
     jobs_requeue_after_s: int = Field(default=60, ge=1)
     # With the lease, bounds how long a dead worker's flight waits for another (< 1 min).
     jobs_sweep_every_s: float = Field(default=15.0, gt=0)
+    # Streams are woken by the process's one listener (PostgreSQL LISTEN/NOTIFY) or, on
+    # SQLite, by the committing unit in this process; false: each stream polls the table
+    # every `events_poll_s` (the path before; also what streams do while no listener runs).
+    events_listen: bool = True
     events_poll_s: float = Field(default=0.5, gt=0)
+    # How often the process checks for an event it was not told of (then every stream
+    # re-reads); also the listener connection's liveness check.
+    events_fallback_s: float = Field(default=15.0, gt=0)
+    # Open streams per account and API process; past it a new one is 429.
+    events_max_streams_per_account: int = Field(default=100, ge=1)
     events_heartbeat_s: float = Field(default=10.0, gt=0, le=15)
     # The account-wide stream closes after this long; EventSource reconnects with its
     # Last-Event-ID, so nothing is lost and no connection lives forever.

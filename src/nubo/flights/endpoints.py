@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse
+from starlette.types import Receive, Scope, Send
 
 from nubo.bleed.series import to_arrow_stream
 from nubo.flights import events, ingest, repository, series, service
@@ -23,11 +24,13 @@ from nubo.flights.schemas import (
     UploadUrlOut,
 )
 from nubo.identity.auth import CurrentUser
+from nubo.identity.principal import Actor
 from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.uploads import media_type, open_upload
+from nubo.live import Hub, Subscription
 from nubo.models import BleedStatus, ProcessingStatus
 from nubo.platform import JobsDep, StoreDep
 from nubo.web.session import BearerOrSession, SessionWriter
@@ -194,9 +197,36 @@ SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _sse(request: Request, stream: AsyncIterator[dict[str, Any]]) -> EventSourceResponse:
-    return EventSourceResponse(
+class _StreamResponse(EventSourceResponse):
+    """An event stream that gives its place under the account's cap back when it ends,
+    however it ends (also when its body never started: a HEAD, a client already gone)."""
+
+    def __init__(self, stream: AsyncIterator[bytes], sub: Subscription,
+                 **kwargs: Any) -> None:
+        super().__init__(stream, **kwargs)
+        self.sub = sub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.sub.close()
+
+
+def _watch(request: Request, actor: Actor, key: str) -> events.Watch:
+    """Subscribe a new stream of the actor's account to `key` (429 past the cap)."""
+    settings = request.app.state.settings
+    hub: Hub = request.app.state.live.hub
+    sub = hub.open(str(actor.account_id), key,
+                              settings.events_max_streams_per_account)
+    return events.Watch(sub, settings.events_poll_s, settings.events_stream_max_s)
+
+
+def _sse(request: Request, watch: events.Watch,
+         stream: AsyncIterator[bytes]) -> EventSourceResponse:
+    return _StreamResponse(
         stream,
+        watch.sub,
         ping=request.app.state.settings.events_heartbeat_s,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
@@ -220,19 +250,10 @@ async def flight_events(
     flight = await service.get_flight(session, actor, flight_id)
     start = events.parse_last_event_id(last_event_id, after)
     current = flight.processing_status
-    await session.commit()  # the stream polls with its own short sessions
-    settings = request.app.state.settings
-    return _sse(
-        request,
-        events.event_stream(
-            request,
-            request.app.state.sessionmaker,
-            flight.id,
-            start,
-            current,
-            settings.events_poll_s,
-        ),
-    )
+    await session.commit()  # the stream reads with its own short sessions
+    watch = _watch(request, actor, str(flight.id))
+    maker = request.app.state.sessionmaker
+    return _sse(request, watch, events.event_stream(maker, watch, flight.id, start, current))
 
 
 @router.post(
@@ -366,19 +387,10 @@ async def account_events(
         start = await repository.newest_event_id(session)
     else:
         start = events.parse_last_event_id(last_event_id, after)
-    await session.commit()  # the stream polls with its own short sessions
-    settings = request.app.state.settings
-    return _sse(
-        request,
-        events.account_stream(
-            request,
-            request.app.state.sessionmaker,
-            actor,
-            start,
-            settings.events_poll_s,
-            settings.events_stream_max_s,
-        ),
-    )
+    await session.commit()  # the stream reads with its own short sessions
+    watch = _watch(request, actor, events.stream_key(actor))
+    maker = request.app.state.sessionmaker
+    return _sse(request, watch, events.account_stream(maker, watch, actor, start))
 
 
 routers = [router, events_router]

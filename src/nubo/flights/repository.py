@@ -80,6 +80,18 @@ async def events_after(
     return list((await session.execute(stmt)).scalars().all())
 
 
+async def live_events(session: AsyncSession, ids: list[int]) -> list[tuple[FlightEvent, Any]]:
+    """The events `ids` of live flights of live accounts, with their account id (the streams
+    they woke check it against their own)."""
+    stmt = (
+        select(FlightEvent, Flight.account_id)
+        .join(Flight, Flight.id == FlightEvent.flight_id)
+        .join(Account, Account.id == Flight.account_id)
+        .where(FlightEvent.id.in_(ids), Flight.deleted_at.is_(None), Account.deleted_at.is_(None))
+    )
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
 def _readable_events(actor: Actor) -> Select[Any]:
     flights = readable_flights(actor).with_only_columns(Flight.id)
     return select(FlightEvent).where(FlightEvent.flight_id.in_(flights.scalar_subquery()))

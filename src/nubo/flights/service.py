@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo import live
 from nubo.fleet import features
 from nubo.flights import grants, repository, series
 from nubo.flights.schemas import FlightCreate
@@ -65,6 +66,7 @@ def add_event(
 ) -> FlightEvent:
     event = FlightEvent(flight_id=flight.id, status=str(status), message=message, data=data)
     session.add(event)
+    live.announce(session, event, flight.account_id)
     return event
 
 
@@ -136,6 +138,7 @@ async def delete_flight(
         session, lambda: features.remove_flight(store, account_id, registration, flight_id)
     )
     after_commit(session, lambda: series.remove(store, account_id, registration, flight_id))
+    await live.reread(session, flight_id, account_id)  # its open streams end
     await session.flush()
     return flight
 
