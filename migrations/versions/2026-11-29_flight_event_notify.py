@@ -1,7 +1,7 @@
 """announce each flight event to the API processes (PostgreSQL NOTIFY)
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0020
 Create Date: 2026-11-29 17:20:00
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0017"
-down_revision = "0011"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
