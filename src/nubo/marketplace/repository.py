@@ -192,3 +192,39 @@ def subscriptions_in_month(
         .where(Subscription.account_id.in_(account_ids), active_during(start, end))
         .order_by(Subscription.started_at, Subscription.id)
     )
+
+
+# ------------------------------------------------------------------ holdings
+
+
+async def datasets_by_id(
+    session: AsyncSession, dataset_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Dataset]:
+    """Datasets of many rows in one query, deleted ones included (bought or subscribed)."""
+    if not dataset_ids:
+        return {}
+    stmt = select(Dataset).where(Dataset.id.in_(set(dataset_ids)))
+    return {d.id: d for d in (await session.execute(stmt)).scalars()}
+
+
+def one_offs_of(account_id: uuid.UUID) -> Select[Transaction]:
+    return select(Transaction).where(
+        Transaction.account_id == account_id, Transaction.type == TransactionType.one_time
+    )
+
+
+async def running_subscription(
+    session: AsyncSession, account_id: uuid.UUID, dataset_id: uuid.UUID, now: datetime
+) -> Subscription | None:
+    stmt = select(Subscription).where(
+        Subscription.account_id == account_id,
+        Subscription.dataset_id == dataset_id,
+        active_now(now),
+    )
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+async def has_bought(session: AsyncSession, account_id: uuid.UUID, dataset_id: uuid.UUID) -> bool:
+    stmt = one_offs_of(account_id).where(Transaction.dataset_id == dataset_id)
+    return (await session.execute(stmt.with_only_columns(Transaction.id).limit(1))).first() \
+        is not None
