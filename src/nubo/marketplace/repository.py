@@ -83,14 +83,18 @@ async def page_of_datasets(
     session: AsyncSession, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
 ) -> list[Dataset]:
     columns, keys, descending = SORTS[sort]
-    stmt = keyset(
-        readable_datasets().where(*conditions), params, columns, keys, descending=descending
-    )
+    bound: list[ColumnElement[bool]] = []
     if params.cursor:
         # keyset() writes "after the cursor" as an OR, which no index can seek with; the
-        # redundant bound on the leading column can: page 1,000 costs what page 1 does.
+        # redundant bound on the leading column can: page 1,000 costs what page 1 does. It
+        # comes first: of several bounds on one column SQLite seeks with the first (a price
+        # filter's bound would otherwise win and the scan would start at the filter's start).
         first = decode_cursor(params.cursor, keys)[0]
-        stmt = stmt.where(columns[0] <= first if descending else columns[0] >= first)
+        bound.append(columns[0] <= first if descending else columns[0] >= first)
+    stmt = keyset(
+        readable_datasets().where(*bound, *conditions), params, columns, keys,
+        descending=descending,
+    )
     return list((await session.execute(stmt)).scalars().all())
 
 
