@@ -15,6 +15,7 @@ import io
 import logging
 import math
 import zlib
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -39,7 +40,8 @@ class Capture:
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
         self._chunks = chunks
         self.head = bytearray()
-        self.tail = bytearray()
+        self._tail: deque[bytes] = deque()  # whole chunks, as few as cover TAIL_BYTES
+        self._tail_size = 0
         self.size = 0
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -52,9 +54,14 @@ class Capture:
         self.size += len(data)
         if len(self.head) < HEAD_BYTES:
             self.head += data[: HEAD_BYTES - len(self.head)]
-        self.tail += data[-TAIL_BYTES:]
-        if len(self.tail) > TAIL_BYTES:
-            del self.tail[: len(self.tail) - TAIL_BYTES]
+        self._tail.append(data)
+        self._tail_size += len(data)
+        while self._tail_size - len(self._tail[0]) >= TAIL_BYTES:
+            self._tail_size -= len(self._tail.popleft())
+
+    @property
+    def tail(self) -> bytes:
+        return b"".join(self._tail)[-TAIL_BYTES:]
 
 
 def compute(capture: Capture) -> dict[str, Any] | None:
@@ -101,7 +108,7 @@ def _csv(data: bytes, whole: bool, kind: str) -> dict[str, Any] | None:
     text = _decode(data)
     if text is None or not text.strip():
         return None
-    first_lines = "\n".join(text.splitlines()[:20])
+    first_lines = "\n".join(text[:65536].splitlines()[:20])
     try:
         separator = csv.Sniffer().sniff(first_lines, delimiters=SEPARATORS).delimiter
     except csv.Error:
