@@ -41,9 +41,10 @@ messages: install
 	$(UV) run pybabel update -i src/nubo/web/translations/messages.pot \
 		-d src/nubo/web/translations --no-fuzzy-matching --ignore-obsolete -w 100
 
-# The README's pictures, taken by the upload journey in Chromium.
+# The README's pictures, taken by the upload and data customer journeys in Chromium.
 screenshots: install
-	NUBO_SCREENSHOTS=docs/screenshots $(UV) run pytest tests/web/test_journeys.py -q -k upload
+	NUBO_SCREENSHOTS=docs/screenshots $(UV) run pytest -n 0 -q tests/web/test_journeys.py \
+		tests/web/test_data_journey.py -k "upload or customer"
 
 # Build the container image from a bootstrapped Debian base and run its commands (needs root,
 # buildah and debootstrap, installed when missing; see docs/deploy.md). CI runs it; `make test`

@@ -120,6 +120,7 @@ async def _invoices(world: World, session: AsyncSession) -> Call:
 
 
 @case("GET", "/api/invoices/{invoiceId}")
+@case("GET", "/api/invoices/{invoiceId}/pdf")
 @case("POST", "/api/invoices/{invoiceId}/pay")
 @case("POST", "/api/invoices/{invoiceId}/void")
 async def _an_invoice(world: World, session: AsyncSession) -> Call:

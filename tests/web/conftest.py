@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from tests.conftest import service_missing
 OUT = Path(__file__).parent / "out"  # screenshots of failed journeys
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
-SERVER_START_S = 60
+SERVER_START_S = 120  # a loaded machine (the whole suite on two workers) starts slowly
 SERVER_LIFETIME_S = 1800  # the server stops by itself even if the test run is killed
+LIVE_ENV: dict[str, dict[str, str]] = {}  # each live server's environment, by its base URL
 
 
 def chromium_path() -> str | None:
@@ -67,6 +69,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                               cwd=data_dir)
     base = f"http://127.0.0.1:{port}"
+    LIVE_ENV[base] = env
     try:
         _wait_until_up(base, server, data_dir / "server.log")
         yield base
@@ -91,6 +94,23 @@ def _wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> Non
             pass
         time.sleep(0.2)
     pytest.fail(f"nubo serve did not answer within {SERVER_START_S}s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def live_operator(live_server: str) -> dict[str, str]:
+    """A platform operator of the live server (`nubo users create-operator`), signed in to
+    the API: its bearer headers."""
+    email, password = f"operator-{uuid.uuid4().hex[:8]}@example.com", "an-operator-password"
+    subprocess.run(
+        [sys.executable, "-m", "nubo.cli", "users", "create-operator", "--email", email,
+         "--password", password],
+        env=LIVE_ENV[live_server], cwd=LIVE_ENV[live_server]["NUBO_DATA_DIR"], check=True,
+        capture_output=True, timeout=120,
+    )
+    login = httpx.post(f"{live_server}/api/auth/login",
+                       json={"email": email, "password": password}, timeout=30)
+    login.raise_for_status()
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Annotated
 from urllib.parse import quote
@@ -18,7 +19,15 @@ from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import open_upload
-from nubo.marketplace import billing, datasets, files, idempotency, invoicing, repository
+from nubo.marketplace import (
+    billing,
+    datasets,
+    files,
+    idempotency,
+    invoice_pdf,
+    invoicing,
+    repository,
+)
 from nubo.marketplace.idempotency import IdempotencyHeader
 from nubo.marketplace.months import MonthError, parse_month
 from nubo.marketplace.schemas import (
@@ -35,6 +44,8 @@ from nubo.marketplace.schemas import (
 )
 from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus
 from nubo.platform import StoreDep
+from nubo.web.i18n import negotiate
+from nubo.web.session import BearerOrSession
 
 datasets_router = APIRouter(prefix="/datasets", tags=["datasets"])
 transactions_router = APIRouter(prefix="/transactions", tags=["billing"])
@@ -200,12 +211,13 @@ async def upload_dataset_file(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def download_dataset_file(
-    dataset_id: DatasetId, actor: CurrentUser, session: Session, store: StoreDep
+    dataset_id: DatasetId, actor: BearerOrSession, session: Session, store: StoreDep
 ) -> StreamingResponse:
     """Download a dataset's data file.
 
     For accounts that bought it or subscribe to it now, and operators. A dataset of the
-    catalogue not bought answers 403 `not-entitled`: buy it or subscribe.
+    catalogue not bought answers 403 `not-entitled`: buy it or subscribe. The panel's
+    session cookie is accepted too (its download link).
     """
     dataset, chunks = await files.open_download(session, store, actor, dataset_id)
     name = (dataset.file_name or "data").replace('"', "")
@@ -392,6 +404,31 @@ async def get_invoice(
     """One invoice with its lines."""
     invoice, lines = await invoicing.get(session, actor, invoice_id)
     return InvoiceOut.of(invoice, lines)
+
+
+@invoices_router.get(
+    "/{invoiceId}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def invoice_as_pdf(
+    invoice_id: Annotated[uuid.UUID, Path(alias="invoiceId")],
+    request: Request,
+    actor: BearerOrSession,
+    session: Session,
+) -> Response:
+    """One invoice as a PDF: number, account, month, status, lines and total.
+
+    In the language of `Accept-Language` (or the panel's language cookie): Portuguese
+    (Brazil) by default, or English. The panel's session cookie is accepted too (its link).
+    """
+    invoice, lines, account = await invoicing.printable(session, actor, invoice_id)
+    body = await asyncio.to_thread(invoice_pdf.render, invoice, lines, account, negotiate(request))
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
+    )
 
 
 @invoices_router.post("/{invoiceId}/pay", response_model=InvoiceOut)

@@ -1,5 +1,8 @@
 """A dataset's data file: streamed into object storage, streamed back to entitled accounts.
 
+A preview of the file (its columns and first rows, `preview.py`) is taken from the same
+stream and stored with the row: no page reads the file to show it.
+
 The file comes as the raw body or as the `file` part of a multipart form, byte for byte
 either way (`kit.uploads.open_upload`, shared with the flights' upload). The object is
 written first under a fresh key; only then does the dataset row point at it (same unit of
@@ -8,6 +11,7 @@ work). If the unit rolls back the new object is removed; once it commits, the re
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,7 +23,7 @@ from nubo.kit.errors import NotFound, Unprocessable
 from nubo.kit.storage import ObjectStore, discard, new_key
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import Upload, refuse_empty, sanitize_filename
-from nubo.marketplace import billing, datasets
+from nubo.marketplace import billing, datasets, preview
 from nubo.models import Dataset
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -44,8 +48,9 @@ async def upload(
     if upload.chunks is None:
         raise Unprocessable("the form has no `file` part", code="file-required")
     key = new_key(dataset_prefix(dataset_id))
+    capture = preview.Capture(upload.chunks)
     stored = await store.put_stream(
-        key, upload.chunks, max_bytes=max_bytes, on_first_bytes=refuse_empty
+        key, capture.chunks(), max_bytes=max_bytes, on_first_bytes=refuse_empty
     )
     after_rollback(session, lambda: discard(store, key))
     fields = await upload.finish()
@@ -53,6 +58,8 @@ async def upload(
         raise Unprocessable(
             f"unexpected form field(s): {', '.join(sorted(fields))}", code="unexpected-field"
         )
+    # Parsed before the row is locked; off the event loop (up to a megabyte of CSV).
+    shown = await asyncio.to_thread(preview.compute, capture)
     dataset = await datasets.get(session, dataset_id, lock="update")
     replaced = dataset.file_key
     if replaced is not None:
@@ -62,6 +69,7 @@ async def upload(
     dataset.file_sha256 = stored.sha256
     dataset.file_name = sanitize_filename(filename or upload.filename or "", default="data")
     dataset.file_content_type = upload.content_type.strip()[:255] or DEFAULT_CONTENT_TYPE
+    dataset.preview = shown
     dataset.updated_at = utcnow()
     await session.flush()
     return dataset

@@ -24,6 +24,7 @@ from nubo.marketplace import money, repository
 from nubo.marketplace.months import active_days, bounds, days_in
 from nubo.marketplace.schemas import InvoiceCreate, InvoiceLineIn, InvoiceOut
 from nubo.models import (
+    Account,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -324,6 +325,15 @@ async def get(
         raise NotFound("invoice not found")
     lines = await repository.lines_of(session, [invoice.id])
     return invoice, lines[invoice.id]
+
+
+async def printable(
+    session: AsyncSession, actor: Actor, invoice_id: uuid.UUID
+) -> tuple[Invoice, list[InvoiceLine], Account]:
+    """An invoice with its lines and its account (kept, even if the account was deleted)."""
+    invoice, lines = await get(session, actor, invoice_id)
+    account = await session.get_one(Account, invoice.account_id)
+    return invoice, lines, account
 
 
 async def settle(

@@ -83,14 +83,18 @@ async def page_of_datasets(
     session: AsyncSession, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
 ) -> list[Dataset]:
     columns, keys, descending = SORTS[sort]
-    stmt = keyset(
-        readable_datasets().where(*conditions), params, columns, keys, descending=descending
-    )
+    bound: list[ColumnElement[bool]] = []
     if params.cursor:
         # keyset() writes "after the cursor" as an OR, which no index can seek with; the
-        # redundant bound on the leading column can: page 1,000 costs what page 1 does.
+        # redundant bound on the leading column can: page 1,000 costs what page 1 does. It
+        # comes first: of several bounds on one column SQLite seeks with the first (a price
+        # filter's bound would otherwise win and the scan would start at the filter's start).
         first = decode_cursor(params.cursor, keys)[0]
-        stmt = stmt.where(columns[0] <= first if descending else columns[0] >= first)
+        bound.append(columns[0] <= first if descending else columns[0] >= first)
+    stmt = keyset(
+        readable_datasets().where(*bound, *conditions), params, columns, keys,
+        descending=descending,
+    )
     return list((await session.execute(stmt)).scalars().all())
 
 
@@ -192,3 +196,39 @@ def subscriptions_in_month(
         .where(Subscription.account_id.in_(account_ids), active_during(start, end))
         .order_by(Subscription.started_at, Subscription.id)
     )
+
+
+# ------------------------------------------------------------------ holdings
+
+
+async def datasets_by_id(
+    session: AsyncSession, dataset_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Dataset]:
+    """Datasets of many rows in one query, deleted ones included (bought or subscribed)."""
+    if not dataset_ids:
+        return {}
+    stmt = select(Dataset).where(Dataset.id.in_(set(dataset_ids)))
+    return {d.id: d for d in (await session.execute(stmt)).scalars()}
+
+
+def one_offs_of(account_id: uuid.UUID) -> Select[Transaction]:
+    return select(Transaction).where(
+        Transaction.account_id == account_id, Transaction.type == TransactionType.one_time
+    )
+
+
+async def running_subscription(
+    session: AsyncSession, account_id: uuid.UUID, dataset_id: uuid.UUID, now: datetime
+) -> Subscription | None:
+    stmt = select(Subscription).where(
+        Subscription.account_id == account_id,
+        Subscription.dataset_id == dataset_id,
+        active_now(now),
+    )
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+async def has_bought(session: AsyncSession, account_id: uuid.UUID, dataset_id: uuid.UUID) -> bool:
+    stmt = one_offs_of(account_id).where(Transaction.dataset_id == dataset_id)
+    return (await session.execute(stmt.with_only_columns(Transaction.id).limit(1))).first() \
+        is not None

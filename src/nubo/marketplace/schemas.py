@@ -79,6 +79,23 @@ class DatasetFile(ResponseModel):
     content_type: str | None
 
 
+class PreviewColumn(ResponseModel):
+    name: str
+    type: str = Field(examples=["Int64", "Float64", "String", "Date", "Datetime"])
+
+
+class DatasetPreview(ResponseModel):
+    """The data file's columns and first rows, read once when it was uploaded."""
+
+    format: Literal["csv", "csv.gz", "parquet"]
+    columns: list[PreviewColumn] = Field(description="the first 50 columns")
+    column_count: int = Field(description="all columns of the file")
+    rows: list[list[Any]] = Field(
+        description="up to 10 rows, one value per listed column (null where the file has "
+        "none, or where a Parquet column's first values lie too far into the file)"
+    )
+
+
 class DatasetOut(ResponseModel):
     id: uuid.UUID
     name: str
@@ -90,6 +107,9 @@ class DatasetOut(ResponseModel):
     format: str | None
     provider_account_id: uuid.UUID
     file: DatasetFile | None
+    preview: DatasetPreview | None = Field(
+        description="null without a file, or for a file whose format has no preview"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -114,6 +134,7 @@ class DatasetOut(ResponseModel):
             format=d.format,
             provider_account_id=d.provider_account_id,
             file=file,
+            preview=DatasetPreview.model_validate(d.preview) if d.preview else None,
             created_at=d.created_at,
             updated_at=d.updated_at,
         )

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nubo.models.base import Base, IdMixin, SoftDeleteMixin, TimestampMixin
@@ -32,6 +33,8 @@ class Dataset(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     file_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     file_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     file_content_type: Mapped[str | None] = mapped_column(String(255), default=None)
+    # First rows and columns of the file, taken once at upload (marketplace/preview.py).
+    preview: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     __table_args__ = (
         # Keyset orders of the catalogue, live rows only (deleted rows never appear).

@@ -22,6 +22,7 @@ def panel_router() -> APIRouter:
     from nubo.fleet.pages import router as fleet_pages
     from nubo.flights.pages import router as flights_pages
     from nubo.identity.pages import router as identity_pages
+    from nubo.marketplace.pages import router as marketplace_pages
     from nubo.webhooks.pages import install_notices
 
     install_notices()
@@ -33,6 +34,7 @@ def panel_router() -> APIRouter:
     panel.include_router(identity_pages)
     panel.include_router(fleet_pages)
     panel.include_router(flights_pages)
+    panel.include_router(marketplace_pages)
     panel.include_router(language_router)
     return panel
 

@@ -76,3 +76,6 @@ RESETS = {
     "bleed-sensor": N_("Bleed sensor replaced"),
     "refit": N_("References refitted"),
 }
+INVOICE_STATUS = {"open": N_("Open"), "paid": N_("Paid"), "void": N_("Void")}
+SORTS = {"-created_at": N_("Newest first"), "created_at": N_("Oldest first"),
+         "price": N_("Lowest price first"), "-price": N_("Highest price first")}
