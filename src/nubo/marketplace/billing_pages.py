@@ -107,11 +107,12 @@ async def _run_context(session: AsyncSession, actor: Actor, run: BillingRun) -> 
 @router.get("/billing/runs/{runId}")
 async def run_page(
     request: Request, run_id: RunId, user: SignedInOperator, session: Session,
+    done: str | None = None,
 ) -> Response:
     """One closing: its progress live (htmx polls the fragment), then the month's invoices."""
     run = await closing_runs.get(session, run_id)
     context = await _run_context(session, user.principal, run)
-    return await render(request, "backoffice/run.html", context)
+    return await render(request, "backoffice/run.html", {**context, "done": DONE.get(done or "")})
 
 
 @router.get("/billing/runs/{runId}/progress")
