@@ -104,6 +104,10 @@ async def test_an_operator_creates_a_dataset_and_uploads_its_file_with_progress(
     await page.get_by_role("link", name="Retaguarda").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Contas")
     await check_accessibility(page)
+    await page.get_by_role("link", name="Nubo operators").click()
+    await expect(page.get_by_role("row", name=re.compile("Olga Operadora"))).to_contain_text(
+        "Operador")
+    await check_accessibility(page)
     await page.get_by_role("link", name="Conjuntos de dados").click()
     await check_accessibility(page)
     name = f"Chuva {uuid.uuid4().hex[:6]}"
