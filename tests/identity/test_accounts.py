@@ -91,3 +91,20 @@ async def test_an_empty_account_update_changes_nothing(client, world):
     again = await client.put(url, json={"name": before["name"]}, headers=world.headers("admin_a"))
     assert again.status_code == 200
     assert again.json()["updated_at"] == before["updated_at"]
+
+
+async def test_operators_search_accounts_by_name_or_email(client, world):
+    headers = world.headers("operator")
+    by_name = await client.get("/api/accounts", params={"q": "ALPHA"}, headers=headers)
+    assert [a["name"] for a in by_name.json()["items"]] == ["Alpha Air"]
+    by_email = await client.get("/api/accounts", params={"q": world.account_b.email[:12]},
+                                headers=headers)
+    assert [a["id"] for a in by_email.json()["items"]] == [str(world.account_b.id)]
+    wildcard = await client.get("/api/accounts", params={"q": "%"}, headers=headers)
+    assert wildcard.json()["items"] == []
+
+
+async def test_a_search_never_shows_another_account(client, world):
+    response = await client.get("/api/accounts", params={"q": "beta"},
+                                headers=world.headers("admin_a"))
+    assert response.json()["items"] == []

@@ -82,6 +82,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
+def create_operator(base: str, email: str, password: str) -> None:
+    """An operator in the live server's database, made as people make the first one: with
+    `nubo users create-operator`."""
+    env = LIVE_ENV[base]
+    subprocess.run(
+        [sys.executable, "-m", "nubo.cli", "users", "create-operator", "--email", email,
+         "--password", password, "--name", "Olga Operadora"],
+        env=env, cwd=env["NUBO_DATA_DIR"], check=True, capture_output=True, timeout=120,
+    )
+
+
 def _wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:

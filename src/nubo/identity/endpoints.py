@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import ValidationError
 
 from nubo.identity import service, sessions
@@ -258,9 +258,17 @@ async def account_by_email(email: EmailPath, actor: CurrentUser, session: Sessio
 
 
 @accounts_router.get("", response_model=Page[AccountOut])
-async def list_accounts(actor: CurrentUser, session: Session, page: Pagination) -> Page[AccountOut]:
-    """Accounts: every account for operators, the caller's own for everyone else."""
-    rows = await service.list_accounts(session, actor, page)
+async def list_accounts(
+    actor: CurrentUser,
+    session: Session,
+    page: Pagination,
+    q: Annotated[str | None, Query(max_length=200, description="in the name or email")] = None,
+) -> Page[AccountOut]:
+    """Accounts: every account for operators, the caller's own for everyone else.
+
+    `q` keeps those whose name or email contains it (case-insensitive).
+    """
+    rows = await service.list_accounts(session, actor, page, q)
     items, cursor = build_page(rows, page, lambda a: (a.created_at, a.id))
     return Page(items=[AccountOut.model_validate(a) for a in items], next_cursor=cursor)
 

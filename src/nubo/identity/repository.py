@@ -22,6 +22,15 @@ def readable_accounts(actor: Actor) -> Select[Account]:
     return stmt
 
 
+def account_matches(text: str) -> ColumnElement[bool]:
+    """Name or email containing `text`, case-insensitively (LIKE's wildcards are literal)."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return func.lower(Account.name).like(pattern, escape="\\") | Account.email.like(
+        pattern, escape="\\"
+    )
+
+
 def readable_users(actor: Actor) -> Select[User]:
     stmt = select(User).where(User.deleted_at.is_(None))
     if actor.role is not Role.operator:

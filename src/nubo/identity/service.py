@@ -118,8 +118,13 @@ async def users_of_account(
     return await page_by_creation(session, stmt, params, User)
 
 
-async def delete_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:
+async def delete_user(
+    session: AsyncSession, actor: Actor, user_id: uuid.UUID, account_id: uuid.UUID | None = None
+) -> None:
+    """Soft delete; with `account_id`, a user of another account is not found."""
     stmt = repository.readable_users(actor).where(User.id == user_id)
+    if account_id is not None:
+        stmt = stmt.where(User.account_id == account_id)
     user = await _one_or_404(session, stmt, "user")
     ensure_can_manage(actor, user.account_id, "user")
     if user.role is Role.admin:
@@ -206,13 +211,27 @@ async def update_account(
     return account
 
 
+async def account_names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Names of accounts, deleted ones too (their invoices are kept): for operators' lists."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(Account.id, Account.name).where(Account.id.in_(ids)))
+    return {row.id: row.name for row in rows}
+
+
 async def account_by_email(session: AsyncSession, actor: Actor, email: str) -> Account:
     stmt = repository.readable_accounts(actor).where(Account.email == email.strip().lower())
     return await _one_or_404(session, stmt, "account")
 
 
-async def list_accounts(session: AsyncSession, actor: Actor, params: PageParams) -> list[Account]:
-    return await page_by_creation(session, repository.readable_accounts(actor), params, Account)
+async def list_accounts(
+    session: AsyncSession, actor: Actor, params: PageParams, q: str | None = None
+) -> list[Account]:
+    """Oldest first; `q` keeps the accounts whose name or email contains it."""
+    stmt = repository.readable_accounts(actor)
+    if q is not None and q.strip():
+        stmt = stmt.where(repository.account_matches(q))
+    return await page_by_creation(session, stmt, params, Account)
 
 
 async def delete_account(session: AsyncSession, actor: Actor, account_id: uuid.UUID) -> Account:

@@ -45,7 +45,7 @@ from nubo.marketplace.schemas import (
 from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus
 from nubo.platform import StoreDep
 from nubo.web.i18n import negotiate
-from nubo.web.session import BearerOrSession
+from nubo.web.session import BearerOrSession, OperatorWriter
 
 datasets_router = APIRouter(prefix="/datasets", tags=["datasets"])
 transactions_router = APIRouter(prefix="/transactions", tags=["billing"])
@@ -190,14 +190,17 @@ async def delete_dataset(dataset_id: DatasetId, _: Operator, session: Session) -
 async def upload_dataset_file(
     dataset_id: DatasetId,
     request: Request,
-    _: Operator,
+    _: OperatorWriter,
     session: Session,
     db: StandaloneDb,
     store: StoreDep,
     filename: Annotated[str | None, Query(max_length=255, description="shown to buyers")] = None,
 ) -> DatasetOut:
     """The data file: the raw body (its Content-Type is the file's), or the `file` part of a
-    multipart form (that part's Content-Type and filename). `?filename=` names it for buyers."""
+    multipart form (that part's Content-Type and filename). `?filename=` names it for buyers.
+
+    The back office's page posts here with its session and CSRF token instead of a bearer.
+    """
     max_bytes = request.app.state.settings.max_upload_bytes
     await datasets.ensure_exists(db.read, dataset_id)  # 404 before a byte is read
     upload = await open_upload(request, max_bytes)

@@ -3,6 +3,7 @@
 from nubo.models.account import Account, AccountStatus
 from nubo.models.aircraft import Aircraft, EngineReset, TrendPoint
 from nubo.models.base import Base
+from nubo.models.billing_run import BillingRun, BillingRunStatus
 from nubo.models.dataset import Dataset
 from nubo.models.flight import BleedStatus, Flight, ProcessingStatus
 from nubo.models.flight_event import FlightEvent
@@ -25,6 +26,8 @@ __all__ = [
     "AccountStatus",
     "Aircraft",
     "Base",
+    "BillingRun",
+    "BillingRunStatus",
     "BleedStatus",
     "Dataset",
     "DeliveryStatus",

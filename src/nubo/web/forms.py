@@ -25,6 +25,14 @@ MESSAGES = {
     "wrong-password": N_("The current password is wrong."),
     "current-password-required": N_("Type your current password to confirm."),
     "validation-error": N_("Some fields are not valid. Check them and try again."),
+    "last-admin": N_("This is the account's last administrator: add another one first."),
+    "operator-outside-platform": N_("Operators belong to the platform account only."),
+    "platform-account": N_("The platform account cannot be deleted."),
+    "billing-run-in-progress": N_("This month is being closed already."),
+    "invoice-not-open": N_("The invoice is no longer open."),
+    "invalid-price": N_("The price is not valid for its currency."),
+    "invalid-currency": N_("Unknown currency."),
+    "invalid-month": N_("Give the month as YYYY-MM."),
 }
 GENERIC = N_("This could not be done. Try again.")
 M = TypeVar("M", bound=BaseModel)
@@ -53,6 +61,8 @@ def form(template: str, context: dict[str, Any]) -> Iterator[None]:
     except FormRejected:
         raise
     except NuboError as exc:
+        if exc.status == 404 or (exc.status == 403 and exc.code not in MESSAGES):
+            raise  # another account's id, a wrong role: the 404 and 403 pages, as the API
         message = MESSAGES.get(exc.code, GENERIC)
         raise FormRejected(template, context, exc.status, message) from exc
 

@@ -109,6 +109,13 @@ class Formats:
             return "—"
         return numbers.format_currency(Decimal(amount), currency, locale=self.locale)
 
+    def minor(self, amount_minor: int | None, currency: str) -> str:
+        """Money stored in minor units (1050 BRL -> R$ 10,50)."""
+        if amount_minor is None:
+            return "—"
+        digits = numbers.get_currency_precision(currency)
+        return self.money(Decimal(amount_minor).scaleb(-digits), currency)
+
     def datetime(self, value: DateTime | None) -> str:
         if value is None:
             return "—"

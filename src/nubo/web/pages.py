@@ -21,7 +21,11 @@ def panel_router() -> APIRouter:
     """Not in the API's OpenAPI schema; every unsafe method checks Origin and CSRF token."""
     from nubo.fleet.pages import router as fleet_pages
     from nubo.flights.pages import router as flights_pages
+    from nubo.identity.account_pages import router as account_pages
+    from nubo.identity.backoffice_pages import router as accounts_backoffice
     from nubo.identity.pages import router as identity_pages
+    from nubo.marketplace.backoffice_pages import router as datasets_backoffice
+    from nubo.marketplace.billing_pages import router as billing_backoffice
     from nubo.marketplace.pages import router as marketplace_pages
     from nubo.webhooks.pages import install_notices
 
@@ -35,6 +39,10 @@ def panel_router() -> APIRouter:
     panel.include_router(fleet_pages)
     panel.include_router(flights_pages)
     panel.include_router(marketplace_pages)
+    panel.include_router(account_pages)
+    panel.include_router(accounts_backoffice)
+    panel.include_router(datasets_backoffice)
+    panel.include_router(billing_backoffice)
     panel.include_router(language_router)
     return panel
 

@@ -19,6 +19,7 @@ from nubo.identity import sessions
 from nubo.identity.auth import bearer, current_user
 from nubo.identity.principal import Principal
 from nubo.kit.errors import Forbidden, NuboError, Unauthorized
+from nubo.models import Role
 from nubo.platform import Platform
 from nubo.settings import Settings
 
@@ -88,6 +89,24 @@ async def required_user(
 
 OptionalUser = Annotated[WebUser | None, Depends(optional_user)]
 SignedIn = Annotated[WebUser, Depends(required_user)]
+
+
+async def required_operator(user: SignedIn) -> WebUser:
+    """The back office's pages: operators only, the 403 page for everyone else."""
+    if user.principal.role is not Role.operator:
+        raise Forbidden("operators only", code="operator-required")
+    return user
+
+
+async def required_admin(user: SignedIn) -> WebUser:
+    """Pages that manage an account: its admins and operators; members get the 403 page."""
+    if user.principal.role is Role.member:
+        raise Forbidden("account admins only", code="admin-required")
+    return user
+
+
+SignedInOperator = Annotated[WebUser, Depends(required_operator)]
+SignedInAdmin = Annotated[WebUser, Depends(required_admin)]
 
 
 def set_session(response: Response, settings: Settings, refresh_token: str) -> None:
@@ -200,3 +219,13 @@ async def bearer_or_session_with_csrf(
 
 
 SessionWriter = Annotated[Principal, Depends(bearer_or_session_with_csrf)]
+
+
+async def operator_bearer_or_session(caller: SessionWriter) -> Principal:
+    """Operator routes the back office's scripts post to (a dataset's file)."""
+    if caller.role is not Role.operator:
+        raise Forbidden("operators only", code="operator-required")
+    return caller
+
+
+OperatorWriter = Annotated[Principal, Depends(operator_bearer_or_session)]

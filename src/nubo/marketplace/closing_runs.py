@@ -1,0 +1,137 @@
+"""A month's closing as a job the back office can follow: the same work as
+`nubo billing close-month` (`closing.close_month`), with its progress kept in a row."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from nubo.identity.principal import Actor
+from nubo.kit.db import after_commit
+from nubo.kit.errors import Conflict, NotFound
+from nubo.kit.jobs import JobQueue
+from nubo.kit.types import utcnow
+from nubo.marketplace.closing import CloseResult, close_month
+from nubo.models import BillingRun, BillingRunStatus
+
+CLOSE_MONTH = "marketplace.close-month"
+PROGRESS_EVERY_S = 0.5
+BEAT_EVERY = 20  # progress ticks: a live run's row moves at least every 10 s
+# A run whose row has not moved for this long lost its worker (a restart of an in-process
+# queue forgets its jobs): it no longer keeps the month from being closed again.
+ABANDONED_AFTER = timedelta(minutes=2)
+RECENT = 10
+UNFINISHED = (BillingRunStatus.queued, BillingRunStatus.running)
+
+
+async def start(
+    session: AsyncSession, queue: JobQueue, actor: Actor, month: str, *, prorate: bool = False
+) -> BillingRun:
+    """Record the run and hand it to the job system once it is committed. A month being
+    closed already is not closed twice at once (409 `billing-run-in-progress`)."""
+    running = select(BillingRun.id).where(
+        BillingRun.month == month, BillingRun.status.in_(UNFINISHED),
+        BillingRun.updated_at > utcnow() - ABANDONED_AFTER,
+    )
+    if (await session.execute(running.limit(1))).first() is not None:
+        raise Conflict(f"{month} is being closed already", code="billing-run-in-progress")
+    run = BillingRun(month=month, prorate=prorate, requested_by=actor.id,
+                     failed={}, totals_minor={})
+    session.add(run)
+    await session.flush()
+    run_id = str(run.id)
+    after_commit(session, lambda: queue.defer_quietly(CLOSE_MONTH, run_id=run_id))
+    return run
+
+
+async def get(session: AsyncSession, run_id: uuid.UUID) -> BillingRun:
+    run = await session.get(BillingRun, run_id)
+    if run is None:
+        raise NotFound("billing run not found")
+    return run
+
+
+async def recent(session: AsyncSession) -> list[BillingRun]:
+    stmt = select(BillingRun).order_by(BillingRun.created_at.desc(), BillingRun.id).limit(RECENT)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def _claim(maker: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> BillingRun | None:
+    async with maker() as session, session.begin():
+        run = await session.get(BillingRun, run_id, with_for_update=True)
+        if run is None or run.status not in UNFINISHED:
+            return None  # unknown, or finished by an earlier delivery of the job
+        run.status, run.updated_at = BillingRunStatus.running, utcnow()
+        return run
+
+
+async def _write(
+    maker: async_sessionmaker[AsyncSession], run_id: uuid.UUID, **values: object
+) -> None:
+    async with maker() as session, session.begin():
+        await session.execute(
+            update(BillingRun).where(BillingRun.id == run_id).values(updated_at=utcnow(), **values)
+        )
+
+
+async def run(
+    maker: async_sessionmaker[AsyncSession], run_id: uuid.UUID, *, concurrency: int
+) -> BillingRun | None:
+    """Close the run's month; the counts reach the row every PROGRESS_EVERY_S while it works
+    (a writer of its own: the batches' transactions must not wait for the page)."""
+    claimed = await _claim(maker, run_id)
+    if claimed is None:
+        return None
+    seen = {"accounts": None, "done": 0}
+    written = dict(seen)
+
+    def started(total: int) -> None:
+        seen["accounts"] = total
+
+    def advanced(count: int) -> None:
+        seen["done"] = int(seen["done"] or 0) + count
+
+    async def report() -> None:
+        ticks = 0
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY_S)
+            ticks += 1
+            if seen != written or ticks % BEAT_EVERY == 0:
+                written.update(seen)
+                await _write(maker, run_id, **written)
+
+    reporter = asyncio.create_task(report())
+    try:
+        result = await close_month(maker, claimed.month, prorate=claimed.prorate,
+                                   concurrency=concurrency, on_start=started,
+                                   on_progress=advanced)
+    except Exception as exc:
+        await _finish(maker, run_id, reporter, status=BillingRunStatus.failed,
+                      error=f"{type(exc).__name__}: {exc}"[:2000], **seen)
+        raise
+    await _finish(maker, run_id, reporter, **_outcome(result))
+    async with maker() as session:
+        return await session.get(BillingRun, run_id)
+
+
+def _outcome(result: CloseResult) -> dict[str, object]:
+    return {
+        "status": BillingRunStatus.done, "accounts": result.accounts,
+        "done": result.accounts, "created": result.created, "skipped": result.skipped,
+        "failed": dict(result.failed), "totals_minor": dict(result.totals_minor),
+    }
+
+
+async def _finish(
+    maker: async_sessionmaker[AsyncSession], run_id: uuid.UUID, reporter: asyncio.Task[None],
+    **values: object,
+) -> None:
+    reporter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reporter
+    await _write(maker, run_id, finished_at=utcnow(), **values)
