@@ -248,3 +248,12 @@ def _register() -> None:
 
 
 _register()
+
+
+async def transactions_of_account(
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID, params: PageParams
+) -> list[Transaction]:
+    """An account's purchases and subscription payments, newest first."""
+    await identity.get_account(session, actor, account_id)
+    stmt = repository.readable_transactions(actor).where(Transaction.account_id == account_id)
+    return await page_by_creation(session, stmt, params, Transaction, newest_first=True)

@@ -2,6 +2,7 @@
 
 from nubo.models.account import Account, AccountStatus
 from nubo.models.aircraft import Aircraft, EngineReset, TrendPoint
+from nubo.models.api_key import ApiKey, Scope
 from nubo.models.base import Base
 from nubo.models.dataset import Dataset
 from nubo.models.flight import BleedStatus, Flight, ProcessingStatus
@@ -24,6 +25,7 @@ __all__ = [
     "Account",
     "AccountStatus",
     "Aircraft",
+    "ApiKey",
     "Base",
     "BleedStatus",
     "Dataset",
@@ -40,6 +42,7 @@ __all__ = [
     "RateLimitWindow",
     "RefreshToken",
     "Role",
+    "Scope",
     "Subscription",
     "SubscriptionStatus",
     "Transaction",
