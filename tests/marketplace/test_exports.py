@@ -16,6 +16,7 @@ from tests.marketplace.factories import (
     make_purchase,
     make_subscription,
 )
+from tests.web.helpers import browser_session
 
 
 def _rows(body: bytes) -> list[dict[str, str]]:
@@ -47,3 +48,17 @@ async def test_a_key_with_billing_read_exports_the_invoices(client, world: World
     assert r.status_code == 200
     [row] = _rows(r.content)
     assert row["number"] == invoice.number and row["status"] == str(invoice.status)
+
+
+async def test_the_invoices_page_links_the_export(client, world: World, session):
+    dataset = await make_dataset(session, world.platform_account)
+    await make_subscription(session, world.account_a, dataset)
+    await make_invoice(session, world.account_a, month_of(utcnow()))
+    await session.commit()
+    cookie, _ = await browser_session(session, world.platform, world.member_a)
+    client.cookies.set("nubo_session", cookie)
+    page = (await client.get("/invoices")).text
+    href = f"/api/invoices/account/{world.account_a.id}/export"
+    assert f'class="export" href="{href}"' in page and "Exportar CSV" in page
+    r = await client.get(href)  # the session cookie is enough for this download
+    assert r.status_code == 200 and len(_rows(r.content)) == 1

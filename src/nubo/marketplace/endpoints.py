@@ -401,9 +401,12 @@ async def invoices_of_account(
     "/account/{accountId}/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES
 )
 async def export_invoices(
-    account_id: AccountId, actor: BillingRead, session: Session, sessions: ReadSessions
+    account_id: AccountId, actor: BillingReadOrSession, session: Session, sessions: ReadSessions
 ) -> StreamingResponse:
-    """An account's invoices as CSV, newest first, whatever their number."""
+    """An account's invoices as CSV, newest first, whatever their number.
+
+    Also accepts the panel's session cookie (the invoices page's "Export CSV" link).
+    """
     rows = await exports.invoices_table(session, sessions, actor, account_id)
     return table_response(exports.INVOICE_COLUMNS, rows, "invoices")
 
