@@ -30,6 +30,7 @@ class Platform:
     login_by_address: AttemptLimiter
     login_by_device: AttemptLimiter
     signup_by_address: AttemptLimiter
+    key_requests: AttemptLimiter
 
     @classmethod
     def build(cls, settings: Settings) -> Platform:
@@ -55,6 +56,9 @@ class Platform:
                 "signup-address",
                 settings.signup_attempts_per_address,
                 settings.signup_window_s,
+            ),
+            key_requests=AttemptLimiter(
+                windows, "api-key", settings.api_key_requests_per_window, settings.api_key_window_s
             ),
         )
 

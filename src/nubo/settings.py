@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     login_device_ttl_s: int = Field(default=365 * 24 * 3600, ge=3600)
     signup_attempts_per_address: int = 20
     signup_window_s: int = 3600
+    # Requests per API key and window, shared by every API process (429 beyond).
+    api_key_requests_per_window: int = Field(default=600, ge=1)
+    api_key_window_s: int = Field(default=60, ge=1)
 
     max_upload_bytes: int = 2 * 1024**3
     # Largest body parsed in memory (JSON, forms); file uploads stream under max_upload_bytes.

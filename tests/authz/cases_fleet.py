@@ -15,6 +15,7 @@ async def _list(world: World, session: AsyncSession) -> Call:
 
 
 @case("GET", "/api/aircraft/{registration}")
+@case("GET", "/api/aircraft/{registration}/export")
 @case("GET", "/aircraft/{registration}")
 async def _one(world: World, session: AsyncSession) -> Call:
     await processed_flight(session, world.account_a, "PR-XBA")

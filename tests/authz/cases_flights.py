@@ -27,6 +27,8 @@ async def _flight_a(
 
 
 @case("GET", "/api/flight")
+@case("GET", "/api/flight/export")
+@case("GET", "/api/flight/findings/export")
 async def _list(world: World, session: AsyncSession) -> Call:
     await _flight_a(session, world)
     return Call()

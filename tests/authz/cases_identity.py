@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.sessions import issue_tokens
 from tests.authz.cases import Call, case
-from tests.fixtures.world import PASSWORD, World
+from tests.fixtures.world import PASSWORD, World, make_api_key
 
 
 def _new_email() -> str:
@@ -85,3 +85,22 @@ async def _update_account(world: World, session: AsyncSession) -> Call:
 @case("GET", "/api/accounts/email/{email}")
 async def _account_by_email(world: World, session: AsyncSession) -> Call:
     return Call(path={"email": world.account_a.email})
+
+
+@case("POST", "/api/api-keys")
+async def _create_key(world: World, session: AsyncSession) -> Call:
+    return Call(json={"name": "ground station", "scopes": ["flights:read", "flights:write"]})
+
+
+@case("GET", "/api/api-keys")
+async def _list_keys(world: World, session: AsyncSession) -> Call:
+    await make_api_key(session, world.account_a)
+    await session.commit()
+    return Call()
+
+
+@case("DELETE", "/api/api-keys/{keyId}")
+async def _revoke_key(world: World, session: AsyncSession) -> Call:
+    key, _ = await make_api_key(session, world.account_a)
+    await session.commit()
+    return Call(path={"keyId": str(key.id)})

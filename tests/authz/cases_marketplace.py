@@ -98,6 +98,8 @@ async def _cancel(world: World, session: AsyncSession) -> Call:
 
 @case("GET", "/api/subscriptions/account/{accountId}")
 @case("GET", "/api/invoices/account/{accountId}")
+@case("GET", "/api/invoices/account/{accountId}/export")
+@case("GET", "/api/transactions/account/{accountId}/export")
 async def _of_account_a(world: World, session: AsyncSession) -> Call:
     return Call(path={"accountId": str(world.account_a.id)})
 

@@ -13,13 +13,17 @@ from fastapi.routing import APIRoute
 
 import tests.authz
 from nubo.app import create_app
+from nubo.identity.auth import key_scopes
+from nubo.models import Scope
 from nubo.web.session import CSRF_FIELD, PRE_SESSION_COOKIE, csrf_for
 from tests.authz.cases import CASES
 from tests.conftest import make_settings
+from tests.fixtures.world import key_headers
 from tests.web.helpers import browser_session
 
 TABLE = Path(__file__).resolve().parents[2] / "docs" / "authz.md"
-CALLERS = ["anon", "operator", "admin_a", "member_a", "admin_b"]
+CALLERS = ["anon", "operator", "admin_a", "member_a", "admin_b", "key_a", "key_a_other"]
+KEYS = ("key_a", "key_a_other")
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 for module in pkgutil.iter_modules(tests.authz.__path__):
@@ -39,9 +43,28 @@ def table_rows() -> dict[tuple[str, str], dict[str, int]]:
     return rows
 
 
+APP = create_app(make_settings("sqlite+aiosqlite://", Path("/nonexistent")))
+# The scopes an API key needs on each route (None: keys are refused there).
+ROUTE_SCOPES = {
+    (method, route.path): key_scopes(route.dependant)
+    for route in APP.routes
+    if isinstance(route, APIRoute)
+    for method in route.methods
+}
+
+
+def key_for(caller: str, route: tuple[str, str]) -> list[Scope]:
+    """`key_a` holds exactly the route's scopes (all of them where it names none);
+    `key_a_other` every other one."""
+    needed = set(ROUTE_SCOPES.get(route) or ())
+    if caller == "key_a":
+        return [s for s in Scope if s.value in needed] or list(Scope)
+    return [s for s in Scope if s.value not in needed]
+
+
 def schema_routes() -> set[tuple[str, str]]:
     """The API's routes (its OpenAPI schema) and the panel's HTML routes (kept out of it)."""
-    app = create_app(make_settings("sqlite+aiosqlite://", Path("/nonexistent")))
+    app = APP
     api = {
         (method.upper(), path)
         for path, item in app.openapi()["paths"].items()
@@ -101,21 +124,27 @@ async def test_route_answers_caller_as_the_table_says(route, caller, client, wor
     if route not in ROWS or route not in CASES:
         pytest.fail(f"{method} {path} has no row or no case")
     call = await CASES[route](world, session)
+    as_row = caller
     headers = dict(call.headers)
     url = path.format(**call.path)
     if not path.startswith("/api"):  # a panel page: the browser session, never a bearer
+        if caller in KEYS:  # a key opens no page: the key's machine is as good as anonymous
+            headers.update(await key_headers(session, world.account_a, key_for(caller, route)))
+            caller = "anon"
         cookies, csrf = await panel_call(caller, world, session)
         client.cookies.update(cookies)
         headers["Origin"] = "http://nubo.test"
         if method != "GET":
             call.data = {**csrf, **(call.data or {})}
+    elif caller in KEYS:
+        headers.update(await key_headers(session, world.account_a, key_for(caller, route)))
     elif caller != "anon":
         headers.update(world.headers(caller))
     response = await client.request(
         method, url, json=call.json, params=call.params, headers=headers,
         content=call.content, data=call.data, files=call.files,
     )
-    expected = ROWS[route][caller]
+    expected = ROWS[route][as_row]
     assert response.status_code == expected, (
         f"{method} {url} as {caller}: {response.status_code} {response.text[:300]}"
     )

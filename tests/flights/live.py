@@ -17,7 +17,16 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete, select
 
 from nubo.app import create_app
-from nubo.models import Account, Aircraft, Flight, FlightEvent, RefreshToken, TrendPoint, User
+from nubo.models import (
+    Account,
+    Aircraft,
+    ApiKey,
+    Flight,
+    FlightEvent,
+    RefreshToken,
+    TrendPoint,
+    User,
+)
 from tests.conftest import make_settings
 from tests.fixtures.world import World, build_world
 
@@ -72,6 +81,11 @@ async def cleanup(app: FastAPI, world: World) -> None:
         await s.execute(delete(Aircraft).where(Aircraft.account_id.in_(ids)))
         await s.execute(delete(Flight).where(Flight.account_id.in_(ids)))
         await s.execute(delete(RefreshToken).where(RefreshToken.user_id.in_(users)))
+        keys = (await s.execute(select(ApiKey.id).where(ApiKey.account_id.in_(ids)))).scalars()
+        conn = await s.connection()
+        for key_id in keys.all():  # the keys' request counters
+            await app.state.platform.key_requests.reset(conn, str(key_id))
+        await s.execute(delete(ApiKey).where(ApiKey.account_id.in_(ids)))
         await s.execute(delete(User).where(User.account_id.in_(ids)))
         await s.execute(delete(Account).where(Account.id.in_(ids)))
         await s.commit()

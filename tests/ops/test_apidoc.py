@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
 from nubo.app import create_app
+from nubo.identity.auth import key_scopes
 from nubo.ops.apidoc import ERRORS_HEADING, WHO_HEADING, who_may_call
 from tests.authz.test_route_table import CALLERS, table_rows
 from tests.conftest import make_settings
@@ -54,8 +55,10 @@ def test_every_operation_names_the_roles_of_its_row_in_the_route_table(op):
     method, route, operation = op
     row = ROWS.get((method, route.path_format))
     assert row is not None, f"add a row for {method} {route.path_format} to docs/authz.md"
-    expected = who_may_call(dict(zip(("anon", "operator", "admin A", "member A", "admin B"),
-                                     (row[c] for c in CALLERS), strict=True)))
+    names = ("anon", "operator", "admin A", "member A", "admin B", "key A", "key A, other scopes")
+    expected = who_may_call(
+        dict(zip(names, (row[c] for c in CALLERS), strict=True)), key_scopes(route.dependant)
+    )
     assert expected in operation["description"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 from nubo.fleet import service as fleet_service
@@ -178,3 +179,32 @@ async def test_aircraft_page_shows_where_an_engine_was_reset(client, session, wo
     ewma = chart["channels"]["1"]["press_res_ip"]["ewma"]
     assert ewma[6] is not None and ewma[7] is None  # no line drawn across the reset
     assert chart["channels"]["2"]["press_res_ip"]["ewma"][7] is not None
+
+
+async def test_flights_page_links_an_export_with_its_filters(client, session, world):
+    departed = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    await processed_flight(session, world.account_a, "PR-AAA", departed)
+    await processed_flight(session, world.account_a, "PR-AAA", departed + timedelta(days=3))
+    await processed_flight(session, world.account_a, "PR-CCC", departed)
+    await session.commit()
+    await _signed_in(client, session, world)
+    page = (await client.get("/flights?registration=PR-AAA&from=2026-11-20&to=2026-11-20")).text
+    assert "Exportar CSV" in page
+    href = html.unescape(re.search(r'class="export" href="([^"]+)"', page).group(1))
+    assert href.startswith("/api/flight/export?")
+    export = await client.get(href)  # the session cookie is enough for this download
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    lines = export.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and ",PR-AAA," in lines[1] and "2026-11-20T10:00:00Z" in lines[1]
+
+
+async def test_aircraft_page_links_its_trend_export(client, session, world):
+    await processed_flight(session, world.account_a, "PR-AAA", result=flight_result("watch", 70))
+    await session.commit()
+    await _signed_in(client, session, world, "member_a")
+    page = (await client.get("/aircraft/PR-AAA")).text
+    href = html.unescape(re.search(r'class="export" href="([^"]+)"', page).group(1))
+    export = await client.get(href)  # with the session cookie, as the browser follows it
+    assert export.status_code == 200
+    lines = export.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and lines[1].startswith("PR-AAA,")

@@ -6,8 +6,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
+from fastapi.responses import StreamingResponse
 
-from nubo.fleet import service
+from nubo.fleet import exports, service
 from nubo.fleet.schemas import (
     AircraftDetail,
     AircraftOut,
@@ -17,16 +18,18 @@ from nubo.fleet.schemas import (
     ReplacementOut,
     TrendPointOut,
 )
-from nubo.identity.auth import CurrentUser
-from nubo.kit.db import Session
+from nubo.identity.auth import CurrentUser, FlightsRead
+from nubo.kit.db import ReadSessions, Session
 from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.tabular import EXPORT_RESPONSES, table_response
+from nubo.web.session import BearerOrSession
 
 router = APIRouter(prefix="/aircraft", tags=["fleet"])
 
 
 @router.get("", response_model=Page[AircraftOut])
 async def list_aircraft(
-    actor: CurrentUser, session: Session, page: Pagination
+    actor: FlightsRead, session: Session, page: Pagination
 ) -> Page[AircraftOut]:
     """The account's aircraft with their latest bleed-health verdict."""
     rows = await service.list_aircraft(session, actor, page)
@@ -37,7 +40,7 @@ async def list_aircraft(
 @router.get("/{registration}", response_model=AircraftDetail)
 async def aircraft_trend(
     registration: Annotated[str, Path(min_length=1, max_length=16)],
-    actor: CurrentUser,
+    actor: FlightsRead,
     session: Session,
     page: Pagination,
     account_id: Annotated[uuid.UUID | None, Query(description="operators: which account")] = None,
@@ -51,6 +54,25 @@ async def aircraft_trend(
         trend=[TrendPointOut.model_validate(p) for p in items],
         next_cursor=cursor,
     )
+
+
+@router.get("/{registration}/export", response_class=StreamingResponse,
+            responses=EXPORT_RESPONSES)
+async def export_trend(
+    registration: Annotated[str, Path(min_length=1, max_length=16)],
+    actor: BearerOrSession,
+    session: Session,
+    sessions: ReadSessions,
+    account_id: Annotated[uuid.UUID | None, Query(description="operators: which account")] = None,
+) -> StreamingResponse:
+    """One aircraft's trend as CSV, flight by flight, whatever its length.
+
+    The rows of `GET /api/aircraft/{registration}`'s trend, with each engine's score. Also
+    accepts the panel's session cookie (the aircraft page's "Export CSV" link).
+    """
+    aircraft = await service.get_aircraft(session, actor, registration, account_id)
+    name = f"trend-{aircraft.registration}"
+    return table_response(exports.TREND_COLUMNS, exports.trend_table(sessions, aircraft), name)
 
 
 @router.post("/refit", response_model=RefitOut)

@@ -8,13 +8,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
 from nubo.bleed.series import to_arrow_stream
-from nubo.flights import events, ingest, repository, series, service
+from nubo.flights import events, exports, ingest, repository, series, service
 from nubo.flights.schemas import (
     FlightCreate,
     FlightOut,
@@ -23,12 +24,13 @@ from nubo.flights.schemas import (
     UploadUrlIn,
     UploadUrlOut,
 )
-from nubo.identity.auth import CurrentUser
+from nubo.identity.auth import FlightsRead, FlightsWrite
 from nubo.identity.principal import Actor
-from nubo.kit.db import Session, StandaloneDb
+from nubo.kit.db import ReadSessions, Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.tabular import EXPORT_RESPONSES, PARQUET_RESPONSES, ExportFormat, table_response
 from nubo.kit.uploads import media_type, open_upload
 from nubo.live import Hub, Subscription
 from nubo.models import BleedStatus, ProcessingStatus
@@ -128,7 +130,7 @@ async def create_flight(
 async def upload_file(
     flight_id: FlightId,
     request: Request,
-    actor: CurrentUser,
+    actor: FlightsWrite,
     session: Session,
     db: StandaloneDb,
     store: StoreDep,
@@ -145,43 +147,79 @@ async def upload_file(
     return FlightOut.of(flight)
 
 
-@router.get("", response_model=Page[FlightOut], summary="The account's flights, newest first")
-async def list_flights(
-    actor: CurrentUser,
-    session: Session,
-    page: Pagination,
+async def flight_filters(
     registration: Annotated[str | None, Query(max_length=16)] = None,
     status_: Annotated[ProcessingStatus | None, Query(alias="status")] = None,
     bleed_status: BleedStatus | None = None,
     departed_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     departed_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     account_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """The filters of the flights list, shared by its exports."""
+    return {
+        "registration": registration,
+        "status": status_,
+        "bleed_status": bleed_status,
+        "departed_from": departed_from,
+        "departed_to": departed_to,
+        "account_id": account_id,
+    }
+
+
+FlightFilters = Annotated[dict[str, Any], Depends(flight_filters)]
+
+
+@router.get("", response_model=Page[FlightOut], summary="The account's flights, newest first")
+async def list_flights(
+    actor: FlightsRead, session: Session, page: Pagination, filters: FlightFilters
 ) -> Page[FlightOut]:
     """The account's flights, newest first (operators: every account)."""
-    rows = await service.list_flights(
-        session,
-        actor,
-        page,
-        registration=registration,
-        status=status_,
-        bleed_status=bleed_status,
-        departed_from=departed_from,
-        departed_to=departed_to,
-        account_id=account_id,
-    )
+    rows = await service.list_flights(session, actor, page, **filters)
     items, cursor = build_page(rows, page, lambda f: (f.created_at, f.id))
     return Page(items=[FlightOut.of(f) for f in items], next_cursor=cursor)
 
 
+# Declared before /{id}, which would otherwise take "export" for an id.
+@router.get("/export", response_class=StreamingResponse, responses=PARQUET_RESPONSES)
+async def export_flights(
+    actor: BearerOrSession,
+    sessions: ReadSessions,
+    filters: FlightFilters,
+    format_: Annotated[ExportFormat, Query(alias="format")] = "csv",
+) -> StreamingResponse:
+    """The flights list as a table (CSV or Parquet), whatever its length.
+
+    The filters of `GET /api/flight`; one row per flight, newest first, with its status,
+    score and number of findings. Streamed as it is read. Also accepts the panel's session
+    cookie (its "Export CSV" link).
+    """
+    return table_response(
+        exports.FLIGHT_COLUMNS, exports.flights_table(sessions, actor, filters), "flights", format_
+    )
+
+
+@router.get("/findings/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
+async def export_findings(
+    actor: FlightsRead, sessions: ReadSessions, filters: FlightFilters
+) -> StreamingResponse:
+    """The findings of the listed flights as CSV, one row per finding.
+
+    The filters of `GET /api/flight` choose the flights. Streamed as it is read.
+    """
+    return table_response(
+        exports.FINDING_COLUMNS, exports.findings_table(sessions, actor, filters), "findings"
+    )
+
+
 @router.get("/{id}", response_model=FlightOut)
-async def get_flight(flight_id: FlightId, actor: CurrentUser, session: Session) -> FlightOut:
+async def get_flight(flight_id: FlightId, actor: FlightsRead, session: Session) -> FlightOut:
     """One flight: its record, processing status and result."""
     return FlightOut.of(await service.get_flight(session, actor, flight_id))
 
 
 @router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_flight(
-    flight_id: FlightId, actor: CurrentUser, session: Session, store: StoreDep
+    flight_id: FlightId, actor: FlightsWrite, session: Session, store: StoreDep
 ) -> Response:
     """Delete a flight (soft)."""
     await repository.touch(session, flight_id)  # the unit starts with a write (see touch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
@@ -13,6 +14,7 @@ from nubo.flights import direct, service
 from nubo.flights.schemas import FlightOut
 from nubo.kit.db import Session
 from nubo.kit.pagination import Pagination, build_page
+from nubo.kit.tabular import iso_utc
 from nubo.models import BleedStatus, ProcessingStatus
 from nubo.platform import StoreDep
 from nubo.web import words
@@ -51,9 +53,12 @@ async def flights_page(
                "from": date_from.isoformat() if date_from else "",
                "to": date_to.isoformat() if date_to else ""}
     more = {k: v for k, v in filters.items() if v}
+    # The API's export, with the same filters as the page (whole days as UTC instants).
+    bounds = {"from": _day_start(date_from), "to": _day_start(date_to, days=1)}
+    export = {**more, **{k: iso_utc(v) for k, v in bounds.items() if v is not None}}
     return await render(request, "flights/list.html", {
         "flights": items, "next_cursor": cursor, "filters": filters, "more": more,
-        "processing": words.PROCESSING,
+        "processing": words.PROCESSING, "export_url": "/api/flight/export?" + urlencode(export),
     })
 
 

@@ -6,24 +6,29 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, Security
 from fastapi.dependencies.models import Dependant
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from starlette.datastructures import Headers
 
-from nubo.identity import repository
+from nubo.identity import keys, repository
 from nubo.identity.principal import Actor, Principal
 from nubo.kit.db import ReadConnection
 from nubo.kit.errors import Forbidden, NotFound, Unauthorized
 from nubo.kit.security import InvalidToken
-from nubo.models import Role
+from nubo.models import Role, Scope
 from nubo.platform import Platform
 
-bearer = HTTPBearer(auto_error=False, description="Access token from POST /api/auth/login")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from POST /api/auth/login, or an API key `nubo_…` "
+    "(POST /api/api-keys), which may call the routes whose scope it holds.",
+)
 
 
 async def current_user(
     request: Request,
+    security_scopes: SecurityScopes,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The caller, checked against the database on every request so that a deleted,
@@ -32,10 +37,21 @@ async def current_user(
     Read on its own connection rather than in the request's session: on the busiest routes
     (the caller's own profile) no unit of work is opened at all. App state is read directly,
     not through more dependencies, because this runs on every authenticated request.
+
+    An API key (`nubo_…`) is accepted where the route names the scopes it needs
+    (`Security(current_user, scopes=[...])`) and the key holds them all.
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("a bearer access token is required", code="missing-token")
     platform: Platform = request.app.state.platform
+    if keys.is_key(credentials.credentials):
+        return await keys.key_principal(
+            credentials.credentials,
+            security_scopes.scopes,
+            request.app.state.read_connection,
+            request.app.state.write_connection,
+            platform.key_requests,
+        )
     try:
         claims = platform.tokens.decode(credentials.credentials, "access")
     except InvalidToken as exc:
@@ -56,6 +72,8 @@ def require_bearer(platform: Platform) -> Callable[[Headers], None]:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer access token is required", code="missing-token")
+        if keys.is_key(token.strip()):
+            return  # a key is checked against its row, with the route's scopes
         try:
             platform.tokens.decode(token.strip(), "access")
         except InvalidToken as exc:
@@ -82,6 +100,11 @@ async def admin_or_operator(user: Annotated[Principal, Depends(current_user)]) -
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+# People, and API keys holding the scope named: the routes machines may call.
+FlightsRead = Annotated[Principal, Security(current_user, scopes=[Scope.flights_read.value])]
+FlightsWrite = Annotated[Principal, Security(current_user, scopes=[Scope.flights_write.value])]
+DatasetsRead = Annotated[Principal, Security(current_user, scopes=[Scope.datasets_read.value])]
+BillingRead = Annotated[Principal, Security(current_user, scopes=[Scope.billing_read.value])]
 Operator = Annotated[Principal, Depends(operator)]
 AdminOrOperator = Annotated[Principal, Depends(admin_or_operator)]
 
@@ -122,3 +145,16 @@ def remember_device(
         httponly=True,
         samesite="strict",
     )
+
+
+def key_scopes(dependant: Dependant) -> list[str] | None:
+    """The scopes an API key needs on a route; None where keys are not accepted (routes
+    that name no scope, and public ones)."""
+    found: set[str] = set()
+    pending = list(dependant.dependencies)
+    while pending:
+        sub = pending.pop()
+        if sub.security_scopes_param_name is not None:
+            found.update(sub.security_scopes or ())
+        pending.extend(sub.dependencies)
+    return sorted(found) or None

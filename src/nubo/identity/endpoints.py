@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import ValidationError
 
-from nubo.identity import service, sessions
+from nubo.identity import keys, service, sessions
 from nubo.identity.auth import (
     DEVICE_COOKIE,
     AdminOrOperator,
@@ -22,6 +22,9 @@ from nubo.identity.schemas import (
     AccountCreate,
     AccountOut,
     AccountUpdate,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
     LoginIn,
     ProfileEdit,
     ProfileOut,
@@ -40,6 +43,7 @@ from nubo.platform import PlatformDep
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 users_router = APIRouter(prefix="/users", tags=["users"])
 accounts_router = APIRouter(prefix="/accounts", tags=["accounts"])
+keys_router = APIRouter(prefix="/api-keys", tags=["api-keys"])
 
 EmailPath = Annotated[str, Path(min_length=3, max_length=320)]
 
@@ -284,4 +288,41 @@ async def delete_account(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-routers = [auth_router, users_router, accounts_router]
+@keys_router.post("", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+async def create_api_key(
+    data: ApiKeyCreate, actor: AdminOrOperator, session: Session
+) -> ApiKeyCreated:
+    """Create an API key for the caller's account (account admins).
+
+    The answer's `key` is the only time the secret is shown: store it in the machine's
+    secret store. Send it as `Authorization: Bearer nubo_…`; it acts for the account with
+    no more than its scopes, until it expires or is revoked.
+    """
+    key, token = await keys.create_key(session, actor, data)
+    return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=token)
+
+
+@keys_router.get("", response_model=Page[ApiKeyOut])
+async def list_api_keys(
+    actor: AdminOrOperator, session: Session, page: Pagination
+) -> Page[ApiKeyOut]:
+    """The account's API keys that are not revoked, oldest first (operators: every account's).
+
+    Secrets are never shown again; the `prefix` tells keys apart, and `last_used_at` says
+    when each was last used (to the minute).
+    """
+    rows = await keys.list_keys(session, actor, page)
+    items, cursor = build_page(rows, page, lambda k: (k.created_at, k.id))
+    return Page(items=[ApiKeyOut.model_validate(k) for k in items], next_cursor=cursor)
+
+
+@keys_router.delete("/{keyId}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_api_key(
+    key_id: Annotated[uuid.UUID, Path(alias="keyId")], actor: AdminOrOperator, session: Session
+) -> Response:
+    """Revoke an API key: its next request answers 401."""
+    await keys.revoke_key(session, actor, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+routers = [auth_router, users_router, accounts_router, keys_router]

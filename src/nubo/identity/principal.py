@@ -30,6 +30,9 @@ class Principal:
     A plain value, not an ORM object: nothing to flush by mistake, and no session is needed
     to authenticate, so routes that only read the caller never open a unit of work. A
     service that changes the caller's own row loads it into its session first.
+
+    An API key is a principal too: its id, its account, the role `admin` (never more) and
+    the `scopes` it was given; a person's `scopes` are None (their role alone decides).
     """
 
     id: uuid.UUID
@@ -40,6 +43,12 @@ class Principal:
     token_version: int
     created_at: datetime
     updated_at: datetime
+    scopes: frozenset[str] | None = None
+
+    @property
+    def is_key(self) -> bool:
+        return self.scopes is not None
 
 
-PRINCIPAL_FIELDS = tuple(f.name for f in fields(Principal))  # the columns, in field order
+# The user columns a person's principal is read from, in field order.
+PRINCIPAL_FIELDS = tuple(f.name for f in fields(Principal) if f.name != "scopes")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from nubo.identity.principal import PRINCIPAL_FIELDS, Actor, Principal
 from nubo.kit.types import utcnow
-from nubo.models import Account, AccountStatus, RefreshToken, Role, User
+from nubo.models import Account, AccountStatus, ApiKey, RefreshToken, Role, User
 
 
 def readable_accounts(actor: Actor) -> Select[Account]:
@@ -29,6 +29,14 @@ def account_matches(text: str) -> ColumnElement[bool]:
     return func.lower(Account.name).like(pattern, escape="\\") | Account.email.like(
         pattern, escape="\\"
     )
+
+
+def readable_api_keys(actor: Actor) -> Select[ApiKey]:
+    """Unrevoked keys of the caller's account (operators: of every account)."""
+    stmt = select(ApiKey).where(ApiKey.revoked_at.is_(None))
+    if actor.role is not Role.operator:
+        stmt = stmt.where(ApiKey.account_id == actor.account_id)
+    return stmt
 
 
 def readable_users(actor: Actor) -> Select[User]:
@@ -187,3 +195,41 @@ async def revoke_user_tokens(
     if keep_family is not None:
         stmt = stmt.where(RefreshToken.family_id != keep_family)
     await session.execute(stmt.values(revoked_at=utcnow()))
+
+
+_keys = ApiKey.__table__.c
+# Built once, like the user's: read on every request made with a key. A revoked key, or one
+# of a deleted or disabled account, is simply not found.
+_LIVE_KEY = (
+    select(
+        _keys.id, _keys.account_id, _keys.name, _keys.secret_hash, _keys.scopes,
+        _keys.created_at, _keys.expires_at, _keys.last_used_at,
+    )
+    .join_from(ApiKey.__table__, Account.__table__, _accounts.id == _keys.account_id)
+    .where(
+        _keys.prefix == bindparam("prefix"),
+        _keys.revoked_at.is_(None),
+        _accounts.deleted_at.is_(None),
+        _accounts.status == AccountStatus.active,
+    )
+)
+_TOUCH_KEY = (
+    update(ApiKey)
+    .where(
+        _keys.id == bindparam("key_id"),
+        (_keys.last_used_at.is_(None)) | (_keys.last_used_at < bindparam("stale")),
+    )
+    .values(last_used_at=bindparam("now"))
+)
+
+
+async def live_key(conn: AsyncConnection, prefix: str) -> Any:
+    """The unrevoked key with this prefix, in a live and active account, as a plain row."""
+    return (await conn.execute(_LIVE_KEY, {"prefix": prefix})).first()
+
+
+async def touch_key(
+    conn: AsyncConnection, key_id: uuid.UUID, now: datetime, stale: datetime
+) -> None:
+    """Record a use, unless one after `stale` is recorded already (another process did)."""
+    await conn.execute(_TOUCH_KEY, {"key_id": key_id, "now": now, "stale": stale})

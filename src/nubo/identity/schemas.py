@@ -4,12 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, EmailStr, Field
+from pydantic import AfterValidator, AwareDatetime, EmailStr, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from nubo.identity.passwords import COMMON_PASSWORDS_COUNT, is_common
 from nubo.kit.schemas import RequestModel, ResponseModel
-from nubo.models import AccountStatus, Role
+from nubo.kit.types import utcnow
+from nubo.models import AccountStatus, Role, Scope
 
 
 def _lower(value: str) -> str:
@@ -114,3 +115,43 @@ class AccountUpdate(RequestModel):
     name: Name | None = None
     email: Email | None = None
     status: AccountStatus | None = None
+
+
+def _future(value: datetime | None) -> datetime | None:
+    if value is not None and value <= utcnow():
+        raise PydanticCustomError("expiry_past", "the expiry must be in the future", {})
+    return value
+
+
+class ApiKeyCreate(RequestModel):
+    name: Annotated[str, Field(min_length=1, max_length=100, examples=["ground station GRU"])]
+    scopes: Annotated[
+        list[Scope], Field(min_length=1, examples=[["flights:read", "flights:write"]])
+    ]
+    # Optional: a key without one lives until revoked.
+    expires_at: Annotated[
+        AwareDatetime | None, AfterValidator(_future), Field(examples=["2030-01-01T00:00:00Z"])
+    ] = None
+
+
+class ApiKeyOut(ResponseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID
+    name: str
+    prefix: Annotated[str, Field(examples=["3f9c2a71b0d4"])]
+    scopes: list[Scope]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="the last request made with the key, to the minute"
+    )
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return value.split() if isinstance(value, str) else value
+
+
+class ApiKeyCreated(ApiKeyOut):
+    # The whole key, shown in this answer only: only its hash is kept.
+    key: Annotated[str, Field(examples=["nubo_3f9c2a71b0d4_" + "x" * 40])]

@@ -168,6 +168,19 @@ async def get_standalone(request: Request) -> Standalone:
 StandaloneDb = Annotated[Standalone, Depends(get_standalone)]
 
 
+ReadSessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+async def get_read_sessions(request: Request) -> ReadSessionFactory:
+    """Short read-only sessions for work that outlives the request's unit of work (a
+    streamed export reads its batches after the unit has ended)."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return lambda: maker(**read_only_options(True))
+
+
+ReadSessions = Annotated[ReadSessionFactory, Depends(get_read_sessions)]
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any, Generic, TypeVar
@@ -178,3 +179,23 @@ def build_page(
     if len(rows) > params.limit and items:
         return items, encode_cursor(key(items[-1]))
     return items, None
+
+
+async def all_pages(
+    open_session: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    fetch: Callable[[AsyncSession, PageParams], Awaitable[Sequence[T]]],
+    key: Callable[[T], Sequence[Any]],
+    size: int = 500,
+) -> AsyncIterator[list[T]]:
+    """Every page of a list, one batch at a time, each read in a short session of its own:
+    an export of any length holds one batch in memory and no transaction open while the
+    client reads."""
+    cursor: str | None = None
+    while True:
+        params = PageParams(limit=size, cursor=cursor)
+        async with open_session() as session:
+            rows = await fetch(session, params)
+            items, cursor = build_page(rows, params, key)
+        yield items
+        if cursor is None:
+            return

@@ -196,15 +196,6 @@ async def of_account_in_month(
     return await page_by_creation(session, stmt, params, Subscription, newest_first=True)
 
 
-async def transactions_of_account(
-    session: AsyncSession, actor: Actor, account_id: uuid.UUID, params: PageParams
-) -> list[Transaction]:
-    """An account's purchases, newest first (another account's: 404)."""
-    await identity.get_account(session, actor, account_id)
-    stmt = select(Transaction).where(Transaction.account_id == account_id)
-    return await page_by_creation(session, stmt, params, Transaction, newest_first=True)
-
-
 async def dataset_names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Names of datasets (deleted ones too: a purchase keeps its dataset's name)."""
     if not ids:
@@ -265,3 +256,12 @@ def _register() -> None:
 
 
 _register()
+
+
+async def transactions_of_account(
+    session: AsyncSession, actor: Actor, account_id: uuid.UUID, params: PageParams
+) -> list[Transaction]:
+    """An account's purchases and subscription payments, newest first."""
+    await identity.get_account(session, actor, account_id)
+    stmt = repository.readable_transactions(actor).where(Transaction.account_id == account_id)
+    return await page_by_creation(session, stmt, params, Transaction, newest_first=True)

@@ -11,17 +11,19 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nubo.identity.auth import CurrentUser, Operator
+from nubo.identity.auth import BillingRead, CurrentUser, DatasetsRead, Operator
 from nubo.identity.principal import Actor
-from nubo.kit.db import Session, StandaloneDb
+from nubo.kit.db import ReadSessions, Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.tabular import EXPORT_RESPONSES, table_response
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import open_upload
 from nubo.marketplace import (
     billing,
     datasets,
+    exports,
     files,
     idempotency,
     invoice_pdf,
@@ -45,7 +47,7 @@ from nubo.marketplace.schemas import (
 from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus
 from nubo.platform import StoreDep
 from nubo.web.i18n import negotiate
-from nubo.web.session import BearerOrSession, OperatorWriter
+from nubo.web.session import BillingReadOrSession, DatasetsReadOrSession, OperatorWriter
 
 datasets_router = APIRouter(prefix="/datasets", tags=["datasets"])
 transactions_router = APIRouter(prefix="/transactions", tags=["billing"])
@@ -90,7 +92,7 @@ async def create_dataset(data: DatasetCreate, actor: Operator, session: Session)
 
 @datasets_router.get("", response_model=Page[DatasetOut])
 async def list_datasets(
-    _: CurrentUser,
+    _: DatasetsRead,
     session: Session,
     page: Pagination,
     q: Text = None,
@@ -119,7 +121,7 @@ async def list_datasets(
 @datasets_router.get("/location/{location}", response_model=Page[DatasetOut])
 async def datasets_by_location(
     location: Annotated[str, Path(max_length=200)],
-    _: CurrentUser,
+    _: DatasetsRead,
     session: Session,
     page: Pagination,
 ) -> Page[DatasetOut]:
@@ -133,7 +135,7 @@ async def datasets_by_location(
 @datasets_router.get("/price/{price}", response_model=Page[DatasetOut])
 async def datasets_by_price(
     price: Annotated[str, Path(max_length=32)],
-    _: CurrentUser,
+    _: DatasetsRead,
     session: Session,
     page: Pagination,
     currency: CurrencyQuery = None,
@@ -143,7 +145,7 @@ async def datasets_by_price(
 
 
 @datasets_router.get("/{datasetId}", response_model=DatasetOut)
-async def get_dataset(dataset_id: DatasetId, _: CurrentUser, session: Session) -> DatasetOut:
+async def get_dataset(dataset_id: DatasetId, _: DatasetsRead, session: Session) -> DatasetOut:
     """One dataset of the catalogue."""
     return DatasetOut.of(await datasets.get(session, dataset_id))
 
@@ -214,7 +216,7 @@ async def upload_dataset_file(
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
 async def download_dataset_file(
-    dataset_id: DatasetId, actor: BearerOrSession, session: Session, store: StoreDep
+    dataset_id: DatasetId, actor: DatasetsReadOrSession, session: Session, store: StoreDep
 ) -> StreamingResponse:
     """Download a dataset's data file.
 
@@ -306,7 +308,7 @@ async def cancel_subscription(
 @subscriptions_router.get("/account/{accountId}", response_model=Page[SubscriptionOut])
 async def subscriptions_of_account(
     account_id: AccountId,
-    actor: CurrentUser,
+    actor: BillingRead,
     session: Session,
     page: Pagination,
     status: SubscriptionStatus | None = None,
@@ -322,7 +324,7 @@ async def subscriptions_of_account(
 async def subscriptions_of_account_in_month(
     account_id: AccountId,
     month: Annotated[str, Path(max_length=16, description="YYYY-MM, or 1-12 (this UTC year)")],
-    actor: CurrentUser,
+    actor: BillingRead,
     session: Session,
     page: Pagination,
 ) -> Page[SubscriptionOut]:
@@ -385,7 +387,7 @@ async def list_invoices(
 @invoices_router.get("/account/{accountId}", response_model=Page[InvoiceOut])
 async def invoices_of_account(
     account_id: AccountId,
-    actor: CurrentUser,
+    actor: BillingRead,
     session: Session,
     page: Pagination,
     status: InvoiceStatus | None = None,
@@ -398,10 +400,35 @@ async def invoices_of_account(
     return _invoice_page(rows, lines, page)
 
 
+@invoices_router.get(
+    "/account/{accountId}/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES
+)
+async def export_invoices(
+    account_id: AccountId, actor: BillingReadOrSession, session: Session, sessions: ReadSessions
+) -> StreamingResponse:
+    """An account's invoices as CSV, newest first, whatever their number.
+
+    Also accepts the panel's session cookie (the invoices page's "Export CSV" link).
+    """
+    rows = await exports.invoices_table(session, sessions, actor, account_id)
+    return table_response(exports.INVOICE_COLUMNS, rows, "invoices")
+
+
+@transactions_router.get(
+    "/account/{accountId}/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES
+)
+async def export_transactions(
+    account_id: AccountId, actor: BillingRead, session: Session, sessions: ReadSessions
+) -> StreamingResponse:
+    """An account's transactions (purchases, subscription payments) as CSV, newest first."""
+    rows = await exports.transactions_table(session, sessions, actor, account_id)
+    return table_response(exports.TRANSACTION_COLUMNS, rows, "transactions")
+
+
 @invoices_router.get("/{invoiceId}", response_model=InvoiceOut)
 async def get_invoice(
     invoice_id: Annotated[uuid.UUID, Path(alias="invoiceId")],
-    actor: CurrentUser,
+    actor: BillingRead,
     session: Session,
 ) -> InvoiceOut:
     """One invoice with its lines."""
@@ -417,7 +444,7 @@ async def get_invoice(
 async def invoice_as_pdf(
     invoice_id: Annotated[uuid.UUID, Path(alias="invoiceId")],
     request: Request,
-    actor: BearerOrSession,
+    actor: BillingReadOrSession,
     session: Session,
 ) -> Response:
     """One invoice as a PDF: number, account, month, status, lines and total.

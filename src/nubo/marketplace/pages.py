@@ -184,7 +184,8 @@ async def invoices_page(
     """The account's invoices, newest month first, as GET /api/invoices/account/{id}."""
     actor = user.principal
     context: dict[str, Any] = {"invoices": [], "next_cursor": None, "month": month,
-                               "price": price, "words": words}
+                               "price": price, "words": words,
+                               "export_url": f"/api/invoices/account/{actor.account_id}/export"}
     with form("marketplace/invoices.html", context):
         try:
             chosen = parse_month(month) if month else None

@@ -232,3 +232,10 @@ async def has_bought(session: AsyncSession, account_id: uuid.UUID, dataset_id: u
     stmt = one_offs_of(account_id).where(Transaction.dataset_id == dataset_id)
     return (await session.execute(stmt.with_only_columns(Transaction.id).limit(1))).first() \
         is not None
+
+
+def readable_transactions(actor: Actor) -> Select[Transaction]:
+    stmt = select(Transaction)
+    if actor.role is not Role.operator:
+        stmt = stmt.where(Transaction.account_id == actor.account_id)
+    return stmt

@@ -2,6 +2,7 @@
 
 from nubo.models.account import Account, AccountStatus
 from nubo.models.aircraft import Aircraft, EngineReset, TrendPoint
+from nubo.models.api_key import ApiKey, Scope
 from nubo.models.base import Base
 from nubo.models.billing_run import BillingRun, BillingRunStatus
 from nubo.models.dataset import Dataset
@@ -25,6 +26,7 @@ __all__ = [
     "Account",
     "AccountStatus",
     "Aircraft",
+    "ApiKey",
     "Base",
     "BillingRun",
     "BillingRunStatus",
@@ -43,6 +45,7 @@ __all__ = [
     "RateLimitWindow",
     "RefreshToken",
     "Role",
+    "Scope",
     "Subscription",
     "SubscriptionStatus",
     "Transaction",

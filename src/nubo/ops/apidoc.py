@@ -26,10 +26,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from nubo.identity.auth import key_scopes
 from nubo.kit.errors import NuboError
 
 AUTHZ_TABLE = Path(__file__).resolve().parents[3] / "docs" / "authz.md"
-CALLERS = ("anon", "operator", "admin A", "member A", "admin B")
+CALLERS = ("anon", "operator", "admin A", "member A", "admin B", "key A", "key A, other scopes")
 _ROW = re.compile(r"^\|\s*(GET|POST|PUT|PATCH|DELETE)\s*\|\s*(\S+)\s*\|(.*)\|\s*$")
 WHO_HEADING = "**Who may call**"
 ERRORS_HEADING = "**Errors**"
@@ -58,15 +59,21 @@ def _verdict(status: int) -> str:
     return f"yes ({status})"
 
 
-def who_may_call(row: dict[str, int]) -> str:
+def who_may_call(row: dict[str, int], scopes: list[str] | None = None) -> str:
     """The row of the route table as a sentence per kind of caller."""
     if row["anon"] not in (401, 403, 404):
         return f"{WHO_HEADING}: anyone, no token needed."
+    if scopes:
+        needed = ", ".join(f"`{s}`" for s in scopes)
+        keys = f"API keys of the account with {needed}: {_verdict(row['key A'])}"
+    else:
+        keys = "API keys: no (403)"
     lines = [
         f"- operators: {_verdict(row['operator'])}",
         f"- admins of the account: {_verdict(row['admin A'])}",
         f"- members of the account: {_verdict(row['member A'])}",
         f"- users of another account: {_verdict(row['admin B'])}",
+        f"- {keys}",
         "- without a token: no (401)",
     ]
     return f"{WHO_HEADING} (docs/authz.md):\n\n" + "\n".join(lines)
@@ -243,8 +250,13 @@ def document(schema: dict[str, Any], routes: list[Any], table: dict[Any, dict[st
                 operation["summary"] = summary
             parts = [text] if text else []
             row = table.get((method, route.path_format))
+            scopes = key_scopes(route.dependant)
             if row is not None:
-                parts.append(who_may_call(row))
+                parts.append(who_may_call(row, scopes))
+            if scopes and operation.get("security"):
+                # Shown by the docs' Authorize dialog; FastAPI lists scopes for OAuth2 only.
+                operation["security"] = [{name: scopes} for s in operation["security"]
+                                         for name in s]
             parts.append(errors_text(error_codes(route)))
             operation["description"] = "\n\n".join(parts)
             _add_examples(operation, components)

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
-from fastapi import Depends, Request, Response
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import Depends, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, SecurityScopes
 
 from nubo.identity import sessions
 from nubo.identity.auth import bearer, current_user
 from nubo.identity.principal import Principal
 from nubo.kit.errors import Forbidden, NuboError, Unauthorized
-from nubo.models import Role
+from nubo.models import Role, Scope
 from nubo.platform import Platform
 from nubo.settings import Settings
 
@@ -184,31 +184,43 @@ async def verify_csrf(request: Request) -> None:
 
 async def bearer_or_session(
     request: Request,
+    security_scopes: SecurityScopes,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """For the API's event streams: a bearer token, or the panel's session cookie (the
     browser's EventSource sends no headers of its own; the cookie is SameSite=Lax, so only
     our own pages' streams carry it). Only for safe methods: nothing here checks CSRF."""
     if credentials is not None:
-        return await current_user(request, credentials)
+        return await current_user(request, security_scopes, credentials)
     user = await optional_user(request)
     if user is None:
         raise Unauthorized("a bearer access token or a session is required", code="missing-token")
     return user.principal
 
 
-BearerOrSession = Annotated[Principal, Depends(bearer_or_session)]
+# The event streams and the series are read by people and by keys with `flights:read`.
+BearerOrSession = Annotated[
+    Principal, Security(bearer_or_session, scopes=[Scope.flights_read.value])
+]
+# Downloads the panel links to: people, and keys with the scope of what they read.
+DatasetsReadOrSession = Annotated[
+    Principal, Security(bearer_or_session, scopes=[Scope.datasets_read.value])
+]
+BillingReadOrSession = Annotated[
+    Principal, Security(bearer_or_session, scopes=[Scope.billing_read.value])
+]
 
 
 async def bearer_or_session_with_csrf(
     request: Request,
+    security_scopes: SecurityScopes,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """For the API routes the panel's scripts post to (uploads): a bearer token, or the
     session cookie with our Origin and the session's CSRF token in `X-CSRF-Token` (the body
     is streamed, so the token cannot be a form field here)."""
     if credentials is not None:
-        return await current_user(request, credentials)
+        return await current_user(request, security_scopes, credentials)
     user = await optional_user(request)
     if user is None:
         raise Unauthorized("a bearer access token or a session is required", code="missing-token")
@@ -218,11 +230,16 @@ async def bearer_or_session_with_csrf(
     return user.principal
 
 
-SessionWriter = Annotated[Principal, Depends(bearer_or_session_with_csrf)]
+# Flight creation: people, and keys with `flights:write`.
+SessionWriter = Annotated[
+    Principal, Security(bearer_or_session_with_csrf, scopes=[Scope.flights_write.value])
+]
 
 
-async def operator_bearer_or_session(caller: SessionWriter) -> Principal:
-    """Operator routes the back office's scripts post to (a dataset's file)."""
+async def operator_bearer_or_session(
+    caller: Annotated[Principal, Depends(bearer_or_session_with_csrf)],
+) -> Principal:
+    """Operator routes the back office's scripts post to (a dataset's file); no key may."""
     if caller.role is not Role.operator:
         raise Forbidden("operators only", code="operator-required")
     return caller
