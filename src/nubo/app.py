@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nubo import __version__
@@ -14,7 +15,7 @@ from nubo.flights.endpoints import routers as flights_routers
 from nubo.identity.auth import needs_caller, require_bearer
 from nubo.identity.endpoints import routers as identity_routers
 from nubo.kit.db import create_engine, create_sessionmaker, engine_reader, engine_writer
-from nubo.kit.edge import RefuseNulMiddleware, guard_bodies
+from nubo.kit.edge import Precheck, RefuseNulMiddleware, guard_bodies
 from nubo.kit.errors import PROBLEM_RESPONSES, install_error_handlers
 from nubo.kit.routing import include_built
 from nubo.marketplace.endpoints import routers as marketplace_routers
@@ -27,6 +28,7 @@ from nubo.platform import Platform
 from nubo.runtime import AppState, install, running
 from nubo.settings import Settings
 from nubo.web.pages import install_panel
+from nubo.web.session import accepts_session, bearer_or_session_at_edge
 from nubo.webhooks.endpoints import router as webhooks_router
 
 
@@ -42,6 +44,15 @@ def api_router() -> APIRouter:
     api.include_router(fleet_router)
     api.include_router(webhooks_router)
     return api
+
+
+def edge_check(route: APIRoute, bearer: Precheck, bearer_or_session: Precheck) -> Precheck | None:
+    """What the edge checks of a route's caller before reading its body."""
+    if needs_caller(route.dependant):
+        return bearer
+    if accepts_session(route.dependant):
+        return bearer_or_session
+    return None
 
 
 def bind_engine(app: FastAPI, engine: AsyncEngine) -> None:
@@ -80,10 +91,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     include_built(app, api_router)
     check_caller = require_bearer(app.state.platform)
+    check_caller_or_session = bearer_or_session_at_edge(check_caller, settings)
     guard_bodies(
         app.routes,
         settings.max_json_body_bytes,
-        lambda route: check_caller if needs_caller(route.dependant) else None,
+        lambda route: edge_check(route, check_caller, check_caller_or_session),
     )
     install_docs(app)
     install_openapi(app)

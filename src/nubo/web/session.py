@@ -8,12 +8,16 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response, Security
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, SecurityScopes
+from starlette.datastructures import Headers
+from starlette.requests import cookie_parser
 
 from nubo.identity import sessions
 from nubo.identity.auth import bearer, current_user
@@ -246,3 +250,27 @@ async def operator_bearer_or_session(
 
 
 OperatorWriter = Annotated[Principal, Depends(operator_bearer_or_session)]
+
+
+def accepts_session(dependant: Dependant) -> bool:
+    """Whether a route (its dependency tree) takes a bearer token or the panel's session."""
+    return any(
+        d.call in (bearer_or_session, bearer_or_session_with_csrf) or accepts_session(d)
+        for d in dependant.dependencies
+    )
+
+
+def bearer_or_session_at_edge(
+    check_bearer: Callable[[Headers], None], settings: Settings
+) -> Callable[[Headers], None]:
+    """The edge's check for routes that also take the session: a request with neither a
+    bearer token nor a session cookie is 401 before its body is read; a cookie is checked
+    by the route itself (it needs the database), within the body cap."""
+    cookie = session_cookie_name(settings)
+
+    def check(headers: Headers) -> None:
+        if "authorization" not in headers and cookie in cookie_parser(headers.get("cookie", "")):
+            return
+        check_bearer(headers)
+
+    return check
