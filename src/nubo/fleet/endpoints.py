@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from nubo.fleet import service
 from nubo.fleet.schemas import (
@@ -20,6 +20,7 @@ from nubo.fleet.schemas import (
 from nubo.identity.auth import CurrentUser
 from nubo.kit.db import Session
 from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.schemas import json_response
 
 router = APIRouter(prefix="/aircraft", tags=["fleet"])
 
@@ -27,11 +28,11 @@ router = APIRouter(prefix="/aircraft", tags=["fleet"])
 @router.get("", response_model=Page[AircraftOut])
 async def list_aircraft(
     actor: CurrentUser, session: Session, page: Pagination
-) -> Page[AircraftOut]:
+) -> Response:
     """The account's aircraft with their latest bleed-health verdict."""
     rows = await service.list_aircraft(session, actor, page)
     items, cursor = build_page(rows, page, lambda a: (a.registration, a.id))
-    return Page(items=[AircraftOut.model_validate(a) for a in items], next_cursor=cursor)
+    return json_response(Page(items=[AircraftOut.of(a) for a in items], next_cursor=cursor))
 
 
 @router.get("/{registration}", response_model=AircraftDetail)

@@ -91,6 +91,21 @@ async def engine_resets(session: AsyncSession, aircraft_id: uuid.UUID) -> list[E
     return list((await session.execute(stmt)).scalars().all())
 
 
+async def trend_tail(
+    session: AsyncSession, aircraft: Aircraft
+) -> tuple[bool, str | None]:
+    """In one statement: whether the aircraft has an engine reset effective after its latest
+    flight (any at all while it has none), and the model version of that flight's point."""
+    resets = select(EngineReset.id).where(EngineReset.aircraft_id == aircraft.id)
+    if aircraft.latest_flight_at is not None:
+        resets = resets.where(EngineReset.effective_at > aircraft.latest_flight_at)
+    version = select(TrendPoint.model_version).where(
+        TrendPoint.flight_id == aircraft.latest_flight_id
+    )
+    row = (await session.execute(select(resets.exists(), version.scalar_subquery()))).one()
+    return bool(row[0]), row[1]
+
+
 async def aircraft_of_account(
     session: AsyncSession, account_id: uuid.UUID, aircraft_type: str | None
 ) -> list[Aircraft]:

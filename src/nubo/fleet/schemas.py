@@ -20,6 +20,14 @@ class AircraftOut(ResponseModel):
     latest_status: str | None
     latest_score: float | None
 
+    @classmethod
+    def of(cls, aircraft: Any) -> AircraftOut:
+        """From the row, whose columns already have these types (no validation pass)."""
+        return cls.model_construct(**{name: getattr(aircraft, name) for name in _AIRCRAFT})
+
+
+_AIRCRAFT = tuple(AircraftOut.model_fields)
+
 
 class TrendPointOut(ResponseModel):
     flight_id: uuid.UUID

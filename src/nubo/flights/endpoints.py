@@ -29,6 +29,7 @@ from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.schemas import json_response
 from nubo.kit.uploads import media_type, open_upload
 from nubo.live import Hub, Subscription
 from nubo.models import BleedStatus, ProcessingStatus
@@ -156,7 +157,7 @@ async def list_flights(
     departed_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     departed_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     account_id: uuid.UUID | None = None,
-) -> Page[FlightOut]:
+) -> Response:
     """The account's flights, newest first (operators: every account)."""
     rows = await service.list_flights(
         session,
@@ -170,7 +171,7 @@ async def list_flights(
         account_id=account_id,
     )
     items, cursor = build_page(rows, page, lambda f: (f.created_at, f.id))
-    return Page(items=[FlightOut.of(f) for f in items], next_cursor=cursor)
+    return json_response(Page(items=[FlightOut.of(f) for f in items], next_cursor=cursor))
 
 
 @router.get("/{id}", response_model=FlightOut)
