@@ -181,7 +181,7 @@ async def seed_lists(session: Any, account_id: uuid.UUID) -> None:
     from nubo.bleed.simulate import simulate_flight
     from nubo.fleet import trend
     from nubo.flights.analysis import analyze_file
-    from nubo.flights.tasks import _apply
+    from nubo.flights.tasks import apply_outcome
     from nubo.kit.types import utcnow
     from nubo.models import Dataset, Flight, ProcessingStatus
 
@@ -203,7 +203,7 @@ async def seed_lists(session: Any, account_id: uuid.UUID) -> None:
         )
         session.add(flight)
         await session.flush()
-        _apply(session, flight, outcome, 1)
+        await apply_outcome(session, flight, outcome, 1)
         await trend.record(session, flight, outcome.result)
         session.add(
             Dataset(

@@ -17,7 +17,17 @@ from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete, select
 
 from nubo.app import create_app
-from nubo.models import Account, Aircraft, Flight, FlightEvent, RefreshToken, TrendPoint, User
+from nubo.models import (
+    Account,
+    Aircraft,
+    Flight,
+    FlightEvent,
+    RefreshToken,
+    Reprocessing,
+    ReprocessingAircraft,
+    TrendPoint,
+    User,
+)
 from tests.conftest import make_settings
 from tests.fixtures.world import World, build_world
 
@@ -69,6 +79,11 @@ async def cleanup(app: FastAPI, world: World) -> None:
     async with app.state.sessionmaker() as s:
         await s.execute(delete(FlightEvent).where(FlightEvent.flight_id.in_(flights)))
         await s.execute(delete(TrendPoint).where(TrendPoint.flight_id.in_(flights)))
+        runs = select(Reprocessing.id).where(Reprocessing.account_id.in_(ids))
+        await s.execute(
+            delete(ReprocessingAircraft).where(ReprocessingAircraft.reprocessing_id.in_(runs))
+        )
+        await s.execute(delete(Reprocessing).where(Reprocessing.account_id.in_(ids)))
         await s.execute(delete(Aircraft).where(Aircraft.account_id.in_(ids)))
         await s.execute(delete(Flight).where(Flight.account_id.in_(ids)))
         await s.execute(delete(RefreshToken).where(RefreshToken.user_id.in_(users)))

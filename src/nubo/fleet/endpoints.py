@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from nubo.fleet import service
+from nubo.fleet import reprocess, service
 from nubo.fleet.schemas import (
     AircraftDetail,
     AircraftOut,
@@ -15,12 +15,15 @@ from nubo.fleet.schemas import (
     RefitOut,
     ReplacementIn,
     ReplacementOut,
+    ReprocessIn,
+    ReprocessingOut,
     TrendPointOut,
 )
-from nubo.identity.auth import CurrentUser
+from nubo.identity.auth import CurrentUser, Operator
 from nubo.kit.db import Session
 from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.schemas import json_response
+from nubo.platform import JobsDep
 
 router = APIRouter(prefix="/aircraft", tags=["fleet"])
 
@@ -82,3 +85,43 @@ async def record_replacement(
         session, actor, aircraft, body.engine, body.component, body.done_at
     )
     return ReplacementOut.model_validate(reset)
+
+
+reprocessing_router = APIRouter(prefix="/reprocessings", tags=["fleet"])
+
+
+def _reprocessing_out(progress: reprocess.Progress, resumed: bool = False) -> ReprocessingOut:
+    run = progress.reprocessing
+    return ReprocessingOut(
+        id=run.id, account_id=run.account_id, registration=run.registration,
+        model_version=run.model_version, aircraft_total=run.aircraft_total,
+        aircraft_done=progress.aircraft_done, flights_total=run.flights_total,
+        flights_done=progress.flights_done, resumed=resumed, created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
+
+
+@reprocessing_router.post(
+    "", response_model=ReprocessingOut, status_code=status.HTTP_202_ACCEPTED
+)
+async def start_reprocessing(
+    body: ReprocessIn, actor: Operator, session: Session, jobs: JobsDep
+) -> ReprocessingOut:
+    """Re-run every processed flight (of one account, of one aircraft) with the current
+    model, in flight order per aircraft; follow it with `GET /reprocessings/{id}`.
+
+    An unfinished reprocessing of the same scope and model is resumed, not repeated.
+    """
+    started = await reprocess.start(
+        session, body.account_id, body.registration, actor.id, queue=jobs
+    )
+    progress = await reprocess.progress(session, started.reprocessing.id)
+    return _reprocessing_out(progress, started.resumed)
+
+
+@reprocessing_router.get("/{id}", response_model=ReprocessingOut)
+async def reprocessing_progress(
+    reprocessing_id: Annotated[uuid.UUID, Path(alias="id")], _: Operator, session: Session
+) -> ReprocessingOut:
+    """A reprocessing's progress: aircraft and flights done of their totals."""
+    return _reprocessing_out(await reprocess.progress(session, reprocessing_id))

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,13 +122,75 @@ async def state_before(session: AsyncSession, flight: Flight) -> TrendState | No
     return fold(before, resets, until=when)
 
 
+class Refold:
+    """The trend carried forward flight by flight, resets applied in time: after `add` of
+    each point in flight order, `at(when)` is what `fold(points, resets, until=when)` gives
+    (a reprocessing folds an aircraft's history once instead of once per flight)."""
+
+    def __init__(self, points_before: list[TrendPoint], resets: Sequence[EngineReset]) -> None:
+        self.state: TrendState | None = None
+        self._pending = sorted(resets, key=lambda r: r.effective_at)
+        for point in points_before:
+            self.add(point.flown_at, point.residuals)
+
+    def at(self, when: datetime) -> TrendState | None:
+        while self._pending and self._pending[0].effective_at <= when:
+            self.state = reset_engine(self.state or new_state(), self._pending.pop(0).engine)
+        return self.state
+
+    def add(self, when: datetime, residuals: dict[str, Any]) -> None:
+        self.state, _, _ = update_trend(self.at(when), residuals, artefact())
+
+
+async def refold_before(session: AsyncSession, aircraft_id: uuid.UUID, flight: Flight) -> Refold:
+    """A `Refold` standing just before this flight."""
+    points = await repository.trend_points(session, aircraft_id)
+    resets = await repository.engine_resets(session, aircraft_id)
+    when = flown_at(flight)
+    before = [p for p in points if p.flight_id != flight.id and _before(p, when, flight.id)]
+    return Refold(before, resets)
+
+
+def counts(result: FlightResult | None) -> bool:
+    """Whether the result has a place in the trend."""
+    return result is not None and result.counts_for_trend and result.integrity_score is not None
+
+
+async def put_point(
+    session: AsyncSession, aircraft_id: uuid.UUID, flight: Flight, result: FlightResult | None
+) -> TrendPoint | None:
+    """Write (or remove) this flight's point only; the aircraft's summary is the caller's
+    (`refresh` once after many, or `record`)."""
+    point = await session.get(TrendPoint, flight.id)
+    if result is None or not counts(result):
+        if point is not None:
+            await session.delete(point)
+        return None
+    if point is None:
+        point = TrendPoint(flight_id=flight.id, aircraft_id=aircraft_id)
+        session.add(point)
+    _fill(point, flight, result)
+    return point
+
+
+def _fill(point: TrendPoint, flight: Flight, result: FlightResult) -> None:
+    point.flown_at = flown_at(flight)
+    point.residuals = result.residuals
+    point.flight_status = result.flight_status
+    point.trend_status = result.trend_status
+    point.bleed_status = result.bleed_status
+    point.integrity_score = result.integrity_score  # type: ignore[assignment]  # counts()
+    point.engine_scores = result.engine_scores
+    point.model_version = result.model_version
+
+
 async def record(session: AsyncSession, flight: Flight, result: FlightResult) -> Aircraft:
     """Store this flight's point and bring the aircraft's summary and trend up to date."""
     aircraft = await repository.ensure_aircraft(
         session, flight.account_id, flight.registration, flight.aircraft_type
     )
     point = await session.get(TrendPoint, flight.id)
-    if not result.counts_for_trend or result.integrity_score is None:
+    if not counts(result):
         if point is None:  # nothing of this flight in the trend: nothing changes
             return aircraft
         await session.delete(point)  # a re-run found the file incomplete after all
@@ -137,14 +200,7 @@ async def record(session: AsyncSession, flight: Flight, result: FlightResult) ->
     if point is None:
         point = TrendPoint(flight_id=flight.id, aircraft_id=aircraft.id)
         session.add(point)
-    point.flown_at = flown_at(flight)
-    point.residuals = result.residuals
-    point.flight_status = result.flight_status
-    point.trend_status = result.trend_status
-    point.bleed_status = result.bleed_status
-    point.integrity_score = result.integrity_score
-    point.engine_scores = result.engine_scores
-    point.model_version = result.model_version
+    _fill(point, flight, result)
     aircraft.aircraft_type = aircraft.aircraft_type or flight.aircraft_type
     if appends:
         return await _fold_in(session, aircraft, point)
