@@ -52,6 +52,9 @@ async def ensure_aircraft(
     session: AsyncSession, account_id: uuid.UUID, registration: str, aircraft_type: str | None
 ) -> Aircraft:
     """The aircraft row, created if missing and locked; two jobs racing create it once."""
+    found = await aircraft_for_update(session, account_id, registration)
+    if found is not None:  # nearly always: one statement instead of two
+        return found
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     await session.execute(
@@ -105,18 +108,21 @@ async def engine_resets(session: AsyncSession, aircraft_id: uuid.UUID) -> list[E
 
 
 async def trend_tail(
-    session: AsyncSession, aircraft: Aircraft
-) -> tuple[bool, str | None]:
+    session: AsyncSession, aircraft: Aircraft, flight_id: uuid.UUID
+) -> tuple[bool, str | None, bool]:
     """In one statement: whether the aircraft has an engine reset effective after its latest
-    flight (any at all while it has none), and the model version of that flight's point."""
+    flight (any at all while it has none), the model version of that flight's point, and
+    whether `flight_id` has a point already."""
     resets = select(EngineReset.id).where(EngineReset.aircraft_id == aircraft.id)
     if aircraft.latest_flight_at is not None:
         resets = resets.where(EngineReset.effective_at > aircraft.latest_flight_at)
     version = select(TrendPoint.model_version).where(
         TrendPoint.flight_id == aircraft.latest_flight_id
     )
-    row = (await session.execute(select(resets.exists(), version.scalar_subquery()))).one()
-    return bool(row[0]), row[1]
+    point = select(TrendPoint.flight_id).where(TrendPoint.flight_id == flight_id)
+    stmt = select(resets.exists(), version.scalar_subquery(), point.exists())
+    row = (await session.execute(stmt)).one()
+    return bool(row[0]), row[1], bool(row[2])
 
 
 async def aircraft_of_account(

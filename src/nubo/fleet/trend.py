@@ -100,8 +100,8 @@ async def _appends(session: AsyncSession, aircraft: Aircraft, flight: Flight) ->
         str(aircraft.latest_flight_id),
     ):
         return False
-    reset_pending, version = await repository.trend_tail(session, aircraft)
-    if reset_pending:
+    reset_pending, version, recorded = await repository.trend_tail(session, aircraft, flight.id)
+    if reset_pending or recorded:  # recorded: a re-run (its departure may have moved)
         return False
     return aircraft.latest_flight_id is None or version == model_version()
 
@@ -189,6 +189,12 @@ async def record(session: AsyncSession, flight: Flight, result: FlightResult) ->
     aircraft = await repository.ensure_aircraft(
         session, flight.account_id, flight.registration, flight.aircraft_type
     )
+    aircraft.aircraft_type = aircraft.aircraft_type or flight.aircraft_type
+    if counts(result) and await _appends(session, aircraft, flight):
+        new = TrendPoint(flight_id=flight.id, aircraft_id=aircraft.id)
+        _fill(new, flight, result)
+        session.add(new)
+        return await _fold_in(session, aircraft, new)
     point = await session.get(TrendPoint, flight.id)
     if not counts(result):
         if point is None:  # nothing of this flight in the trend: nothing changes
@@ -196,14 +202,10 @@ async def record(session: AsyncSession, flight: Flight, result: FlightResult) ->
         await session.delete(point)  # a re-run found the file incomplete after all
         await session.flush()
         return await refresh(session, aircraft)
-    appends = point is None and await _appends(session, aircraft, flight)
     if point is None:
         point = TrendPoint(flight_id=flight.id, aircraft_id=aircraft.id)
         session.add(point)
     _fill(point, flight, result)
-    aircraft.aircraft_type = aircraft.aircraft_type or flight.aircraft_type
-    if appends:
-        return await _fold_in(session, aircraft, point)
     await session.flush()
     return await refresh(session, aircraft)
 

@@ -98,10 +98,10 @@ def _lease(ctx: JobContext) -> timedelta:
 
 async def _start(ctx: JobContext, held: Claim) -> Work | None:
     async with ctx.unit() as session:
-        if not await repository.claim(session, held, _lease(ctx)):
+        flight = await repository.claim(session, held, _lease(ctx))
+        if flight is None:
             log.info("flight %s run %s: nothing to claim", held.flight_id, held.run)
             return None
-        flight = await repository.flight_by_id(session, held.flight_id)
         if flight.processing_attempts > ctx.settings.jobs_max_attempts:
             # Every earlier attempt died mid-way (a worker killed, a file that takes the
             # process down): stop retrying and say so, and the queue keeps flowing.
