@@ -180,3 +180,9 @@ async def _run_first_flight_then_die(ctx: Any, row_id: uuid.UUID) -> None:
         await s.execute(update(ReprocessingAircraft).where(ReprocessingAircraft.id == row_id)
                         .values(lease_until=utcnow() - timedelta(seconds=1)))
         await s.commit()
+
+
+async def test_reprocessing_an_unknown_account_is_404(client, world):
+    r = await client.post("/api/reprocessings", json={"account_id": str(uuid.uuid4())},
+                          headers=world.headers("operator"))
+    assert r.status_code == 404, r.text

@@ -25,7 +25,7 @@ from nubo.kit.db import after_commit
 from nubo.kit.errors import NotFound
 from nubo.kit.jobs import JobQueue
 from nubo.kit.types import utcnow
-from nubo.models import Flight, Reprocessing, ReprocessingAircraft
+from nubo.models import Account, Flight, Reprocessing, ReprocessingAircraft
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,10 @@ async def _start(
     created_by: uuid.UUID | None,
 ) -> Started:
     registration = registration.strip().upper() if registration else None
+    if account_id is not None:
+        account = await session.get(Account, account_id)
+        if account is None or account.deleted_at is not None:
+            raise NotFound("account not found")
     version = fleet_trend.model_version()
     found = await repository.unfinished_reprocessing(session, account_id, registration, version)
     if found is not None:
