@@ -10,7 +10,7 @@ from nubo.fleet.schemas import AircraftOut
 from nubo.flights.schemas import FileOut, FlightOut
 from nubo.kit.types import utcnow
 from nubo.marketplace.money import format_minor
-from nubo.marketplace.schemas import DatasetFile, DatasetOut
+from nubo.marketplace.schemas import DatasetFile, DatasetOut, DatasetPreview
 from nubo.models import Aircraft, BleedStatus, Dataset, Flight, ProcessingStatus
 from tests.fixtures.fleet import processed_flight
 from tests.marketplace.factories import make_dataset
@@ -35,7 +35,8 @@ def _validated_dataset(d: Dataset) -> dict[str, Any]:
         id=d.id, name=d.name, description=d.description, location=d.location,
         price=format_minor(d.price_minor, d.currency), currency=d.currency,
         category=d.category, format=d.format, provider_account_id=d.provider_account_id,
-        file=file, created_at=d.created_at, updated_at=d.updated_at,
+        file=file, preview=DatasetPreview.model_validate(d.preview) if d.preview else None,
+        created_at=d.created_at, updated_at=d.updated_at,
     ).model_dump(mode="json")
 
 
