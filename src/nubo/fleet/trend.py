@@ -214,8 +214,11 @@ async def _fold_in(session: AsyncSession, aircraft: Aircraft, point: TrendPoint)
     """The aircraft after one more point at the end of its trend (see `_appends`)."""
     aircraft.trend_state, _, _ = update_trend(aircraft.trend_state, point.residuals, artefact())
     aircraft.flights_processed += 1
+    before = aircraft.latest_status
     _latest(aircraft, point)
     await session.flush()
+    if aircraft.latest_status != before:  # as `refresh` does
+        await _tell_status_change(session, aircraft, before)
     return aircraft
 
 
