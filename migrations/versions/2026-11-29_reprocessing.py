@@ -1,7 +1,7 @@
 """reprocessings: re-running a fleet's flights with the current model, resumable per aircraft
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0016
 Create Date: 2026-11-29 18:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from nubo.kit.types import UTCDateTime
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
