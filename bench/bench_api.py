@@ -1,4 +1,4 @@
-"""Identity API under real HTTP load: `nubo serve` on PostgreSQL beside a raw-ASGI ceiling.
+"""The API under real HTTP load: `nubo serve` on PostgreSQL beside a raw-ASGI ceiling.
 
 Run: `uv run python bench/bench_api.py` (or `make bench BENCH_ARGS=api`).
 
@@ -10,10 +10,18 @@ bench/api_ceiling.py (a raw ASGI callable doing the same statements over the sam
 pool, served by uvicorn with the same settings). The servers run one after the other, never at
 the same time. Prints a table per route and writes bench/out/api.json.
 
+Two more comparisons in the same run:
+- Tail latency: `GET /api/users/profile` on `nubo serve` as shipped beside the same server with
+  `NUBO_GC_TUNING=false` (the collector's defaults, the start-up heap not frozen): p99 / p50 of
+  each, goal <= 5 for the tuned server (docs/decisions/ops-gc-tuning.md).
+- List cost: the server's CPU per request of a page of 50 flights (processed, with findings
+  and phases), 50 datasets and 50 aircraft, each over the profile route's CPU per request
+  in this run; goal <= 3.
+
 Environment knobs (defaults in brackets): BENCH_ADMIN_DATABASE_URL
 [postgresql+asyncpg://postgres@127.0.0.1:5432/test], BENCH_API_DURATION [10] and
 BENCH_API_WARMUP [2] seconds, BENCH_API_ROUNDS [2], BENCH_API_CONNECTIONS [32],
-BENCH_API_THREADS [2].
+BENCH_API_THREADS [2], BENCH_API_START_S [120] (how long a server may take to start).
 
 Noise: on a small shared machine, other processes steal CPU from either side at random. So the
 GET routes run in ROUNDS alternating rounds of DURATION/ROUNDS seconds (nubo, ceiling, nubo,
@@ -33,6 +41,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,11 +66,18 @@ ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "2"))
 WARMUP_S = int(os.environ.get("BENCH_API_WARMUP", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_API_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_API_THREADS", "2"))
+# A loaded machine can take a while to import and start a server.
+START_S = int(os.environ.get("BENCH_API_START_S", "120"))
 USERS_IN_ACCOUNT = 50
+LIST_ROWS = 50
+TAIL_GOAL = 5.0  # p99 / p50 of the profile route
+LIST_GOAL = 3.0  # CPU per request of a list page / of the profile route
 PASSWORD = "bench-password-1"
 ADMIN_EMAIL = "bench-admin@example.com"
 PROFILE_GOAL = 0.6
 SECRET_MARKERS = ("change-me", "changeme", "secret", "default")
+LIST_PATHS = ("/api/flight", "/api/datasets", "/api/aircraft")
+GC_BASELINE = "nubo-gc-off"
 
 # wrk reports through this hook: one JSON line, latencies in microseconds.
 # errors.status counts responses with a status >= 400 (nothing here answers 3xx).
@@ -86,6 +102,9 @@ class Route:
     path: str
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
+    # The servers it runs on: the ceiling answers only the identity routes; the GC baseline
+    # runs where tail latency is compared.
+    sides: tuple[str, ...] = ("nubo", "ceiling")
 
 
 @dataclass
@@ -148,9 +167,52 @@ async def seed(url: str) -> uuid.UUID:
                     )
                 )
             await session.flush()
+            await seed_lists(session, account.id)
             return account.id
     finally:
         await engine.dispose()
+
+
+async def seed_lists(session: Any, account_id: uuid.UUID) -> None:
+    """LIST_ROWS processed flights of as many aircraft (the pipeline's own result for a
+    simulated flight: findings, phases, coverage, a trend state) and LIST_ROWS datasets."""
+    from datetime import timedelta
+
+    from nubo.bleed.simulate import simulate_flight
+    from nubo.fleet import trend
+    from nubo.flights.analysis import analyze_file
+    from nubo.flights.tasks import apply_outcome
+    from nubo.kit.types import utcnow
+    from nubo.models import Dataset, Flight, ProcessingStatus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "flight.csv"
+        path.write_text(simulate_flight(seed=3, duration_h=1.0, rate_hz=1.0).write_csv())
+        outcome = analyze_file(path, "A320", None)
+    assert outcome.result is not None, outcome.error_message
+    now = utcnow()
+    for i in range(LIST_ROWS):
+        departure = now - timedelta(hours=i + 2)
+        flight = Flight(
+            account_id=account_id, registration=f"PR-B{i:02d}", aircraft_type="A320",
+            flight_number=f"LA{3400 + i}", origin="SBGR", destination="SBRJ",
+            departure_at=departure, arrival_at=departure + timedelta(minutes=55),
+            processing_status=ProcessingStatus.processing, processing_run=1,
+            file_key=f"flights/{i}/data.csv", file_size=1_000_000, file_sha256="a" * 64,
+            file_format="csv", file_name="flight.csv", file_uploaded_at=now,
+        )
+        session.add(flight)
+        await session.flush()
+        await apply_outcome(session, flight, outcome, 1)
+        await trend.record(session, flight, outcome.result)
+        session.add(
+            Dataset(
+                name=f"Bench dataset {i}", description="Hourly readings of a station. " * 4,
+                location="São Paulo, BR", price_minor=4995 + i, currency="BRL",
+                category="weather", format="csv", provider_account_id=account_id,
+            )
+        )
+    await session.flush()
 
 
 # ---------------------------------------------------------------- servers
@@ -181,7 +243,7 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: P
     )
     server = Server(name, process, port, log)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_S
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited early:\n{log.read_text()[-2000:]}")
@@ -190,7 +252,7 @@ def start(name: str, argv: list[str], env: dict[str, str], port: int, workdir: P
                     return server
             except OSError:
                 time.sleep(0.2)
-        raise RuntimeError(f"{name} did not listen on {port} within 30 s")
+        raise RuntimeError(f"{name} did not listen on {port} within {START_S} s")
     except BaseException:  # interrupted while starting: no server left behind
         stop(server)
         raise
@@ -228,6 +290,8 @@ def check(server: Server, route: Route) -> None:
         ok = body.get("email") == ADMIN_EMAIL
     elif ok and "/account/" in route.label:
         ok = len(body.get("items", [])) == USERS_IN_ACCOUNT and body.get("next_cursor") is None
+    elif ok and route.path in LIST_PATHS:
+        ok = len(body.get("items", [])) == LIST_ROWS
     elif ok and route.label.endswith("login"):
         ok = bool(body.get("access_token"))
     if not ok:
@@ -355,8 +419,10 @@ def fmt_ms(value: float) -> str:
     return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
 
 
-def report(routes: list[Route], nubo: dict[str, Any], ceiling: dict[str, Any]) -> dict[str, Any]:
-    rows, summary = [], []
+def report(routes: list[Route], results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    nubo, ceiling = results["nubo"], results["ceiling"]
+    rows: list[dict[str, Any]] = []
+    summary: list[str] = []
     header = (
         f"{'route':38} | {'nubo req/s':>10} {'p50':>8} {'p99':>8} | "
         f"{'ceiling req/s':>13} {'p50':>8} {'p99':>8} | {'ratio':>5} | "
@@ -364,6 +430,8 @@ def report(routes: list[Route], nubo: dict[str, Any], ceiling: dict[str, Any]) -
     )
     print("\n" + header + "\n" + "-" * len(header))
     for route in routes:
+        if "ceiling" not in route.sides:
+            continue
         n, c = nubo[route.label], ceiling[route.label]
         ratio = n["rps"] / c["rps"] if c["rps"] else 0.0
         n_cpu, c_cpu = n["server_cpu_us_per_request"], c["server_cpu_us_per_request"]
@@ -398,8 +466,65 @@ def report(routes: list[Route], nubo: dict[str, Any], ceiling: dict[str, Any]) -
         f"goal GET /api/users/profile >= {PROFILE_GOAL}x ceiling req/s: {verdict} "
         f"({profile['ratio']:.2f}x; cpu ratio {profile['cpu_ratio']:.2f}x)"
     )
+    tail = tail_report(routes, results, summary)
+    lists = list_report(routes, nubo, summary)
     print("\n" + "\n".join(summary))
-    return {"routes": rows, "summary": summary}
+    return {"routes": rows, "tail": tail, "lists": lists, "summary": summary}
+
+
+def tail_report(
+    routes: list[Route], results: dict[str, dict[str, Any]], summary: list[str]
+) -> list[dict[str, Any]]:
+    """p99 / p50 of the tuned server beside the collector's defaults, same route, same run."""
+    rows = []
+    print(f"\n{'tail latency':38} | {'server':12} {'p50':>8} {'p99':>8} {'p99/p50':>8} {'max':>8}")
+    for route in routes:
+        if GC_BASELINE not in route.sides:
+            continue
+        row: dict[str, Any] = {"route": route.label}
+        for which in ("nubo", GC_BASELINE):
+            r = results[which][route.label]
+            # Every round counts: a pause lands in whichever round it lands in.
+            p50 = statistics.median(x["p50_ms"] for x in r["rounds"])
+            p99 = max(x["p99_ms"] for x in r["rounds"])
+            worst = max(x["max_ms"] for x in r["rounds"])
+            row[which] = {"p50_ms": p50, "p99_ms": p99, "max_ms": worst, "ratio": p99 / p50}
+            print(f"{route.label:38} | {which:12} {fmt_ms(p50):>8} {fmt_ms(p99):>8} "
+                  f"{p99 / p50:8.1f} {fmt_ms(worst):>8}")
+        tuned, base = row["nubo"], row[GC_BASELINE]
+        verdict = "met" if tuned["ratio"] <= TAIL_GOAL else "NOT met"
+        summary.append(
+            f"{route.label} tail: p99/p50 {tuned['ratio']:.1f} (p50 {fmt_ms(tuned['p50_ms'])}, "
+            f"p99 {fmt_ms(tuned['p99_ms'])}) vs GC defaults {base['ratio']:.1f} "
+            f"(p50 {fmt_ms(base['p50_ms'])}, p99 {fmt_ms(base['p99_ms'])}); "
+            f"goal p99 <= {TAIL_GOAL:.0f}x p50: {verdict}"
+        )
+        rows.append(row)
+    return rows
+
+
+def list_report(
+    routes: list[Route], nubo: dict[str, Any], summary: list[str]
+) -> list[dict[str, Any]]:
+    """Each list page's server CPU per request over the profile route's, same run."""
+    profile = next(r for r in routes if r.label.endswith("profile"))
+    base = nubo[profile.label]["server_cpu_us_per_request"]
+    rows = []
+    print(f"\n{'list cost (server CPU per request)':38} | {'us/req':>8} {'x profile':>9}")
+    for route in routes:
+        if route.path not in LIST_PATHS:
+            continue
+        cpu = nubo[route.label]["server_cpu_us_per_request"]
+        ratio = cpu / base if base else 0.0
+        rows.append({"route": route.label, "cpu_us": cpu, "profile_cpu_us": base,
+                     "ratio": round(ratio, 2), "rps": nubo[route.label]["rps"]})
+        print(f"{route.label:38} | {cpu:8.0f} {ratio:9.2f}")
+        verdict = "met" if ratio <= LIST_GOAL else "NOT met"
+        summary.append(
+            f"{route.label}: {cpu:.0f} us CPU/req = {ratio:.2f}x the profile route ({base:.0f} "
+            f"us); goal <= {LIST_GOAL:.0f}x: {verdict}"
+        )
+    return rows
 
 
 def machine() -> dict[str, Any]:
@@ -472,8 +597,10 @@ def main() -> int:
 
         pool_size = Settings(_env_file=None, database_url=url).db_pool_size  # type: ignore[call-arg]
 
+        nubo_argv = [sys.executable, "-m", "nubo.cli", "serve", "--workers", "1", "--port"]
         argv = {
-            "nubo": [sys.executable, "-m", "nubo.cli", "serve", "--workers", "1", "--port"],
+            "nubo": nubo_argv,
+            GC_BASELINE: nubo_argv,
             "ceiling": [
                 sys.executable,
                 "-m",
@@ -496,7 +623,8 @@ def main() -> int:
 
         def serve(which: str) -> Server:
             port = free_port()
-            server = start(which, [*argv[which], str(port)], env, port, workdir)
+            env_of = {**env, "NUBO_GC_TUNING": "false"} if which == GC_BASELINE else env
+            server = start(which, [*argv[which], str(port)], env_of, port, workdir)
             servers.append(server)
             return server
 
@@ -514,12 +642,17 @@ def main() -> int:
             raise RuntimeError(f"login failed: {status} {tokens}")
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
         routes = [
-            Route("GET /api/users/profile", "GET", "/api/users/profile", bearer),
+            Route("GET /api/users/profile", "GET", "/api/users/profile", bearer,
+                  sides=("nubo", "ceiling", GC_BASELINE)),
             Route(
                 "GET /api/users/account/{id} (50 users)",
                 "GET",
                 f"/api/users/account/{account_id}",
                 bearer,
+            ),
+            *(
+                Route(f"GET {path} (50 rows)", "GET", path, bearer, sides=("nubo",))
+                for path in LIST_PATHS
             ),
             login,
         ]
@@ -533,21 +666,19 @@ def main() -> int:
         )
         # Per route and round: nubo alone, then the ceiling alone (fresh processes, never both
         # under load), so drifts of the machine hit both sides of a ratio alike.
-        results: dict[str, dict[str, Any]] = {"nubo": {}, "ceiling": {}}
+        results: dict[str, dict[str, Any]] = {"nubo": {}, "ceiling": {}, GC_BASELINE: {}}
         for route in routes:
             rounds = 1 if route is login else max(ROUNDS, 1)
             seconds = max(DURATION_S // rounds, 1)
-            runs: dict[str, list[dict[str, Any]]] = {"nubo": [], "ceiling": []}
+            runs: dict[str, list[dict[str, Any]]] = {which: [] for which in route.sides}
             for _ in range(rounds):
-                for which in ("nubo", "ceiling"):
+                for which in route.sides:
                     server = serve(which)
                     runs[which].append(measure(binary, server, route, seconds, workdir))
                     stop(server)
             for which, done in runs.items():
                 results[which][route.label] = best(done)
-        nubo_results, ceiling_results = results["nubo"], results["ceiling"]
-
-        data = report(routes, nubo_results, ceiling_results)
+        data = report(routes, results)
         data = {
             "benchmark": "api",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -564,6 +695,7 @@ def main() -> int:
             },
             "servers": {
                 "nubo": "nubo serve (FastAPI app, uvloop, httptools, 1 worker, no access log)",
+                GC_BASELINE: "the same with NUBO_GC_TUNING=false (the collector's defaults)",
                 "ceiling": "bench/api_ceiling.py raw ASGI on uvicorn, same settings",
                 "database": "PostgreSQL, SQLAlchemy async engine over asyncpg, "
                 f"fixed pool of {pool_size} connections (no overflow, no pre-ping), on both",
@@ -575,9 +707,7 @@ def main() -> int:
         (OUT / "api.json").write_text(json.dumps(data, indent=2) + "\n")
         print(f"\nwrote {(OUT / 'api.json').relative_to(ROOT)} ({data['seconds_total']:.0f} s)")
         errors = sum(
-            r[who]["non_2xx"] + r[who]["socket_errors"]
-            for r in data["routes"]
-            for who in ("nubo", "ceiling")
+            r["non_2xx"] + r["socket_errors"] for side in results.values() for r in side.values()
         )
         return 1 if errors else 0
     finally:

@@ -97,6 +97,8 @@ def make_settings(database_url: str, data_dir: Path, **overrides: object) -> Set
         "argon2_memory_cost_kib": 1024,
         "login_attempts_per_address": 10_000,
         "signup_attempts_per_address": 10_000,
+        # Freezing the heap is for a server's start-up, not for every app a test builds.
+        "gc_tuning": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nubo import __version__
+from nubo.fleet.endpoints import reprocessing_router
 from nubo.fleet.endpoints import router as fleet_router
 from nubo.flights.endpoints import routers as flights_routers
 from nubo.identity.auth import needs_caller, require_bearer
@@ -43,6 +44,7 @@ def api_router() -> APIRouter:
         api.include_router(router)
     api.include_router(fleet_router)
     api.include_router(webhooks_router)
+    api.include_router(reprocessing_router)
     return api
 
 

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from nubo.bleed.cli import analyze_command, model_app, simulate_command
 from nubo.cli_help import plural
-from nubo.fleet.cli import fleet_app
+from nubo.fleet.cli import fleet_app, reprocess_command
 from nubo.settings import Settings
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(fleet_app, name="fleet")
 app.command("analyze")(analyze_command)
 app.command("simulate")(simulate_command)
 app.add_typer(model_app, name="model")
+model_app.command("reprocess")(reprocess_command)
 billing_app = typer.Typer(help="Invoices and billing runs.", no_args_is_help=True)
 app.add_typer(billing_app, name="billing")
 console = Console()

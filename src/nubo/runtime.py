@@ -15,6 +15,7 @@ from starlette.datastructures import State
 
 from nubo.kit import jobs
 from nubo.kit.db import ReadConnection, WriteConnection
+from nubo.kit.gctune import tune_after_startup
 from nubo.kit.storage import ObjectStore, StorageUnavailable
 from nubo.live import Live
 from nubo.ops.endpoints import ReadinessCheck
@@ -191,6 +192,7 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             await sweep(ctx)
     except Exception:
         log.exception("start-up sweep failed; the periodic sweep will retry")
+    tune_after_startup(state_of(app).settings.gc_tuning)
     try:
         yield
     finally:

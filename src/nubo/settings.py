@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     db_pool_size: int = Field(default=20, ge=1, le=500)
+    # Freeze the start-up heap and collect young objects less often (kit/gctune.py); off
+    # only to measure the difference.
+    gc_tuning: bool = True
 
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "nubo"

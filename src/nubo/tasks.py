@@ -1,5 +1,6 @@
 """Importing this module registers every domain's jobs and periodic tasks."""
 
+import nubo.fleet.tasks
 import nubo.flights.orphans
 import nubo.flights.tasks
 import nubo.marketplace.tasks

@@ -8,6 +8,7 @@ import signal
 
 from nubo.kit import jobs
 from nubo.kit.db import create_engine, create_sessionmaker
+from nubo.kit.gctune import tune_after_startup
 from nubo.runtime import build_queue, build_store
 from nubo.settings import Settings
 from nubo.webhooks import outbox
@@ -37,6 +38,7 @@ async def worker_main(settings: Settings, *, concurrency: int | None = None) -> 
     try:
         await queue.start(ctx, worker=True)
         outbox.use_queue(queue)  # deliveries of events a job records go out at its commit
+        tune_after_startup(settings.gc_tuning)
         log.info("worker started (%s, concurrency %d)", queue.mode, settings.jobs_concurrency)
         waiter = asyncio.create_task(stop.wait())
         runner = (

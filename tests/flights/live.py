@@ -24,6 +24,8 @@ from nubo.models import (
     Flight,
     FlightEvent,
     RefreshToken,
+    Reprocessing,
+    ReprocessingAircraft,
     TrendPoint,
     User,
 )
@@ -78,6 +80,11 @@ async def cleanup(app: FastAPI, world: World) -> None:
     async with app.state.sessionmaker() as s:
         await s.execute(delete(FlightEvent).where(FlightEvent.flight_id.in_(flights)))
         await s.execute(delete(TrendPoint).where(TrendPoint.flight_id.in_(flights)))
+        runs = select(Reprocessing.id).where(Reprocessing.account_id.in_(ids))
+        await s.execute(
+            delete(ReprocessingAircraft).where(ReprocessingAircraft.reprocessing_id.in_(runs))
+        )
+        await s.execute(delete(Reprocessing).where(Reprocessing.account_id.in_(ids)))
         await s.execute(delete(Aircraft).where(Aircraft.account_id.in_(ids)))
         await s.execute(delete(Flight).where(Flight.account_id.in_(ids)))
         await s.execute(delete(RefreshToken).where(RefreshToken.user_id.in_(users)))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from nubo.fleet import trend
 from nubo.flights.analysis import Outcome
-from nubo.flights.tasks import _apply
+from nubo.flights.tasks import apply_outcome
 from nubo.marketplace.closing import close_month
 from nubo.models import Flight, ProcessingStatus, WebhookMessage
 from tests.fixtures.fleet import flight_result, processed_flight
@@ -47,8 +47,8 @@ async def test_a_processed_and_a_failed_flight_are_told(world, session):
     bad = Flight(account_id=world.account_a.id, registration="PR-XBB")
     session.add_all([ok, bad])
     await session.flush()
-    await _apply(session, ok, Outcome(result=flight_result("watch", 70.0)), 1)
-    await _apply(session, bad, Outcome(error_code="bad-file", error_message="not a CSV"), 1)
+    await apply_outcome(session, ok, Outcome(result=flight_result("watch", 70.0)), 1)
+    await apply_outcome(session, bad, Outcome(error_code="bad-file", error_message="not a CSV"), 1)
     by_type = {m["type"]: m["data"] for m in await _messages(session)}
     assert by_type["flight.processed"]["id"] == str(ok.id)
     assert by_type["flight.processed"]["bleed_status"] == "watch"

@@ -108,3 +108,93 @@ def fleet_columns_command() -> None:
     """List the columns of the `features` view and their types."""
     _, rows = _run("SELECT column_name, column_type FROM (DESCRIBE features)")
     typer.echo(render(["column", "type"], [(r[0], r[1]) for r in rows], Format.table))
+
+
+def reprocess_command(
+    account: Annotated[str | None, typer.Option(help="one account's id (default: all)")] = None,
+    aircraft: Annotated[
+        str | None, typer.Option(help="one aircraft's registration (with --account)")
+    ] = None,
+) -> None:
+    """Re-run every processed flight with the current model, in flight order per aircraft.
+
+    With NUBO_JOBS=procrastinate the aircraft are spread over the running `nubo worker`s and
+    this command follows their progress; embedded, it runs them itself. An interrupted
+    reprocessing of the same scope is resumed where it stopped.
+    """
+    import uuid
+
+    try:
+        account_id = uuid.UUID(account) if account else None
+    except ValueError as exc:
+        console.print(f"[red]--account is not an id: {account}[/red]")
+        raise typer.Exit(2) from exc
+    raise typer.Exit(asyncio.run(_reprocess(account_id, aircraft)))
+
+
+async def _reprocess(account_id: Any, registration: str | None) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    import nubo.tasks  # noqa: F401  (registers the jobs)
+    from nubo.fleet import reprocess
+    from nubo.kit import jobs
+    from nubo.kit.db import commit_unit, create_engine, create_sessionmaker
+    from nubo.kit.migrate import upgrade
+    from nubo.runtime import build_queue, build_store
+
+    settings = Settings()
+    engine = create_engine(settings.resolved_database_url)
+    if settings.embedded:
+        await upgrade(engine)
+    maker = create_sessionmaker(engine)
+    queue = build_queue(settings)
+    inprocess = isinstance(queue, jobs.InProcessQueue)
+    try:
+        async with maker() as session:
+            # Handed to the workers once committed; embedded, this process runs them below.
+            started = await reprocess.start(
+                session, account_id, registration, queue=None if inprocess else queue
+            )
+            run_id, total = started.reprocessing.id, started.reprocessing.flights_total
+            await commit_unit(session)
+        runner = None
+        if inprocess:
+            ctx = jobs.JobContext(settings=settings, sessionmaker=maker,
+                                  store=build_store(settings), queue=queue)
+            runner = asyncio.create_task(_run_rows(ctx, started.owed, settings.jobs_concurrency))
+        word = "resuming" if started.resumed else "reprocessing"
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task(f"{word} {started.reprocessing.aircraft_total} aircraft",
+                                total=total)
+            while True:
+                async with maker() as session:
+                    progress = await reprocess.progress(session, run_id)
+                bar.update(task, completed=progress.flights_done)
+                if progress.reprocessing.finished_at is not None:
+                    break
+                if runner is not None and runner.done():
+                    runner.result()  # raises what stopped it
+                    break
+                await asyncio.sleep(0.5)
+        console.print(f"[green]{progress.flights_done} flight(s) of "
+                      f"{progress.aircraft_done} aircraft reprocessed[/green] "
+                      f"with {progress.reprocessing.model_version}")
+        return 0
+    finally:
+        await queue.stop()
+        await engine.dispose()
+
+
+async def _run_rows(ctx: Any, row_ids: list[Any], concurrency: int) -> None:
+    """Embedded: this process runs the aircraft itself, `concurrency` at a time."""
+    from nubo.fleet import reprocess
+    from nubo.kit import jobs
+
+    gate = asyncio.Semaphore(max(concurrency, 1))
+
+    async def one(row_id: Any) -> None:
+        async with gate:
+            await jobs.run_job(ctx, reprocess.REPROCESS, {"row_id": str(row_id)})
+
+    await asyncio.gather(*(one(r) for r in row_ids))

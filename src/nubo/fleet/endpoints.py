@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import StreamingResponse
 
-from nubo.fleet import exports, service
+from nubo.fleet import exports, reprocess, service
 from nubo.fleet.schemas import (
     AircraftDetail,
     AircraftOut,
@@ -16,12 +16,16 @@ from nubo.fleet.schemas import (
     RefitOut,
     ReplacementIn,
     ReplacementOut,
+    ReprocessIn,
+    ReprocessingOut,
     TrendPointOut,
 )
-from nubo.identity.auth import CurrentUser, FlightsRead
+from nubo.identity.auth import CurrentUser, FlightsRead, Operator
 from nubo.kit.db import ReadSessions, Session
 from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.schemas import json_response
 from nubo.kit.tabular import EXPORT_RESPONSES, table_response
+from nubo.platform import JobsDep
 from nubo.web.session import BearerOrSession
 
 router = APIRouter(prefix="/aircraft", tags=["fleet"])
@@ -30,11 +34,11 @@ router = APIRouter(prefix="/aircraft", tags=["fleet"])
 @router.get("", response_model=Page[AircraftOut])
 async def list_aircraft(
     actor: FlightsRead, session: Session, page: Pagination
-) -> Page[AircraftOut]:
+) -> Response:
     """The account's aircraft with their latest bleed-health verdict."""
     rows = await service.list_aircraft(session, actor, page)
     items, cursor = build_page(rows, page, lambda a: (a.registration, a.id))
-    return Page(items=[AircraftOut.model_validate(a) for a in items], next_cursor=cursor)
+    return json_response(Page(items=[AircraftOut.of(a) for a in items], next_cursor=cursor))
 
 
 @router.get("/{registration}", response_model=AircraftDetail)
@@ -103,3 +107,43 @@ async def record_replacement(
         session, actor, aircraft, body.engine, body.component, body.done_at
     )
     return ReplacementOut.model_validate(reset)
+
+
+reprocessing_router = APIRouter(prefix="/reprocessings", tags=["fleet"])
+
+
+def _reprocessing_out(progress: reprocess.Progress, resumed: bool = False) -> ReprocessingOut:
+    run = progress.reprocessing
+    return ReprocessingOut(
+        id=run.id, account_id=run.account_id, registration=run.registration,
+        model_version=run.model_version, aircraft_total=run.aircraft_total,
+        aircraft_done=progress.aircraft_done, flights_total=run.flights_total,
+        flights_done=progress.flights_done, resumed=resumed, created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
+
+
+@reprocessing_router.post(
+    "", response_model=ReprocessingOut, status_code=status.HTTP_202_ACCEPTED
+)
+async def start_reprocessing(
+    body: ReprocessIn, actor: Operator, session: Session, jobs: JobsDep
+) -> ReprocessingOut:
+    """Re-run every processed flight (of one account, of one aircraft) with the current
+    model, in flight order per aircraft; follow it with `GET /reprocessings/{id}`.
+
+    An unfinished reprocessing of the same scope and model is resumed, not repeated.
+    """
+    started = await reprocess.start(
+        session, body.account_id, body.registration, actor.id, queue=jobs
+    )
+    progress = await reprocess.progress(session, started.reprocessing.id)
+    return _reprocessing_out(progress, started.resumed)
+
+
+@reprocessing_router.get("/{id}", response_model=ReprocessingOut)
+async def reprocessing_progress(
+    reprocessing_id: Annotated[uuid.UUID, Path(alias="id")], _: Operator, session: Session
+) -> ReprocessingOut:
+    """A reprocessing's progress: aircraft and flights done of their totals."""
+    return _reprocessing_out(await reprocess.progress(session, reprocessing_id))

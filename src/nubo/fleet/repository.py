@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from nubo.identity.principal import Actor
 from nubo.kit.types import utcnow
-from nubo.models import Account, Aircraft, EngineReset, Flight, Role, TrendPoint
+from nubo.models import (
+    Account,
+    Aircraft,
+    EngineReset,
+    Flight,
+    ProcessingStatus,
+    Reprocessing,
+    ReprocessingAircraft,
+    Role,
+    TrendPoint,
+)
 
 BATCH = 500
 
@@ -39,6 +52,9 @@ async def ensure_aircraft(
     session: AsyncSession, account_id: uuid.UUID, registration: str, aircraft_type: str | None
 ) -> Aircraft:
     """The aircraft row, created if missing and locked; two jobs racing create it once."""
+    found = await aircraft_for_update(session, account_id, registration)
+    if found is not None:  # nearly always: one statement instead of two
+        return found
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
     await session.execute(
@@ -91,6 +107,24 @@ async def engine_resets(session: AsyncSession, aircraft_id: uuid.UUID) -> list[E
     return list((await session.execute(stmt)).scalars().all())
 
 
+async def trend_tail(
+    session: AsyncSession, aircraft: Aircraft, flight_id: uuid.UUID
+) -> tuple[bool, str | None, bool]:
+    """In one statement: whether the aircraft has an engine reset effective after its latest
+    flight (any at all while it has none), the model version of that flight's point, and
+    whether `flight_id` has a point already."""
+    resets = select(EngineReset.id).where(EngineReset.aircraft_id == aircraft.id)
+    if aircraft.latest_flight_at is not None:
+        resets = resets.where(EngineReset.effective_at > aircraft.latest_flight_at)
+    version = select(TrendPoint.model_version).where(
+        TrendPoint.flight_id == aircraft.latest_flight_id
+    )
+    point = select(TrendPoint.flight_id).where(TrendPoint.flight_id == flight_id)
+    stmt = select(resets.exists(), version.scalar_subquery(), point.exists())
+    row = (await session.execute(stmt)).one()
+    return bool(row[0]), row[1], bool(row[2])
+
+
 async def aircraft_of_account(
     session: AsyncSession, account_id: uuid.UUID, aircraft_type: str | None
 ) -> list[Aircraft]:
@@ -100,3 +134,158 @@ async def aircraft_of_account(
         stmt = stmt.where(Aircraft.aircraft_type == aircraft_type)
     stmt = stmt.order_by(Aircraft.registration, Aircraft.id).with_for_update()
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def aircraft_in_scope(
+    session: AsyncSession, account_id: uuid.UUID | None, registration: str | None
+) -> list[Aircraft]:
+    """The aircraft of live accounts (of one account, with one registration, if named)."""
+    stmt = (
+        select(Aircraft)
+        .options(defer(Aircraft.trend_state, raiseload=True))
+        .join(Account, Account.id == Aircraft.account_id)
+        .where(Account.deleted_at.is_(None))
+    )
+    if account_id is not None:
+        stmt = stmt.where(Aircraft.account_id == account_id)
+    if registration is not None:
+        stmt = stmt.where(Aircraft.registration == registration)
+    stmt = stmt.order_by(Aircraft.account_id, Aircraft.registration)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def processed_flights(
+    session: AsyncSession, account_id: uuid.UUID, registration: str
+) -> list[Flight]:
+    """The aircraft's processed, live flights with their file (what a reprocessing re-runs);
+    the caller puts them in flight order."""
+    stmt = select(Flight).where(
+        Flight.account_id == account_id,
+        Flight.registration == registration,
+        Flight.deleted_at.is_(None),
+        Flight.processing_status == ProcessingStatus.processed,
+        Flight.file_key.is_not(None),
+    )
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def unfinished_reprocessing(
+    session: AsyncSession, account_id: uuid.UUID | None, registration: str | None, version: str
+) -> Reprocessing | None:
+    stmt = select(Reprocessing).where(
+        Reprocessing.finished_at.is_(None),
+        Reprocessing.model_version == version,
+        Reprocessing.account_id.is_(None)
+        if account_id is None
+        else Reprocessing.account_id == account_id,
+        Reprocessing.registration.is_(None)
+        if registration is None
+        else Reprocessing.registration == registration,
+    )
+    return (await session.execute(stmt.order_by(Reprocessing.created_at).limit(1))).scalar()
+
+
+async def unfinished_rows(
+    session: AsyncSession, reprocessing_id: uuid.UUID | None = None
+) -> list[ReprocessingAircraft]:
+    stmt = select(ReprocessingAircraft).where(ReprocessingAircraft.finished_at.is_(None))
+    if reprocessing_id is not None:
+        stmt = stmt.where(ReprocessingAircraft.reprocessing_id == reprocessing_id)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def reprocessing_progress(
+    session: AsyncSession, reprocessing_id: uuid.UUID
+) -> tuple[int, int]:
+    """Flights done and aircraft finished so far."""
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(ReprocessingAircraft.flights_done), 0),
+                func.count(ReprocessingAircraft.finished_at),
+            ).where(ReprocessingAircraft.reprocessing_id == reprocessing_id)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+def _row(row_id: uuid.UUID, token: uuid.UUID) -> Any:
+    return and_(
+        ReprocessingAircraft.id == row_id,
+        ReprocessingAircraft.job_token == token,
+        ReprocessingAircraft.finished_at.is_(None),
+    )
+
+
+async def claim_row(
+    session: AsyncSession, row_id: uuid.UUID, token: uuid.UUID, lease: timedelta
+) -> bool:
+    """Take the aircraft's reprocessing unless another job holds it (its lease running)."""
+    now = utcnow()
+    stmt = (
+        update(ReprocessingAircraft)
+        .where(
+            ReprocessingAircraft.id == row_id,
+            ReprocessingAircraft.finished_at.is_(None),
+            or_(ReprocessingAircraft.job_token.is_(None), ReprocessingAircraft.lease_until < now),
+        )
+        .values(job_token=token, lease_until=now + lease, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return _one(await session.execute(stmt))
+
+
+async def advance_row(
+    session: AsyncSession,
+    row_id: uuid.UUID,
+    token: uuid.UUID,
+    lease: timedelta,
+    flown_at: datetime,
+    flight_id: uuid.UUID,
+) -> bool:
+    """Record one more flight done (and renew the lease), only while the claim holds."""
+    now = utcnow()
+    stmt = (
+        update(ReprocessingAircraft)
+        .where(_row(row_id, token))
+        .values(
+            flights_done=ReprocessingAircraft.flights_done + 1,
+            after_flown_at=flown_at,
+            after_flight_id=flight_id,
+            lease_until=now + lease,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _one(await session.execute(stmt))
+
+
+async def finish_row(session: AsyncSession, row_id: uuid.UUID, token: uuid.UUID) -> bool:
+    now = utcnow()
+    stmt = (
+        update(ReprocessingAircraft)
+        .where(_row(row_id, token))
+        .values(finished_at=now, job_token=None, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return _one(await session.execute(stmt))
+
+
+async def owed_rows(session: AsyncSession, now: datetime, idle_before: datetime) -> list[uuid.UUID]:
+    """Unfinished aircraft no job is working on: never claimed for a while, or whose
+    holder stopped renewing its lease."""
+    stmt = select(ReprocessingAircraft.id).where(
+        ReprocessingAircraft.finished_at.is_(None),
+        or_(
+            and_(
+                ReprocessingAircraft.job_token.is_(None),
+                ReprocessingAircraft.updated_at < idle_before,
+            ),
+            ReprocessingAircraft.lease_until < now,
+        ),
+    )
+    return list((await session.execute(stmt.limit(BATCH))).scalars().all())
+
+
+def _one(result: Any) -> bool:
+    return bool(result.rowcount == 1)

@@ -20,6 +20,14 @@ class AircraftOut(ResponseModel):
     latest_status: str | None
     latest_score: float | None
 
+    @classmethod
+    def of(cls, aircraft: Any) -> AircraftOut:
+        """From the row, whose columns already have these types (no validation pass)."""
+        return cls.model_construct(**{name: getattr(aircraft, name) for name in _AIRCRAFT})
+
+
+_AIRCRAFT = tuple(AircraftOut.model_fields)
+
 
 class TrendPointOut(ResponseModel):
     flight_id: uuid.UUID
@@ -65,3 +73,24 @@ class RefitIn(RequestModel):
 class RefitOut(ResponseModel):
     aircraft: int
     engines: int
+
+
+class ReprocessIn(RequestModel):
+    account_id: uuid.UUID | None = Field(default=None, description="one account (default: all)")
+    registration: str | None = Field(
+        default=None, min_length=1, max_length=16, description="one aircraft (with account_id)"
+    )
+
+
+class ReprocessingOut(ResponseModel):
+    id: uuid.UUID
+    account_id: uuid.UUID | None
+    registration: str | None
+    model_version: str
+    aircraft_total: int
+    aircraft_done: int
+    flights_total: int
+    flights_done: int
+    resumed: bool = Field(default=False, description="an unfinished one of the same scope")
+    created_at: datetime
+    finished_at: datetime | None

@@ -31,8 +31,9 @@ def normalise_registration(registration: str) -> str:
 
 
 async def list_aircraft(session: AsyncSession, actor: Actor, params: PageParams) -> list[Aircraft]:
-    stmt = keyset(readable_aircraft(actor), params, [Aircraft.registration, Aircraft.id],
-                  [Key.text, Key.uuid])
+    # The trend state is the largest column and no list shows it: not even read.
+    stmt = readable_aircraft(actor).options(defer(Aircraft.trend_state, raiseload=True))
+    stmt = keyset(stmt, params, [Aircraft.registration, Aircraft.id], [Key.text, Key.uuid])
     return list((await session.execute(stmt)).scalars().all())
 
 

@@ -6,6 +6,11 @@ points in the order the flights were flown, with each engine reset (a replacemen
 refit) applied before the first flight flown from its `effective_at`. A job that runs twice,
 a flight uploaded after later ones, or a replacement recorded late therefore gives the same
 trend as a clean in-order run. An incomplete flight (`counts_for_trend` false) gets no point.
+
+The common case, a flight flown after every point the aircraft has and no reset pending
+past the last of them, folds that one flight into the stored state instead of replaying the
+whole history (the replay cost grows with the aircraft's age); the result is the same, and
+anything else (a flight that lands between others, a re-run, a late reset) replays.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +41,11 @@ def artefact() -> Artefact:
     if _ARTEFACT is None:
         _ARTEFACT = load_artefact()
     return _ARTEFACT
+
+
+@cache
+def model_version() -> str:
+    return artefact().model_version
 
 
 def flown_at(flight: Flight) -> datetime:
@@ -76,6 +88,24 @@ def _before(point: TrendPoint, when: datetime, flight_id: uuid.UUID) -> bool:
     return (point.flown_at, str(point.flight_id)) < (when, str(flight_id))
 
 
+async def _appends(session: AsyncSession, aircraft: Aircraft, flight: Flight) -> bool:
+    """Whether the stored state is the state just before this flight: the flight comes
+    after every point of the aircraft, no reset is effective after the last of them, and
+    that last one was folded by the current model."""
+    if aircraft.latest_flight_at is None or aircraft.latest_flight_id is None:
+        if aircraft.flights_processed:
+            return False  # not expected: a trend without a latest flight; replay
+    elif (flown_at(flight), str(flight.id)) <= (
+        aircraft.latest_flight_at,
+        str(aircraft.latest_flight_id),
+    ):
+        return False
+    reset_pending, version, recorded = await repository.trend_tail(session, aircraft, flight.id)
+    if reset_pending or recorded:  # recorded: a re-run (its departure may have moved)
+        return False
+    return aircraft.latest_flight_id is None or version == model_version()
+
+
 async def state_before(session: AsyncSession, flight: Flight) -> TrendState | None:
     """The aircraft's trend as it stood just before this flight."""
     aircraft = await repository.aircraft_for_update(
@@ -83,6 +113,8 @@ async def state_before(session: AsyncSession, flight: Flight) -> TrendState | No
     )
     if aircraft is None:
         return None
+    if await _appends(session, aircraft, flight):
+        return aircraft.trend_state
     points = await repository.trend_points(session, aircraft.id)
     resets = await repository.engine_resets(session, aircraft.id)
     when = flown_at(flight)
@@ -90,31 +122,112 @@ async def state_before(session: AsyncSession, flight: Flight) -> TrendState | No
     return fold(before, resets, until=when)
 
 
-async def record(session: AsyncSession, flight: Flight, result: FlightResult) -> Aircraft:
-    """Store this flight's point and bring the aircraft's summary and trend up to date."""
-    aircraft = await repository.ensure_aircraft(
-        session, flight.account_id, flight.registration, flight.aircraft_type
-    )
+class Refold:
+    """The trend carried forward flight by flight, resets applied in time: after `add` of
+    each point in flight order, `at(when)` is what `fold(points, resets, until=when)` gives
+    (a reprocessing folds an aircraft's history once instead of once per flight)."""
+
+    def __init__(self, points_before: list[TrendPoint], resets: Sequence[EngineReset]) -> None:
+        self.state: TrendState | None = None
+        self._pending = sorted(resets, key=lambda r: r.effective_at)
+        for point in points_before:
+            self.add(point.flown_at, point.residuals)
+
+    def at(self, when: datetime) -> TrendState | None:
+        while self._pending and self._pending[0].effective_at <= when:
+            self.state = reset_engine(self.state or new_state(), self._pending.pop(0).engine)
+        return self.state
+
+    def add(self, when: datetime, residuals: dict[str, Any]) -> None:
+        self.state, _, _ = update_trend(self.at(when), residuals, artefact())
+
+
+async def refold_before(session: AsyncSession, aircraft_id: uuid.UUID, flight: Flight) -> Refold:
+    """A `Refold` standing just before this flight."""
+    points = await repository.trend_points(session, aircraft_id)
+    resets = await repository.engine_resets(session, aircraft_id)
+    when = flown_at(flight)
+    before = [p for p in points if p.flight_id != flight.id and _before(p, when, flight.id)]
+    return Refold(before, resets)
+
+
+def counts(result: FlightResult | None) -> bool:
+    """Whether the result has a place in the trend."""
+    return result is not None and result.counts_for_trend and result.integrity_score is not None
+
+
+async def put_point(
+    session: AsyncSession, aircraft_id: uuid.UUID, flight: Flight, result: FlightResult | None
+) -> TrendPoint | None:
+    """Write (or remove) this flight's point only; the aircraft's summary is the caller's
+    (`refresh` once after many, or `record`)."""
     point = await session.get(TrendPoint, flight.id)
-    if not result.counts_for_trend or result.integrity_score is None:
-        if point is not None:  # a re-run found the file incomplete after all
+    if result is None or not counts(result):
+        if point is not None:
             await session.delete(point)
-            await session.flush()
-        return await refresh(session, aircraft)
+        return None
     if point is None:
-        point = TrendPoint(flight_id=flight.id, aircraft_id=aircraft.id)
+        point = TrendPoint(flight_id=flight.id, aircraft_id=aircraft_id)
         session.add(point)
+    _fill(point, flight, result)
+    return point
+
+
+def _fill(point: TrendPoint, flight: Flight, result: FlightResult) -> None:
     point.flown_at = flown_at(flight)
     point.residuals = result.residuals
     point.flight_status = result.flight_status
     point.trend_status = result.trend_status
     point.bleed_status = result.bleed_status
-    point.integrity_score = result.integrity_score
+    point.integrity_score = result.integrity_score  # type: ignore[assignment]  # counts()
     point.engine_scores = result.engine_scores
     point.model_version = result.model_version
-    await session.flush()
+
+
+async def record(session: AsyncSession, flight: Flight, result: FlightResult) -> Aircraft:
+    """Store this flight's point and bring the aircraft's summary and trend up to date."""
+    aircraft = await repository.ensure_aircraft(
+        session, flight.account_id, flight.registration, flight.aircraft_type
+    )
     aircraft.aircraft_type = aircraft.aircraft_type or flight.aircraft_type
+    if counts(result) and await _appends(session, aircraft, flight):
+        new = TrendPoint(flight_id=flight.id, aircraft_id=aircraft.id)
+        _fill(new, flight, result)
+        session.add(new)
+        return await _fold_in(session, aircraft, new)
+    point = await session.get(TrendPoint, flight.id)
+    if not counts(result):
+        if point is None:  # nothing of this flight in the trend: nothing changes
+            return aircraft
+        await session.delete(point)  # a re-run found the file incomplete after all
+        await session.flush()
+        return await refresh(session, aircraft)
+    if point is None:
+        point = TrendPoint(flight_id=flight.id, aircraft_id=aircraft.id)
+        session.add(point)
+    _fill(point, flight, result)
+    await session.flush()
     return await refresh(session, aircraft)
+
+
+async def _fold_in(session: AsyncSession, aircraft: Aircraft, point: TrendPoint) -> Aircraft:
+    """The aircraft after one more point at the end of its trend (see `_appends`)."""
+    aircraft.trend_state, _, _ = update_trend(aircraft.trend_state, point.residuals, artefact())
+    aircraft.flights_processed += 1
+    before = aircraft.latest_status
+    _latest(aircraft, point)
+    await session.flush()
+    if aircraft.latest_status != before:  # as `refresh` does
+        await _tell_status_change(session, aircraft, before)
+    return aircraft
+
+
+def _latest(aircraft: Aircraft, point: TrendPoint) -> None:
+    aircraft.latest_flight_id = point.flight_id
+    aircraft.latest_flight_at = point.flown_at
+    aircraft.latest_status = point.bleed_status
+    aircraft.latest_score = point.integrity_score
+    aircraft.updated_at = utcnow()
 
 
 async def refresh(session: AsyncSession, aircraft: Aircraft) -> Aircraft:
@@ -125,11 +238,7 @@ async def refresh(session: AsyncSession, aircraft: Aircraft) -> Aircraft:
     aircraft.flights_processed = len(points)
     before = aircraft.latest_status
     if points:
-        latest = points[-1]
-        aircraft.latest_flight_id = latest.flight_id
-        aircraft.latest_flight_at = latest.flown_at
-        aircraft.latest_status = latest.bleed_status
-        aircraft.latest_score = latest.integrity_score
+        _latest(aircraft, points[-1])
     aircraft.updated_at = utcnow()
     await session.flush()
     if aircraft.latest_status != before and aircraft.latest_status is not None:

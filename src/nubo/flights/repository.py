@@ -145,9 +145,10 @@ def _changed_one(result: Any) -> bool:
     return bool(result.rowcount == 1)
 
 
-async def claim(session: AsyncSession, held: Claim, lease: timedelta) -> bool:
+async def claim(session: AsyncSession, held: Claim, lease: timedelta) -> Flight | None:
     """Take the run (`queued`, or `processing` whose holder stopped renewing its lease) in
-    one conditional UPDATE; False when another job has it, it was replaced or is done."""
+    one conditional UPDATE that returns the flight; None when another job has it, it was
+    replaced or is done."""
     now = utcnow()
     stmt = (
         update(Flight)
@@ -170,9 +171,10 @@ async def claim(session: AsyncSession, held: Claim, lease: timedelta) -> bool:
             processing_attempts=Flight.processing_attempts + 1,
             updated_at=now,
         )
+        .returning(Flight)
         .execution_options(synchronize_session=False)
     )
-    return _changed_one(await session.execute(stmt))
+    return (await session.execute(stmt)).scalars().first()
 
 
 def _held(held: Claim) -> Any:

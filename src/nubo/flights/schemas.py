@@ -115,9 +115,12 @@ class FlightOut(ResponseModel):
 
     @classmethod
     def of(cls, flight: Any) -> FlightOut:
+        """The flight's record as the API shows it. Built without validation: every value
+        comes from a row whose columns already have these types, and validating the JSON
+        columns (findings, phases, coverage) walked every nested value of every row."""
         file = None
         if flight.file_key is not None:
-            file = FileOut(
+            file = FileOut.model_construct(
                 key=flight.file_key,
                 size=flight.file_size,
                 sha256=flight.file_sha256,
@@ -125,8 +128,18 @@ class FlightOut(ResponseModel):
                 name=flight.file_name,
                 uploaded_at=flight.file_uploaded_at,
             )
-        data = {name: getattr(flight, name) for name in cls.model_fields if name != "file"}
-        return cls.model_validate({**data, "file": file})
+        error = flight.error_code
+        data = {name: getattr(flight, name) for name in _ROW_FIELDS}
+        return cls.model_construct(
+            **data,
+            error=None if error is None else ErrorOut.model_construct(
+                code=error, message=flight.error_message or ""
+            ),
+            file=file,
+        )
+
+
+_ROW_FIELDS = tuple(name for name in FlightOut.model_fields if name not in ("file", "error"))
 
 
 class FlightEventOut(ResponseModel):

@@ -82,7 +82,7 @@ async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
     if work is None:
         return
     try:
-        outcome = await _while_ours(ctx, held, _analyze_and_store(ctx, work))
+        outcome = await _while_ours(ctx, held, analyze_and_store(ctx, work))
     except StorageError as exc:
         await _retry_later(ctx, held, exc)
         return
@@ -98,15 +98,15 @@ def _lease(ctx: JobContext) -> timedelta:
 
 async def _start(ctx: JobContext, held: Claim) -> Work | None:
     async with ctx.unit() as session:
-        if not await repository.claim(session, held, _lease(ctx)):
+        flight = await repository.claim(session, held, _lease(ctx))
+        if flight is None:
             log.info("flight %s run %s: nothing to claim", held.flight_id, held.run)
             return None
-        flight = await repository.flight_by_id(session, held.flight_id)
         if flight.processing_attempts > ctx.settings.jobs_max_attempts:
             # Every earlier attempt died mid-way (a worker killed, a file that takes the
             # process down): stop retrying and say so, and the queue keeps flowing.
             gave_up = _gave_up(flight, flight.processing_attempts - 1)
-            await _apply(session, flight, gave_up, held.run)
+            await apply_outcome(session, flight, gave_up, held.run)
             return None
         add_event(
             session,
@@ -157,7 +157,7 @@ async def _renew(ctx: JobContext, held: Claim) -> bool:
         return True
 
 
-async def _analyze_and_store(ctx: JobContext, work: Work) -> Outcome:
+async def analyze_and_store(ctx: JobContext, work: Work) -> Outcome:
     outcome = await _analyze(ctx, work.key, work.aircraft_type, work.trend_state)
     if outcome.features is not None:
         # Written before the result is recorded; the key is the flight's own, so a rerun
@@ -174,7 +174,7 @@ async def _finish(ctx: JobContext, held: Claim, outcome: Outcome) -> None:
             log.info("flight %s run %s: claim lost, result dropped", held.flight_id, held.run)
             return
         flight = await repository.flight_by_id(session, held.flight_id)
-        await _apply(session, flight, outcome, held.run)
+        await apply_outcome(session, flight, outcome, held.run)
         if outcome.result is not None:
             await fleet_trend.record(session, flight, outcome.result)
 
@@ -189,7 +189,8 @@ async def _retry_later(ctx: JobContext, held: Claim, exc: StorageError) -> None:
         flight = await repository.flight_by_id(session, held.flight_id)
         flight.error_code, flight.error_message = exc.code, f"object storage failed: {exc}"
         if flight.processing_attempts >= ctx.settings.jobs_max_attempts:
-            await _apply(session, flight, _gave_up(flight, flight.processing_attempts), held.run)
+            gave_up = _gave_up(flight, flight.processing_attempts)
+            await apply_outcome(session, flight, gave_up, held.run)
             return
         now = utcnow()
         flight.processing_status = ProcessingStatus.queued
@@ -241,7 +242,13 @@ async def _analyze(
             )
 
 
-async def _apply(session: AsyncSession, flight: Flight, outcome: Outcome, run: int) -> None:
+async def apply_outcome(
+    session: AsyncSession,
+    flight: Flight,
+    outcome: Outcome,
+    run: int,
+    note: str = "processing finished",
+) -> None:
     now = utcnow()
     flight.job_token = None
     flight.lease_until = None
@@ -280,7 +287,7 @@ async def _apply(session: AsyncSession, flight: Flight, outcome: Outcome, run: i
         "rows_used": result.rows_used,
         "warnings": result.warnings,
     }
-    add_event(session, flight, ProcessingStatus.processed, "processing finished", summary)
+    add_event(session, flight, ProcessingStatus.processed, note, summary)
     await _tell(session, flight, FLIGHT_PROCESSED)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
+from starlette.responses import Response
 
 
 def _has_nul(value: Any) -> bool:
@@ -31,3 +32,14 @@ class RequestModel(BaseModel):
 
 class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """The model as a JSON response, serialised once.
+
+    A route that returns a model has FastAPI dump it to a dict, validate that dict again
+    against the route's `response_model`, encode it and `json.dumps` it: on a page of 50 rows
+    most of the request's CPU. The model is already the response's shape (the route keeps
+    `response_model` for its documentation); the JSON is the same.
+    """
+    return Response(model.model_dump_json(), status_code, media_type="application/json")

@@ -17,6 +17,7 @@ from nubo.kit.db import ReadSessions, Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.schemas import json_response
 from nubo.kit.tabular import EXPORT_RESPONSES, table_response
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import open_upload
@@ -72,9 +73,9 @@ def _month_query(value: str | None) -> str | None:
         raise Unprocessable(str(exc), code="invalid-month") from exc
 
 
-def _dataset_page(rows: list[Dataset], page: Pagination, sort: str) -> Page[DatasetOut]:
+def _dataset_page(rows: list[Dataset], page: Pagination, sort: str) -> Response:
     items, cursor = build_page(rows, page, lambda d: repository.sort_key(sort, d))
-    return Page(items=[DatasetOut.of(d) for d in items], next_cursor=cursor)
+    return json_response(Page(items=[DatasetOut.of(d) for d in items], next_cursor=cursor))
 
 
 # ------------------------------------------------------------------ datasets
@@ -102,7 +103,7 @@ async def list_datasets(
     currency: CurrencyQuery = None,
     category: Annotated[str | None, Query(max_length=100)] = None,
     sort: DatasetSort = "created_at",
-) -> Page[DatasetOut]:
+) -> Response:
     """Search the catalogue: text, location, price range, category; sorted and paginated."""
     rows = await datasets.search(
         session,
@@ -124,7 +125,7 @@ async def datasets_by_location(
     _: DatasetsRead,
     session: Session,
     page: Pagination,
-) -> Page[DatasetOut]:
+) -> Response:
     """Datasets at a location: the city alone or with its region/country.
 
     Case, accents and spacing are ignored: `sao paulo` finds "São Paulo, BR".
@@ -139,7 +140,7 @@ async def datasets_by_price(
     session: Session,
     page: Pagination,
     currency: CurrencyQuery = None,
-) -> Page[DatasetOut]:
+) -> Response:
     """Datasets at exactly this price (in `currency`, default BRL)."""
     return _dataset_page(await datasets.by_price(session, price, currency, page), page, "price")
 

@@ -117,13 +117,14 @@ class DatasetOut(ResponseModel):
     def of(cls, d: Any) -> DatasetOut:
         file = None
         if d.file_key is not None:
-            file = DatasetFile(
+            file = DatasetFile.model_construct(
                 name=d.file_name,
                 size=d.file_size or 0,
                 sha256=d.file_sha256,
                 content_type=d.file_content_type,
             )
-        return cls(
+        # From the row, whose columns already have these types: no validation pass.
+        return cls.model_construct(
             id=d.id,
             name=d.name,
             description=d.description,

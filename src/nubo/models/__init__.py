@@ -12,6 +12,7 @@ from nubo.models.idempotency_key import IdempotencyKey
 from nubo.models.invoice import Invoice, InvoiceCounter, InvoiceLine, InvoiceStatus
 from nubo.models.rate_limit import RateLimitWindow
 from nubo.models.refresh_token import RefreshToken
+from nubo.models.reprocessing import Reprocessing, ReprocessingAircraft
 from nubo.models.subscription import Subscription, SubscriptionStatus
 from nubo.models.transaction import Transaction, TransactionType
 from nubo.models.user import Role, User
@@ -44,6 +45,8 @@ __all__ = [
     "ProcessingStatus",
     "RateLimitWindow",
     "RefreshToken",
+    "Reprocessing",
+    "ReprocessingAircraft",
     "Role",
     "Scope",
     "Subscription",

@@ -1,0 +1,425 @@
+"""Flights per minute through the job system on PostgreSQL, beside the pipeline alone.
+
+Run: `uv run python bench/bench_throughput.py` (or `make bench BENCH_ARGS=throughput`).
+
+Set-up: a fresh PostgreSQL database (dropped at the end, even on failure) migrated with
+`nubo migrate`, a local-folder object store in a temporary directory, FILES simulated
+flights (2 h at 1 Hz, distinct seeds) stored once each. Every process runs Polars on one
+thread (POLARS_MAX_THREADS=1), so "per core" means what it says.
+
+1. Ceiling: `analyze_file` (what a job runs: the pipeline, the feature and series Parquet)
+   on FLIGHTS flights of the same files in this one process, each with its aircraft's trend
+   folded so far: flights per minute and CPU seconds per flight.
+2. For 1 and then 2 `nubo worker` processes (NUBO_JOBS=procrastinate, default concurrency):
+   FLIGHTS new flights of AIRCRAFT aircraft (in flight order per aircraft, after those of
+   the previous step, so the trends grow) are inserted `queued` with their files, the
+   workers are started and idle, then every job is deferred at once and the clock runs
+   until the last flight is `processed` (its `processed_at`). Reported: flights per minute,
+   per worker over the ceiling (goal >= 0.8), and the workers' own CPU per flight
+   (user+system of the worker processes; PostgreSQL's is not counted), which contention
+   from other work on the machine disturbs far less than the rate.
+3. Reprocessing (2 workers): every processed flight re-run with `fleet.reprocess`, timed
+   until the reprocessing is finished.
+
+Prints a table and writes bench/out/throughput.json. Knobs: BENCH_ADMIN_DATABASE_URL
+[postgresql+asyncpg://postgres@127.0.0.1:5432/test], BENCH_TP_FLIGHTS [500] per step,
+BENCH_TP_AIRCRAFT [10], BENCH_TP_FILES [8], BENCH_TP_HOURS [2], BENCH_TP_HISTORY [200] (the
+flights each aircraft has flown before, in its trend: what the trend fold grew with).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+ADMIN_URL = os.environ.get(
+    "BENCH_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+FLIGHTS = int(os.environ.get("BENCH_TP_FLIGHTS", "500"))
+AIRCRAFT = int(os.environ.get("BENCH_TP_AIRCRAFT", "10"))
+FILES = int(os.environ.get("BENCH_TP_FILES", "8"))
+HOURS = float(os.environ.get("BENCH_TP_HOURS", "2"))
+# Flights each aircraft already has in its trend (no file: never re-run): a fleet in service.
+HISTORY = int(os.environ.get("BENCH_TP_HISTORY", "200"))
+GOAL = 0.8
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+os.environ["POLARS_MAX_THREADS"] = "1"  # before Polars is imported, here and in the workers
+
+
+@dataclass
+class Fleet:
+    account_id: uuid.UUID
+    keys: list[str]  # the stored files, by index
+    paths: list[Path]
+    placed: int = 0  # flights inserted so far (each aircraft's flights in order)
+
+
+async def _admin(statement: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def database_url(name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def registration(n: int) -> str:
+    return f"PR-T{n:02d}"
+
+
+def flight_at(index: int) -> tuple[str, datetime]:
+    """The index-th flight overall: its aircraft, and a departure after that aircraft's
+    earlier flights."""
+    return registration(index % AIRCRAFT), START + timedelta(hours=6 * (index // AIRCRAFT))
+
+
+async def seed_files(store_url: str, workdir: Path) -> tuple[list[str], list[Path]]:
+    from nubo.bleed.simulate import simulate_flight
+    from nubo.kit.storage import ObjectStore
+
+    store = ObjectStore.from_url(store_url)
+    keys, paths = [], []
+    for seed in range(FILES):
+        data = simulate_flight(seed=100 + seed, duration_h=HOURS, rate_hz=1.0).write_csv()
+        path = workdir / f"flight-{seed}.csv"
+        path.write_text(data)
+        key = f"bench/flight-{seed}.csv"
+        await store.put_bytes(key, data.encode())
+        keys.append(key)
+        paths.append(path)
+    return keys, paths
+
+
+async def seed_account(url: str) -> uuid.UUID:
+    from nubo.kit.db import create_engine, create_sessionmaker
+    from nubo.models import Account
+
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            account = Account(name="Throughput", email="throughput@example.com")
+            session.add(account)
+            await session.flush()
+            return account.id
+    finally:
+        await engine.dispose()
+
+
+async def queue_flights(url: str, fleet: Fleet, n: int) -> list[uuid.UUID]:
+    """n flights `queued` with their files, the next ones of each aircraft."""
+    from nubo.kit.db import create_engine, create_sessionmaker
+    from nubo.kit.types import utcnow
+    from nubo.models import Flight, ProcessingStatus
+
+    engine = create_engine(url)
+    ids = []
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            now = utcnow()
+            for i in range(fleet.placed, fleet.placed + n):
+                reg, departure = flight_at(i)
+                flight = Flight(
+                    id=uuid.uuid4(), account_id=fleet.account_id, registration=reg,
+                    aircraft_type="A320", departure_at=departure,
+                    processing_status=ProcessingStatus.queued, processing_run=1, queued_at=now,
+                    file_key=fleet.keys[i % FILES], file_size=1, file_sha256="0" * 64,
+                    file_format="csv", file_name="flight.csv", file_uploaded_at=now,
+                )
+                session.add(flight)
+                ids.append(flight.id)
+        fleet.placed += n
+        return ids
+    finally:
+        await engine.dispose()
+
+
+async def seed_history(url: str, fleet: Fleet) -> None:
+    """HISTORY past flights per aircraft in its trend (points of a real result), before
+    START; the aircraft's summary derived once."""
+    from nubo.fleet import trend
+    from nubo.flights.analysis import analyze_file
+    from nubo.kit.db import create_engine, create_sessionmaker
+    from nubo.kit.types import utcnow
+    from nubo.models import Flight, ProcessingStatus, TrendPoint
+
+    result = analyze_file(fleet.paths[0], "A320", None).result
+    assert result is not None
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            for n in range(AIRCRAFT):
+                flights = []
+                for k in range(HISTORY):
+                    flight = Flight(id=uuid.uuid4(), account_id=fleet.account_id,
+                                    registration=registration(n), aircraft_type="A320",
+                                    departure_at=START - timedelta(hours=6 * (HISTORY - k)),
+                                    processed_at=utcnow(),
+                                    processing_status=ProcessingStatus.processed)
+                    session.add(flight)
+                    flights.append(flight)
+                if not flights:
+                    continue
+                await session.flush()
+                aircraft = await trend.record(session, flights[0], result)
+                for flight in flights[1:]:
+                    session.add(TrendPoint(
+                        flight_id=flight.id, aircraft_id=aircraft.id, flown_at=flight.departure_at,
+                        residuals=result.residuals, flight_status=result.flight_status,
+                        trend_status=result.trend_status, bleed_status=result.bleed_status,
+                        integrity_score=result.integrity_score or 0.0,
+                        engine_scores=result.engine_scores, model_version=result.model_version,
+                    ))
+                await session.flush()
+                await trend.refresh(session, aircraft)
+    finally:
+        await engine.dispose()
+
+
+def ceiling(fleet: Fleet, n: int) -> dict[str, Any]:
+    """The pipeline alone, as a job runs it, on the same files in flight order."""
+    from nubo.bleed.trend import update_trend
+    from nubo.fleet.trend import artefact
+    from nubo.flights.analysis import analyze_file
+
+    states: dict[str, Any] = {}
+    analyze_file(fleet.paths[0], "A320", None)  # imports and warms up, unmeasured
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(n):
+        reg, _ = flight_at(i)
+        outcome = analyze_file(fleet.paths[i % FILES], "A320", states.get(reg))
+        assert outcome.result is not None, outcome.error_message
+        states[reg], _, _ = update_trend(states.get(reg), outcome.result.residuals, artefact())
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"flights": n, "seconds": wall, "per_minute": n / wall * 60, "cpu_s_per_flight": cpu / n}
+
+
+def start_workers(count: int, env: dict[str, str], workdir: Path) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for i in range(count):
+        log = (workdir / f"worker-{count}-{i}.log").open("wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", "nubo.cli", "worker"], cwd=workdir,
+                                      env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True))
+    deadline = time.monotonic() + 120
+    for i, proc in enumerate(procs):
+        log_path = workdir / f"worker-{count}-{i}.log"
+        while b"worker started" not in log_path.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
+    time.sleep(1.0)  # the start-up sweep and GC freeze done: idle
+    return procs
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def cpu_of(procs: list[subprocess.Popen[bytes]]) -> float:
+    return sum(sum(psutil.Process(p.pid).cpu_times()[:2]) for p in procs)
+
+
+async def defer_all(settings: Any, ids: list[uuid.UUID]) -> float:
+    import nubo.tasks  # noqa: F401  (registers the tasks)
+    from nubo.flights.tasks import PROCESS
+    from nubo.runtime import build_queue
+
+    queue = build_queue(settings)
+    try:
+        await queue.defer(PROCESS, flight_id=str(ids[0]), run=1)  # opens the queue first
+        for flight_id in ids[1:]:
+            await queue.defer(PROCESS, flight_id=str(flight_id), run=1)
+    finally:
+        await queue.stop()
+    return time.time()
+
+
+async def wait_done(url: str, ids: list[uuid.UUID], started: float) -> float:
+    """Seconds from the first defer to the last flight's `processed_at`."""
+    from sqlalchemy import func, select
+
+    from nubo.kit.db import create_engine, create_sessionmaker
+    from nubo.models import Flight, ProcessingStatus
+
+    engine = create_engine(url)
+    try:
+        maker = create_sessionmaker(engine)
+        while True:
+            async with maker() as session:
+                stmt = select(func.count(), func.max(Flight.processed_at)).where(
+                    Flight.id.in_(ids),
+                    Flight.processing_status.in_(
+                        [ProcessingStatus.processed, ProcessingStatus.failed]
+                    ),
+                )
+                done, last = (await session.execute(stmt)).one()
+                failed = (await session.execute(select(func.count()).where(
+                    Flight.id.in_(ids), Flight.processing_status == ProcessingStatus.failed
+                ))).scalar_one()
+            if failed:
+                raise RuntimeError(f"{failed} flight(s) failed")
+            if done == len(ids):
+                return float(last.timestamp() - started)
+            await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
+
+
+async def run_reprocessing(settings: Any, url: str) -> dict[str, Any]:
+    import nubo.tasks  # noqa: F401
+    from nubo.fleet import reprocess
+    from nubo.kit.db import commit_unit, create_engine, create_sessionmaker
+    from nubo.runtime import build_queue
+
+    engine = create_engine(url)
+    queue = build_queue(settings)
+    try:
+        maker = create_sessionmaker(engine)
+        started = time.time()
+        async with maker() as session:
+            run = await reprocess.start(session, None, None, queue=queue)
+            await commit_unit(session)
+        run_id, total = run.reprocessing.id, run.reprocessing.flights_total
+        while True:
+            async with maker() as session:
+                progress = await reprocess.progress(session, run_id)
+            if progress.reprocessing.finished_at is not None:
+                seconds = progress.reprocessing.finished_at.timestamp() - started
+                return {"flights": total, "seconds": seconds, "per_minute": total / seconds * 60}
+            await asyncio.sleep(0.3)
+    finally:
+        await queue.stop()
+        await engine.dispose()
+
+
+def measure_workers(count: int, fleet: Fleet, url: str, env: dict[str, str], settings: Any,
+                    workdir: Path) -> dict[str, Any]:
+    ids = asyncio.run(queue_flights(url, fleet, FLIGHTS))
+    procs = start_workers(count, env, workdir)
+    try:
+        cpu_before = cpu_of(procs)
+        started = asyncio.run(defer_all(settings, ids))
+        seconds = asyncio.run(wait_done(url, ids, started))
+        cpu = cpu_of(procs) - cpu_before
+    finally:
+        stop_workers(procs)
+    return {"workers": count, "flights": len(ids), "seconds": seconds,
+            "per_minute": len(ids) / seconds * 60, "cpu_s_per_flight": cpu / len(ids)}
+
+
+def main() -> int:
+    from nubo.settings import Settings
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    name = f"nubo_bench_tp_{uuid.uuid4().hex[:12]}"
+    url = database_url(name)
+    workdir = Path(tempfile.mkdtemp(prefix="nubo-bench-tp-"))
+    store_url = (workdir / "objects").as_uri()
+    (workdir / "objects").mkdir()
+    load_before = os.getloadavg()
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        env = {**os.environ, "NUBO_DATABASE_URL": url, "NUBO_STORAGE_URL": store_url,
+               "NUBO_JOBS": "procrastinate", "NUBO_DATA_DIR": str(workdir / "data")}
+        subprocess.run([sys.executable, "-m", "nubo.cli", "migrate"], cwd=workdir, env=env,
+                       check=True, capture_output=True)
+        settings = Settings(_env_file=None, database_url=url, storage_url=store_url,  # type: ignore[call-arg]
+                            jobs="procrastinate")
+        keys, paths = asyncio.run(seed_files(store_url, workdir))
+        fleet = Fleet(asyncio.run(seed_account(url)), keys, paths)
+        asyncio.run(seed_history(url, fleet))
+        print(f"{FLIGHTS} flights per step, {AIRCRAFT} aircraft with {HISTORY} past flights "
+              f"each, {FILES} files of {HOURS:g} h at 1 Hz; Polars on 1 thread; "
+              f"load average {load_before[0]:.1f}", flush=True)
+        top = ceiling(fleet, FLIGHTS)
+        print(f"  ceiling (pipeline alone): {top['per_minute']:.0f} flights/min, "
+              f"{top['cpu_s_per_flight'] * 1000:.1f} ms CPU/flight", flush=True)
+        steps = []
+        for count in (1, 2):
+            step = measure_workers(count, fleet, url, env, settings, workdir)
+            per_core = min(count, os.cpu_count() or 1)
+            step["ratio_per_worker"] = step["per_minute"] / (top["per_minute"] * per_core)
+            step["cpu_ratio"] = top["cpu_s_per_flight"] / step["cpu_s_per_flight"]
+            steps.append(step)
+            print(f"  {count} worker(s): {step['per_minute']:.0f} flights/min = "
+                  f"{step['ratio_per_worker']:.2f}x the ceiling per worker; "
+                  f"{step['cpu_s_per_flight'] * 1000:.1f} ms worker CPU/flight "
+                  f"(ceiling/worker {step['cpu_ratio']:.2f})", flush=True)
+        reprocessing: dict[str, Any] | None = None
+        try:
+            procs = start_workers(2, env, workdir)
+            try:
+                reprocessing = asyncio.run(run_reprocessing(settings, url))
+            finally:
+                stop_workers(procs)
+            print(f"  reprocessing, 2 workers: {reprocessing['flights']} flights in "
+                  f"{reprocessing['seconds']:.1f} s ({reprocessing['per_minute']:.0f}/min)",
+                  flush=True)
+        except ImportError:
+            print("  reprocessing: not in this version", flush=True)
+        load_after = os.getloadavg()
+        summary = [
+            f"throughput {s['workers']} worker(s): {s['per_minute']:.0f} flights/min = "
+            f"{s['ratio_per_worker']:.2f}x the pipeline alone per worker "
+            f"({top['per_minute']:.0f}/min); worker CPU {s['cpu_s_per_flight'] * 1000:.0f} ms "
+            f"vs {top['cpu_s_per_flight'] * 1000:.0f} ms per flight = {s['cpu_ratio']:.2f}x; "
+            f"goal >= {GOAL}x: {'met' if s['ratio_per_worker'] >= GOAL else 'NOT met'}"
+            for s in steps
+        ]
+        if reprocessing:
+            summary.append(f"reprocessing {reprocessing['flights']} flights with 2 workers: "
+                           f"{reprocessing['seconds']:.1f} s ({reprocessing['per_minute']:.0f}"
+                           f" flights/min)")
+        summary.append(f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
+        print("\n" + "\n".join(summary))
+        data = {"benchmark": "throughput", "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "flights_per_step": FLIGHTS, "aircraft": AIRCRAFT, "files": FILES,
+                "hours": HOURS, "history": HISTORY, "ceiling": top, "steps": steps,
+                "reprocessing": reprocessing,
+                "load_average_before_after": [load_before[0], load_after[0]], "summary": summary}
+        (OUT / "throughput.json").write_text(json.dumps(data, indent=2) + "\n")
+        return 0
+    finally:
+        try:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        except Exception as exc:  # pragma: no cover - reported, not hidden
+            print(f"could not drop database {name}: {exc}", file=sys.stderr)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""The list routes serialise their page once (kit.schemas.json_response), from models built
+without validation; their JSON must stay what the validated models gave."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from nubo.fleet.schemas import AircraftOut
+from nubo.flights.schemas import FileOut, FlightOut
+from nubo.kit.types import utcnow
+from nubo.marketplace.money import format_minor
+from nubo.marketplace.schemas import DatasetFile, DatasetOut, DatasetPreview
+from nubo.models import Aircraft, BleedStatus, Dataset, Flight, ProcessingStatus
+from tests.fixtures.fleet import processed_flight
+from tests.marketplace.factories import make_dataset
+
+
+def _validated_flight(f: Flight) -> dict[str, Any]:
+    """The flight as the API showed it before: every field validated, FastAPI's dump."""
+    file = None
+    if f.file_key is not None:
+        file = FileOut(key=f.file_key, size=f.file_size, sha256=f.file_sha256,
+                       format=f.file_format, name=f.file_name, uploaded_at=f.file_uploaded_at)
+    data = {name: getattr(f, name) for name in FlightOut.model_fields if name != "file"}
+    return FlightOut.model_validate({**data, "file": file}).model_dump(mode="json")
+
+
+def _validated_dataset(d: Dataset) -> dict[str, Any]:
+    file = None
+    if d.file_key is not None:
+        file = DatasetFile(name=d.file_name, size=d.file_size or 0, sha256=d.file_sha256,
+                           content_type=d.file_content_type)
+    return DatasetOut(
+        id=d.id, name=d.name, description=d.description, location=d.location,
+        price=format_minor(d.price_minor, d.currency), currency=d.currency,
+        category=d.category, format=d.format, provider_account_id=d.provider_account_id,
+        file=file, preview=DatasetPreview.model_validate(d.preview) if d.preview else None,
+        created_at=d.created_at, updated_at=d.updated_at,
+    ).model_dump(mode="json")
+
+
+async def test_the_flight_list_answers_the_json_of_the_validated_records(client, world, session):
+    done = await processed_flight(session, world.account_a, "PR-XBA")
+    done.bleed_status, done.integrity_score = BleedStatus.watch, 71.25
+    done.engine_scores = {"1": 71.25, "2": None}
+    done.findings = [{"engine": 1, "code": "press-low", "evidence": {"z": -3.5, "n": [1, 2]}}]
+    done.phases = [{"name": "climb", "start": "2026-01-01T10:00:00Z", "seconds": 612.5}]
+    done.coverage = {"engines": {"1": True, "2": False}, "ratio": 0.875}
+    done.warnings, done.rows_read, done.rows_used = ["incomplete-flight"], 7200, 7100
+    done.file_key, done.file_size, done.file_sha256 = "flights/x/data.csv", 1234, "b" * 64
+    done.file_format, done.file_name, done.file_uploaded_at = "csv", "voo ção.csv", utcnow()
+    failed = await processed_flight(session, world.account_a, "PR-XBB")
+    failed.processing_status = ProcessingStatus.failed
+    failed.error_code, failed.error_message = "file-missing", "the data file is missing"
+    await session.commit()
+    response = await client.get("/api/flight", headers=world.headers("admin_a"))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    by_id = {item["id"]: item for item in response.json()["items"]}
+    for flight in (done, failed):
+        await session.refresh(flight)
+        assert by_id[str(flight.id)] == _validated_flight(flight)
+    assert by_id[str(failed.id)]["error"] == {"code": "file-missing",
+                                               "message": "the data file is missing"}
+
+
+async def test_the_dataset_list_answers_the_json_of_the_validated_records(client, world, session):
+    plain = await make_dataset(session, world.account_a, price_minor=123456, currency="JPY")
+    filed = await make_dataset(session, world.account_a, file_key="d/1", file_name="a.csv",
+                               file_size=10, file_sha256="c" * 64, file_content_type="text/csv")
+    await session.commit()
+    response = await client.get("/api/datasets", headers=world.headers("member_a"))
+    assert response.status_code == 200
+    by_id = {item["id"]: item for item in response.json()["items"]}
+    for dataset in (plain, filed):
+        await session.refresh(dataset)
+        assert by_id[str(dataset.id)] == _validated_dataset(dataset)
+
+
+async def test_the_aircraft_list_answers_the_json_of_the_validated_records(client, world, session):
+    await processed_flight(session, world.account_a, "PR-XBA")
+    await session.commit()
+    response = await client.get("/api/aircraft", headers=world.headers("member_a"))
+    assert response.status_code == 200
+    [item] = response.json()["items"]
+    aircraft = await session.get(Aircraft, uuid.UUID(item["id"]))
+    assert item == AircraftOut.model_validate(aircraft).model_dump(mode="json")
