@@ -419,22 +419,25 @@ class ProcrastinateQueue(JobQueue):
             return
         await self._open()
         if worker:
-            self._worker = asyncio.create_task(
-                self.app.run_worker_async(
-                    queues=sorted({t.queue for t in TASKS.values()}),
-                    concurrency=self.concurrency,
-                    install_signal_handlers=False,
-                    additional_context={"nubo": ctx},
-                    fetch_job_polling_interval=self.poll_interval_s,
-                    delete_jobs="successful",
-                    update_heartbeat_interval=self.stalled_after_s / 3,
-                    stalled_worker_timeout=self.stalled_after_s,
-                ),
-                name="nubo-procrastinate-worker",
-            )
+            self._worker = self._spawn_worker(ctx)
             self._start_periodic(ctx)
             retry = Periodic("jobs.retry-stalled", lambda _: self.retry_stalled(), None)
             self._periodic_tasks.append(asyncio.create_task(_every(ctx, retry)))
+
+    def _spawn_worker(self, ctx: JobContext) -> asyncio.Task[None]:
+        return asyncio.create_task(
+            self.app.run_worker_async(
+                queues=sorted({t.queue for t in TASKS.values()}),
+                concurrency=self.concurrency,
+                install_signal_handlers=False,
+                additional_context={"nubo": ctx},
+                fetch_job_polling_interval=self.poll_interval_s,
+                delete_jobs="successful",
+                update_heartbeat_interval=self.stalled_after_s / 3,
+                stalled_worker_timeout=self.stalled_after_s,
+            ),
+            name="nubo-procrastinate-worker",
+        )
 
     async def retry_stalled(self) -> int:
         """Put back in the queue the jobs of workers that stopped beating (killed)."""
@@ -454,10 +457,29 @@ class ProcrastinateQueue(JobQueue):
         return retried
 
     async def run_worker(self) -> None:
-        """Block until the worker stops (``nubo worker``)."""
-        if self._worker is None:
+        """Block until the worker stops (``nubo worker``). Losing the database (a restart, a
+        failover) stops Procrastinate's worker with an error: it is started again, waiting
+        longer each time the database is still away, so the process outlives the outage. The
+        jobs it was running are retried as a stalled worker's."""
+        ctx = self.ctx
+        if self._worker is None or ctx is None:
             raise RuntimeError("start(ctx, worker=True) first")
-        await self._worker
+        delay_s = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await self._worker
+                return
+            except Exception as exc:
+                if not database_lost(exc):
+                    raise
+                if time.monotonic() - started > WORKER_RESTART_MAX_S:
+                    delay_s = 1.0  # it ran well for a while: this is a new outage
+                log.warning("the job queue's database went away (%s); the worker starts "
+                            "again in %.0f s", type(exc).__name__, delay_s)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, WORKER_RESTART_MAX_S)
+                self._worker = self._spawn_worker(ctx)
 
     async def stop(self) -> None:
         await self._stop_periodic()
@@ -495,3 +517,15 @@ class ProcrastinateQueue(JobQueue):
             await self.app.connector.execute_query_one_async("SELECT 1 AS ok")
         except Exception as exc:
             raise JobsUnavailable(f"job queue database: {type(exc).__name__}") from exc
+
+
+WORKER_RESTART_MAX_S = 30.0
+
+
+def database_lost(exc: BaseException) -> bool:
+    """Whether an error of the queue means its database cannot be reached."""
+    import procrastinate.exceptions
+
+    if isinstance(exc, procrastinate.exceptions.ConnectorException | OSError):
+        return True
+    return type(exc).__module__.startswith("psycopg")
