@@ -83,4 +83,4 @@ def test_serve_stopped_with_ctrl_c_or_sigterm_exits_cleanly(tmp_path, stop):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, output.decode()
-    assert b"Traceback" not in output
+    assert b"Traceback" not in output, output.decode()
