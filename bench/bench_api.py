@@ -55,12 +55,10 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from pgadmin import admin, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-ADMIN_URL = os.environ.get(
-    "BENCH_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 DURATION_S = int(os.environ.get("BENCH_API_DURATION", "10"))
 ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "2"))
 WARMUP_S = int(os.environ.get("BENCH_API_WARMUP", "2"))
@@ -120,24 +118,6 @@ class Server:
 
 
 # ---------------------------------------------------------------- database
-
-
-async def _admin(statement: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-def database_url(name: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
 async def seed(url: str) -> uuid.UUID:
@@ -572,7 +552,7 @@ def main() -> int:
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="nubo-bench-api-"))
     servers: list[Server] = []
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     try:
         env = {
             **os.environ,
@@ -714,7 +694,7 @@ def main() -> int:
         for server in servers:
             stop(server)
         try:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         except Exception as exc:  # pragma: no cover - reported, not hidden
             print(f"could not drop database {name}: {exc}", file=sys.stderr)
         shutil.rmtree(workdir, ignore_errors=True)

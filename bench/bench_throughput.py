@@ -45,12 +45,10 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from pgadmin import admin, database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-ADMIN_URL = os.environ.get(
-    "BENCH_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 FLIGHTS = int(os.environ.get("BENCH_TP_FLIGHTS", "500"))
 AIRCRAFT = int(os.environ.get("BENCH_TP_AIRCRAFT", "10"))
 FILES = int(os.environ.get("BENCH_TP_FILES", "8"))
@@ -69,24 +67,6 @@ class Fleet:
     keys: list[str]  # the stored files, by index
     paths: list[Path]
     placed: int = 0  # flights inserted so far (each aircraft's flights in order)
-
-
-async def _admin(statement: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-def database_url(name: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def registration(n: int) -> str:
@@ -351,7 +331,7 @@ def main() -> int:
     store_url = (workdir / "objects").as_uri()
     (workdir / "objects").mkdir()
     load_before = os.getloadavg()
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     try:
         env = {**os.environ, "NUBO_DATABASE_URL": url, "NUBO_STORAGE_URL": store_url,
                "NUBO_JOBS": "procrastinate", "NUBO_DATA_DIR": str(workdir / "data")}
@@ -415,7 +395,7 @@ def main() -> int:
         return 0
     finally:
         try:
-            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         except Exception as exc:  # pragma: no cover - reported, not hidden
             print(f"could not drop database {name}: {exc}", file=sys.stderr)
         shutil.rmtree(workdir, ignore_errors=True)

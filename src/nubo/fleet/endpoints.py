@@ -14,6 +14,7 @@ from nubo.fleet.schemas import (
     AircraftOut,
     RefitIn,
     RefitOut,
+    Registration,
     ReplacementIn,
     ReplacementOut,
     ReprocessIn,
@@ -29,6 +30,7 @@ from nubo.platform import JobsDep
 from nubo.web.session import BearerOrSession
 
 router = APIRouter(prefix="/aircraft", tags=["fleet"])
+AccountOfOperator = Annotated[uuid.UUID | None, Query(description="operators: which account")]
 
 
 @router.get("", response_model=Page[AircraftOut])
@@ -43,11 +45,11 @@ async def list_aircraft(
 
 @router.get("/{registration}", response_model=AircraftDetail)
 async def aircraft_trend(
-    registration: Annotated[str, Path(min_length=1, max_length=16)],
+    registration: Registration,
     actor: FlightsRead,
     session: Session,
     page: Pagination,
-    account_id: Annotated[uuid.UUID | None, Query(description="operators: which account")] = None,
+    account_id: AccountOfOperator = None,
 ) -> AircraftDetail:
     """One aircraft's trend, flight by flight."""
     aircraft = await service.get_aircraft(session, actor, registration, account_id)
@@ -63,11 +65,11 @@ async def aircraft_trend(
 @router.get("/{registration}/export", response_class=StreamingResponse,
             responses=EXPORT_RESPONSES)
 async def export_trend(
-    registration: Annotated[str, Path(min_length=1, max_length=16)],
+    registration: Registration,
     actor: BearerOrSession,
     session: Session,
     sessions: ReadSessions,
-    account_id: Annotated[uuid.UUID | None, Query(description="operators: which account")] = None,
+    account_id: AccountOfOperator = None,
 ) -> StreamingResponse:
     """One aircraft's trend as CSV, flight by flight, whatever its length.
 
@@ -95,11 +97,11 @@ async def refit(body: RefitIn, actor: CurrentUser, session: Session) -> RefitOut
     status_code=status.HTTP_201_CREATED,
 )
 async def record_replacement(
-    registration: Annotated[str, Path(min_length=1, max_length=16)],
+    registration: Registration,
     body: ReplacementIn,
     actor: CurrentUser,
     session: Session,
-    account_id: Annotated[uuid.UUID | None, Query(description="operators: which account")] = None,
+    account_id: AccountOfOperator = None,
 ) -> ReplacementOut:
     """An engine or bleed component was replaced: the engine's trend reference restarts."""
     aircraft = await service.get_aircraft(session, actor, registration, account_id)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from nubo.fleet import service
+from nubo.fleet.schemas import Registration
 from nubo.kit.db import Session
 from nubo.kit.pagination import Pagination, build_page
 from nubo.web import words
@@ -40,7 +41,7 @@ async def fleet_page(
 @router.get("/aircraft/{registration}")
 async def aircraft_page(
     request: Request,
-    registration: Annotated[str, Path(min_length=1, max_length=16)],
+    registration: Registration,
     user: SignedIn,
     session: Session,
     account_id: Annotated[uuid.UUID | None, Query()] = None,

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import AwareDatetime, Field
 
 from nubo.kit.schemas import RequestModel, ResponseModel
+
+# An aircraft in a URL path, for its API routes and its page.
+Registration = Annotated[str, Path(min_length=1, max_length=16)]
 
 
 class AircraftOut(ResponseModel):
