@@ -40,19 +40,25 @@ def _codepoints(path: Path) -> frozenset[int]:
     return frozenset(TTFont(path, lazy=True).getBestCmap())
 
 
+@cache
+def _main_codepoints() -> frozenset[int]:
+    """What DejaVu draws in both weights: the characters that need no fallback."""
+    return _codepoints(REGULAR) & _codepoints(BOLD)
+
+
 def _printable(ch: str, fonts: tuple[frozenset[int], ...]) -> bool:
     return ch == "\n" or any(ord(ch) in cmap for cmap in fonts)
 
 
 def printable(text: str) -> tuple[str, bool]:
-    """`text` with every character some shipped font draws; and whether it needs the CJK font."""
-    main = _codepoints(REGULAR) & _codepoints(BOLD)
-    cjk = _codepoints(CJK)
+    """`text` with every character some shipped font draws; and whether it needs the CJK font
+    (whose character map is read only when DejaVu lacks a character)."""
+    main = _main_codepoints()
     out, needs_cjk = [], False
     for ch in text:
         if _printable(ch, (main,)):
             out.append(ch)
-        elif _printable(ch, (cjk,)):
+        elif _printable(ch, (_codepoints(CJK),)):
             out.append(ch)
             needs_cjk = True
         else:
