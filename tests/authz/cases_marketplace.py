@@ -8,6 +8,7 @@ from nubo.kit.storage import ObjectStore, new_key
 from nubo.kit.types import utcnow
 from nubo.marketplace.files import dataset_prefix
 from nubo.marketplace.months import month_of
+from nubo.models import BillingRun
 from tests.authz.cases import Call, case
 from tests.fixtures.world import World
 from tests.marketplace.factories import (
@@ -146,3 +147,21 @@ async def _upload(world: World, session: AsyncSession) -> Call:
     await session.commit()
     return Call(path={"datasetId": str(dataset.id)}, content=b"station,mm\nA,1\n",
                 params={"filename": "rain.csv"}, headers={"Content-Type": "text/csv"})
+
+
+@case("POST", "/api/billing-runs")
+async def _start_billing_run(world: World, session: AsyncSession) -> Call:
+    return Call(json={"month": month_of(utcnow())})
+
+
+@case("GET", "/api/billing-runs")
+async def _billing_runs(world: World, session: AsyncSession) -> Call:
+    return Call(params={"month": month_of(utcnow())})
+
+
+@case("GET", "/api/billing-runs/{runId}")
+async def _billing_run(world: World, session: AsyncSession) -> Call:
+    run = BillingRun(month=month_of(utcnow()), failed={}, totals_minor={})
+    session.add(run)
+    await session.commit()
+    return Call(path={"runId": str(run.id)})

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from nubo.app import create_app
 from nubo.models import (
     Account,
+    BillingRun,
     Dataset,
     IdempotencyKey,
     Invoice,
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.postgres
 N = 12
 MONTH = "2031-01"  # no other test touches these months' invoice counters
 CLOSE = "2031-02"
+RUN = "2031-03"  # billing runs of this month are this file's
 
 
 @dataclass
@@ -74,6 +76,7 @@ async def _clean(app: Any, world: World) -> None:
         await s.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(invoices)))
         await s.execute(delete(Invoice).where(Invoice.account_id.in_(accounts)))
         await s.execute(delete(InvoiceCounter).where(InvoiceCounter.month.in_([MONTH, CLOSE])))
+        await s.execute(delete(BillingRun).where(BillingRun.month == RUN))
         await s.execute(delete(Transaction).where(Transaction.account_id.in_(accounts)))
         await s.execute(delete(Subscription).where(Subscription.account_id.in_(accounts)))
         await s.execute(delete(Dataset).where(Dataset.provider_account_id.in_(accounts)))
@@ -196,3 +199,17 @@ async def test_close_month_in_parallel_batches_races_the_api(live: Live):
         numbers = sorted((await s.execute(select(Invoice.number)
                                           .where(Invoice.month == CLOSE))).scalars())
     assert numbers == ["INV-203102-000001", "INV-203102-000002"]
+
+
+async def test_concurrent_starts_of_a_months_closing_make_one_run(live: Live):
+    headers = live.world.headers("operator")
+    responses = await asyncio.gather(*[
+        live.client.post("/api/billing-runs", json={"month": RUN}, headers=headers)
+        for _ in range(N)
+    ])
+    started = [r.json() for r in responses if r.status_code == 202]
+    refused = [r.json() for r in responses if r.status_code != 202]
+    assert len(started) == 1, [r.text for r in responses]
+    assert {p["code"] for p in refused} == {"billing-run-in-progress"}
+    assert {p.get("run_id") for p in refused} == {started[0]["id"]}
+    assert await _count(live, BillingRun, BillingRun.month == RUN) == 1

@@ -153,7 +153,7 @@ async def test_invoices_list_and_page_with_lines_total_and_pdf_link(client, sess
     listing = (await client.get("/invoices")).text
     assert invoice.number in listing and "Em aberto" in listing and "R$\xa01.234,56" in listing
     page = (await client.get(f"/invoices/{invoice.id}")).text
-    assert f"Fatura {invoice.number}" in page and "Purchase: Rain" in page
+    assert f"Fatura {invoice.number}" in page and "Compra: Rain" in page
     assert f'href="/api/invoices/{invoice.id}/pdf"' in page
     pdf = await client.get(f"/api/invoices/{invoice.id}/pdf")  # the session cookie suffices
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

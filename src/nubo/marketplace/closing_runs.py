@@ -9,12 +9,14 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nubo.identity.principal import Actor
 from nubo.kit.db import after_commit
 from nubo.kit.errors import Conflict, NotFound
 from nubo.kit.jobs import JobQueue
+from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.types import utcnow
 from nubo.marketplace.closing import CloseResult, close_month
 from nubo.models import BillingRun, BillingRunStatus
@@ -29,21 +31,57 @@ RECENT = 10
 UNFINISHED = (BillingRunStatus.queued, BillingRunStatus.running)
 
 
+class RunInProgress(Conflict):
+    code = "billing-run-in-progress"
+
+
+async def _retire_abandoned(session: AsyncSession, month: str) -> None:
+    """A queued or running closing of the month whose row has not moved for ABANDONED_AFTER
+    lost its worker: it is marked failed, and no longer holds the month."""
+    now = utcnow()
+    await session.execute(
+        update(BillingRun)
+        .where(BillingRun.month == month, BillingRun.status.in_(UNFINISHED),
+               BillingRun.updated_at <= now - ABANDONED_AFTER)
+        .values(status=BillingRunStatus.failed, finished_at=now, updated_at=now,
+                error="abandoned: no progress for "
+                      f"{int(ABANDONED_AFTER.total_seconds())} s (its worker was lost)")
+    )
+
+
+async def _unfinished(session: AsyncSession, month: str) -> BillingRun | None:
+    stmt = select(BillingRun).where(BillingRun.month == month,
+                                    BillingRun.status.in_(UNFINISHED))
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+def _in_progress(month: str, running: BillingRun | None) -> RunInProgress:
+    detail = f"{month} is being closed already"
+    if running is None:
+        return RunInProgress(detail)
+    return RunInProgress(detail, run_id=str(running.id))
+
+
 async def start(
     session: AsyncSession, queue: JobQueue, actor: Actor, month: str, *, prorate: bool = False
 ) -> BillingRun:
     """Record the run and hand it to the job system once it is committed. A month being
-    closed already is not closed twice at once (409 `billing-run-in-progress`)."""
-    running = select(BillingRun.id).where(
-        BillingRun.month == month, BillingRun.status.in_(UNFINISHED),
-        BillingRun.updated_at > utcnow() - ABANDONED_AFTER,
-    )
-    if (await session.execute(running.limit(1))).first() is not None:
-        raise Conflict(f"{month} is being closed already", code="billing-run-in-progress")
+    closed already is not closed twice at once (409 `billing-run-in-progress`, naming the
+    run in `run_id`); the partial unique index `uq_billing_runs_month_unfinished` settles
+    two starts racing each other. A closed month may be closed again: that invoices what is
+    new (a voided invoice, a late purchase) and skips the accounts invoiced already."""
+    await _retire_abandoned(session, month)
+    running = await _unfinished(session, month)
+    if running is not None:
+        raise _in_progress(month, running)
     run = BillingRun(month=month, prorate=prorate, requested_by=actor.id,
                      failed={}, totals_minor={})
-    session.add(run)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(run)
+            await session.flush()
+    except IntegrityError:
+        raise _in_progress(month, await _unfinished(session, month)) from None
     run_id = str(run.id)
     after_commit(session, lambda: queue.defer_quietly(CLOSE_MONTH, run_id=run_id))
     return run
@@ -59,6 +97,19 @@ async def get(session: AsyncSession, run_id: uuid.UUID) -> BillingRun:
 async def recent(session: AsyncSession) -> list[BillingRun]:
     stmt = select(BillingRun).order_by(BillingRun.created_at.desc(), BillingRun.id).limit(RECENT)
     return list((await session.execute(stmt)).scalars().all())
+
+
+async def search(
+    session: AsyncSession, params: PageParams, *, month: str | None = None,
+    status: BillingRunStatus | None = None,
+) -> list[BillingRun]:
+    """Runs newest first (one more row than the page, for its cursor)."""
+    stmt = select(BillingRun)
+    if month is not None:
+        stmt = stmt.where(BillingRun.month == month)
+    if status is not None:
+        stmt = stmt.where(BillingRun.status == status)
+    return await page_by_creation(session, stmt, params, BillingRun, newest_first=True)
 
 
 async def _claim(maker: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> BillingRun | None:

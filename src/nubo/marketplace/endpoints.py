@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Annotated
 from urllib.parse import quote
@@ -15,7 +16,7 @@ from nubo.identity.auth import BillingRead, CurrentUser, DatasetsRead, Operator
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadSessions, Session, StandaloneDb
 from nubo.kit.edge import streams_body
-from nubo.kit.errors import Unprocessable
+from nubo.kit.errors import PROBLEM_JSON, Problem, Unprocessable
 from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.schemas import json_response
 from nubo.kit.tabular import EXPORT_RESPONSES, table_response
@@ -23,6 +24,7 @@ from nubo.kit.types import utcnow
 from nubo.kit.uploads import open_upload
 from nubo.marketplace import (
     billing,
+    closing_runs,
     datasets,
     exports,
     files,
@@ -34,6 +36,8 @@ from nubo.marketplace import (
 from nubo.marketplace.idempotency import IdempotencyHeader
 from nubo.marketplace.months import MonthError, parse_month
 from nubo.marketplace.schemas import (
+    BillingRunIn,
+    BillingRunOut,
     DatasetCreate,
     DatasetOut,
     DatasetSort,
@@ -45,8 +49,8 @@ from nubo.marketplace.schemas import (
     SubscriptionOut,
     TransactionOut,
 )
-from nubo.models import Dataset, InvoiceStatus, SubscriptionStatus
-from nubo.platform import StoreDep
+from nubo.models import BillingRunStatus, Dataset, InvoiceStatus, SubscriptionStatus
+from nubo.platform import JobsDep, StoreDep
 from nubo.web.i18n import negotiate
 from nubo.web.session import BillingReadOrSession, DatasetsReadOrSession, OperatorWriter
 
@@ -54,6 +58,7 @@ datasets_router = APIRouter(prefix="/datasets", tags=["datasets"])
 transactions_router = APIRouter(prefix="/transactions", tags=["billing"])
 subscriptions_router = APIRouter(prefix="/subscriptions", tags=["billing"])
 invoices_router = APIRouter(prefix="/invoices", tags=["billing"])
+billing_runs_router = APIRouter(prefix="/billing-runs", tags=["billing"])
 
 DatasetId = Annotated[uuid.UUID, Path(alias="datasetId")]
 AccountId = Annotated[uuid.UUID, Path(alias="accountId")]
@@ -494,4 +499,73 @@ def _invoice_page(rows: list, lines: dict, page: Pagination) -> Page[InvoiceOut]
     return Page(items=[InvoiceOut.of(i, lines.get(i.id, [])) for i in items], next_cursor=cursor)
 
 
-routers = [datasets_router, transactions_router, subscriptions_router, invoices_router]
+# ------------------------------------------------------------------ billing runs
+
+RunId = Annotated[uuid.UUID, Path(alias="runId")]
+
+
+@billing_runs_router.post(
+    "", status_code=status.HTTP_202_ACCEPTED, response_model=BillingRunOut,
+    responses={409: {
+        "description": "The month is being closed already (`billing-run-in-progress`; "
+                       "`run_id` names that run)",
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }},
+)
+async def start_billing_run(
+    data: BillingRunIn,
+    request: Request,
+    actor: Operator,
+    session: Session,
+    jobs: JobsDep,
+    idempotency_key: IdempotencyHeader = None,
+) -> Response:
+    """Close a month: invoice every account with something to bill, as a job (the work of
+    `nubo billing close-month` and of the back office's Billing page).
+
+    Answers at once with the queued run; follow it at `GET /billing-runs/{runId}` (the
+    `Location` header) until its status is `done` or `failed`. While a closing of the same
+    month is queued or running, another is refused: 409 `billing-run-in-progress`, whose
+    `run_id` names the run to follow. A closed month may be closed again: accounts invoiced
+    already are skipped, so only what is new gets invoiced. Safe to retry with an
+    `Idempotency-Key` header.
+    """
+    body = data.model_dump(mode="json")
+    claim = await idempotency.claim(session, actor, idempotency_key, "POST", request.url.path, body)
+    if claim.replay is not None:
+        response = claim.replay
+    else:
+        run = await closing_runs.start(session, jobs, actor, data.month, prorate=data.prorate)
+        out = BillingRunOut.of(run).model_dump(mode="json")
+        response = await claim.respond(session, status.HTTP_202_ACCEPTED, out)
+    run_id = json.loads(bytes(response.body)).get("id") if response.status_code == 202 else None
+    if run_id:
+        response.headers["Location"] = f"{request.url.path}/{run_id}"
+    return response
+
+
+@billing_runs_router.get("", response_model=Page[BillingRunOut])
+async def list_billing_runs(
+    _: Operator,
+    session: Session,
+    page: Pagination,
+    month: Annotated[str | None, Query(max_length=7, examples=["2026-11"])] = None,
+    status: BillingRunStatus | None = None,
+) -> Page[BillingRunOut]:
+    """Closings of months, newest first (operators)."""
+    rows = await closing_runs.search(session, page, month=_month_query(month), status=status)
+    items, cursor = build_page(rows, page, lambda r: (r.created_at, r.id))
+    return Page(items=[BillingRunOut.of(r) for r in items], next_cursor=cursor)
+
+
+@billing_runs_router.get("/{runId}", response_model=BillingRunOut)
+async def get_billing_run(run_id: RunId, _: Operator, session: Session) -> BillingRunOut:
+    """One closing: its progress while it works (accounts done of those found), then what
+    it issued (invoices created, skipped and failed accounts, totals per currency)."""
+    return BillingRunOut.of(await closing_runs.get(session, run_id))
+
+
+routers = [
+    datasets_router, transactions_router, subscriptions_router, invoices_router,
+    billing_runs_router,
+]

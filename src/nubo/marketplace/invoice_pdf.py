@@ -1,8 +1,12 @@
 """An invoice as a PDF (fpdf2): number, account, month, status, lines and total, in the
 reader's language and money format. Pure: rows in, bytes out.
 
-The PDF's built-in fonts cover Latin-1 (Portuguese and English included); a character
-outside it is written as its closest Latin-1 form, else `?` (no font file to ship).
+Text is set in DejaVu Sans (shipped in `fonts/`, its license beside it: Latin, Greek,
+Cyrillic and many symbols), embedded as a subset, so a name prints as it was written. Chinese,
+Japanese and Korean characters come from Noto Sans CJK (the `noto-cjk-sans-jp-regular`
+package), a font of 16 MB that is read only for an invoice that needs it. A character neither
+font has is written as its compatibility decomposition when that is printable (`ﬁ` → `fi`),
+else as `?`.
 """
 
 from __future__ import annotations
@@ -10,25 +14,62 @@ from __future__ import annotations
 import unicodedata
 from decimal import Decimal
 from fractions import Fraction
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import noto_cjk_sans_jp_regular
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from nubo.marketplace import money
+from nubo.marketplace import line_words, money
 from nubo.web import i18n
 from nubo.web.words import INVOICE_STATUS
 
+FONTS = Path(__file__).parent / "fonts"
+REGULAR = FONTS / "DejaVuSans.ttf"
+BOLD = FONTS / "DejaVuSans-Bold.ttf"
+CJK = Path(str(noto_cjk_sans_jp_regular.FONT_PATH))
+FAMILY, CJK_FAMILY = "DejaVuSans", "NotoSansCJK"
 
-def latin1(text: str) -> str:
-    out = []
+
+@cache
+def _codepoints(path: Path) -> frozenset[int]:
+    """The characters a font draws (read once per process)."""
+    return frozenset(TTFont(path, lazy=True).getBestCmap())
+
+
+@cache
+def _main_codepoints() -> frozenset[int]:
+    """What DejaVu draws in both weights: the characters that need no fallback."""
+    return _codepoints(REGULAR) & _codepoints(BOLD)
+
+
+def _printable(ch: str, fonts: tuple[frozenset[int], ...]) -> bool:
+    return ch == "\n" or any(ord(ch) in cmap for cmap in fonts)
+
+
+def printable(text: str) -> tuple[str, bool]:
+    """`text` with every character some shipped font draws; and whether it needs the CJK font
+    (whose character map is read only when DejaVu lacks a character)."""
+    main = _main_codepoints()
+    out, needs_cjk = [], False
     for ch in text:
-        if ord(ch) < 256:
+        if _printable(ch, (main,)):
             out.append(ch)
-            continue
-        folded = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
-        out.append(folded or ("-" if unicodedata.category(ch) == "Pd" else "?"))
-    return "".join(out)
+        elif _printable(ch, (_codepoints(CJK),)):
+            out.append(ch)
+            needs_cjk = True
+        else:
+            folded = unicodedata.normalize("NFKD", ch)
+            if folded != ch and all(_printable(c, (main,)) for c in folded):
+                out.append(folded)
+            elif unicodedata.combining(ch):
+                continue  # a mark no font places: the letter it sits on stays
+            else:
+                out.append("?")
+    return "".join(out), needs_cjk
 
 
 def render(invoice: Any, lines: list[Any], account: Any, language: str) -> bytes:
@@ -36,43 +77,63 @@ def render(invoice: Any, lines: list[Any], account: Any, language: str) -> bytes
     fmt = i18n.Formats(language)
 
     def amount(minor: int) -> str:
-        return latin1(fmt.money(Decimal(money.format_minor(minor, invoice.currency)),
-                                invoice.currency))
+        return fmt.money(Decimal(money.format_minor(minor, invoice.currency)), invoice.currency)
 
-    title = latin1(_("Invoice %(number)s") % {"number": invoice.number})
-    pdf = FPDF(format="A4")
-    pdf.set_title(title)
-    pdf.set_creator("Nubo")
-    pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font("Helvetica", size=10)
+    ordered = sorted(lines, key=lambda x: x.position)
+    title = _("Invoice %(number)s") % {"number": invoice.number}
     facts = [
         (_("Account"), f"{account.name} <{account.email}>"),
         (_("Month"), invoice.month),
         (_("Status"), _(INVOICE_STATUS[invoice.status.value])),
         (_("Issued"), fmt.date(invoice.created_at)),
     ]
-    for label, value in facts:
-        pdf.cell(35, 6, latin1(label))
-        pdf.cell(0, 6, latin1(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(4)
-    with pdf.table(col_widths=(8, 90, 22, 35, 35), text_align=("RIGHT", "LEFT", "RIGHT",
-                                                                 "RIGHT", "RIGHT")) as table:
-        header = table.row()
-        for title in ("#", _("Description"), _("Quantity"), _("Unit price"), _("Amount")):
-            header.cell(latin1(title))
-        for line in sorted(lines, key=lambda x: x.position):
-            row = table.row()
-            quantity = Fraction(line.quantity_num, line.quantity_den)
-            row.cell(str(line.position))
-            row.cell(latin1(line.description))
-            row.cell(money.format_fraction(quantity).replace(".", fmt.number(0.5, 1)[1]))
-            row.cell(amount(line.unit_amount_minor))
-            row.cell(amount(line.amount_minor))
-    pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 12)
+    header = ("#", _("Description"), _("Quantity"), _("Unit price"), _("Amount"))
+    rows = [
+        (
+            str(line.position),
+            line_words.describe(line, _),
+            money.format_fraction(Fraction(line.quantity_num, line.quantity_den))
+            .replace(".", fmt.number(0.5, 1)[1]),
+            amount(line.unit_amount_minor),
+            amount(line.amount_minor),
+        )
+        for line in ordered
+    ]
     total = _("Total") + ": " + amount(invoice.total_minor)
-    pdf.cell(0, 8, latin1(total), align="R",
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    every = "\n".join([title, total, *header, *(t for fact in facts for t in fact),
+                       *(cell for row in rows for cell in row)])
+    needs_cjk = printable(every)[1]
+
+    def text(value: str) -> str:
+        return printable(value)[0]
+
+    pdf = FPDF(format="A4")
+    pdf.set_title(text(title))
+    pdf.set_creator("Nubo")
+    pdf.add_font(FAMILY, "", REGULAR)
+    pdf.add_font(FAMILY, "B", BOLD)
+    if needs_cjk:
+        pdf.add_font(CJK_FAMILY, "", CJK)
+        # Bold text falls back on the regular CJK face: the package has no bold one.
+        pdf.set_fallback_fonts([CJK_FAMILY], exact_match=False)
+    pdf.add_page()
+    pdf.set_font(FAMILY, "B", 16)
+    pdf.cell(0, 10, text(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FAMILY, size=10)
+    for label, value in facts:
+        pdf.cell(35, 6, text(label))
+        pdf.cell(0, 6, text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+    with pdf.table(col_widths=(8, 82, 30, 35, 35),
+                   text_align=("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT")) as table:
+        heading = table.row()
+        for cell in header:
+            heading.cell(text(cell))
+        for values in rows:
+            row = table.row()
+            for cell in values:
+                row.cell(text(cell))
+    pdf.ln(4)
+    pdf.set_font(FAMILY, "B", 12)
+    pdf.cell(0, 8, text(total), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return bytes(pdf.output())

@@ -20,7 +20,7 @@ from nubo.identity.principal import Actor
 from nubo.kit.errors import Conflict, NotFound, Unprocessable
 from nubo.kit.pagination import PageParams, page_by_creation
 from nubo.kit.types import utcnow
-from nubo.marketplace import money, repository
+from nubo.marketplace import line_words, money, repository
 from nubo.marketplace.months import active_days, bounds, days_in
 from nubo.marketplace.schemas import InvoiceCreate, InvoiceLineIn, InvoiceOut
 from nubo.models import (
@@ -28,6 +28,7 @@ from nubo.models import (
     Invoice,
     InvoiceCounter,
     InvoiceLine,
+    InvoiceLineKind,
     InvoiceStatus,
 )
 from nubo.webhooks import outbox
@@ -43,6 +44,8 @@ class Draft:
     currency: str
     transaction_id: uuid.UUID | None = None
     subscription_id: uuid.UUID | None = None
+    kind: InvoiceLineKind | None = None  # None: a manual line, worded by its author
+    params: dict[str, str] | None = None
 
     @property
     def amount_minor(self) -> int:
@@ -107,9 +110,12 @@ async def drafts_for_accounts(
         days = active_days(sub.started_at, sub.ends_at, month)
         if days <= 0:
             continue
+        params = {"dataset": dataset.name, "month": month}
         drafts[sub.account_id].append(
             Draft(
-                description=f"Subscription: {dataset.name} ({month})",
+                description=line_words.english(InvoiceLineKind.subscription, params),
+                kind=InvoiceLineKind.subscription,
+                params=params,
                 period_start=max(sub.started_at, start),
                 period_end=min(sub.ends_at, end) if sub.ends_at else end,
                 quantity=Fraction(days, dim) if prorate else Fraction(1),
@@ -120,9 +126,12 @@ async def drafts_for_accounts(
         )
     one_offs = repository.unbilled_one_offs(account_ids, start, end)
     for tx, dataset in (await session.execute(one_offs)).all():
+        params = {"dataset": dataset.name}
         drafts[tx.account_id].append(
             Draft(
-                description=f"Purchase: {dataset.name}",
+                description=line_words.english(InvoiceLineKind.purchase, params),
+                kind=InvoiceLineKind.purchase,
+                params=params,
                 period_start=tx.created_at,
                 period_end=None,
                 quantity=Fraction(1),
@@ -215,6 +224,8 @@ def assemble(
             amount_minor=d.amount_minor,
             transaction_id=d.transaction_id,
             subscription_id=d.subscription_id,
+            kind=d.kind,
+            params=d.params,
         )
         for i, d in enumerate(drafts, start=1)
     ]

@@ -15,6 +15,7 @@ from nubo.kit.errors import Unprocessable
 from nubo.kit.pagination import PageParams, Pagination, build_page
 from nubo.kit.types import utcnow
 from nubo.marketplace import billing, datasets, holdings, invoicing, money, repository
+from nubo.marketplace.line_words import describer
 from nubo.marketplace.months import MonthError, parse_month, period_end_after
 from nubo.marketplace.schemas import DatasetSort
 from nubo.models import Dataset, SubscriptionStatus, TransactionType
@@ -210,5 +211,6 @@ async def invoice_page(
     return await render(request, "marketplace/invoice.html", {
         "invoice": invoice, "lines": sorted(lines, key=lambda x: x.position),
         "account": account, "price": price, "words": words,
+        "describe": describer(request),
         "quantity": lambda ln: money.format_fraction(Fraction(ln.quantity_num, ln.quantity_den)),
     })

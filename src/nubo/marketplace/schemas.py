@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.marketplace import money
 from nubo.marketplace.months import MonthError, parse_month, period_end_after
-from nubo.models import InvoiceStatus, SubscriptionStatus, TransactionType
+from nubo.models import BillingRunStatus, InvoiceStatus, SubscriptionStatus, TransactionType
 
 
 def _currency(value: str) -> str:
@@ -292,6 +292,51 @@ class InvoiceOut(ResponseModel):
                 )
                 for ln in sorted(lines, key=lambda x: x.position)
             ],
+        )
+
+
+class BillingRunIn(RequestModel):
+    month: Month
+    prorate: bool = Field(
+        default=False, description="charge active days ÷ days of the month, as `nubo billing "
+        "close-month --prorate`",
+    )
+
+
+class BillingRunOut(ResponseModel):
+    """One closing of a month, run as a job: its progress while it works, then its outcome.
+    The counts are written as batches finish; the invoices themselves are the truth."""
+
+    id: uuid.UUID
+    month: str
+    prorate: bool
+    status: BillingRunStatus
+    accounts: int | None = Field(
+        description="accounts with something to bill; null until the run has counted them"
+    )
+    done: int = Field(description="accounts handled so far")
+    created: int = Field(description="invoices issued")
+    skipped: int = Field(description="accounts invoiced already, or with nothing left to bill")
+    failed: dict[str, str] = Field(description="account id -> why it was not invoiced")
+    totals: dict[str, str] = Field(
+        description="currency -> the issued invoices' total, a decimal string"
+    )
+    error: str | None = Field(description="why the run stopped, when it failed")
+    requested_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, run: Any) -> BillingRunOut:
+        return cls(
+            id=run.id, month=run.month, prorate=run.prorate, status=run.status,
+            accounts=run.accounts, done=run.done, created=run.created, skipped=run.skipped,
+            failed={str(k): str(v) for k, v in (run.failed or {}).items()},
+            totals={currency: money.format_minor(int(minor), currency)
+                    for currency, minor in sorted((run.totals_minor or {}).items())},
+            error=run.error, requested_by=run.requested_by, created_at=run.created_at,
+            updated_at=run.updated_at, finished_at=run.finished_at,
         )
 
 

@@ -9,7 +9,13 @@ from nubo.models.dataset import Dataset
 from nubo.models.flight import BleedStatus, Flight, ProcessingStatus
 from nubo.models.flight_event import FlightEvent
 from nubo.models.idempotency_key import IdempotencyKey
-from nubo.models.invoice import Invoice, InvoiceCounter, InvoiceLine, InvoiceStatus
+from nubo.models.invoice import (
+    Invoice,
+    InvoiceCounter,
+    InvoiceLine,
+    InvoiceLineKind,
+    InvoiceStatus,
+)
 from nubo.models.rate_limit import RateLimitWindow
 from nubo.models.refresh_token import RefreshToken
 from nubo.models.reprocessing import Reprocessing, ReprocessingAircraft
@@ -41,6 +47,7 @@ __all__ = [
     "Invoice",
     "InvoiceCounter",
     "InvoiceLine",
+    "InvoiceLineKind",
     "InvoiceStatus",
     "ProcessingStatus",
     "RateLimitWindow",

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Index, Integer, String, Text
+from sqlalchemy import JSON, Enum, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nubo.models.base import Base, IdMixin, TimestampMixin
@@ -41,4 +41,14 @@ class BillingRun(IdMixin, TimestampMixin, Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    __table_args__ = (Index("ix_billing_runs_month_created", "month", "created_at"),)
+    __table_args__ = (
+        Index("ix_billing_runs_month_created", "month", "created_at"),
+        # One queued or running closing per month, whatever the race between two starts.
+        Index(
+            "uq_billing_runs_month_unfinished",
+            "month",
+            unique=True,
+            sqlite_where=text("status IN ('queued', 'running')"),
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )

@@ -3,8 +3,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nubo.models.base import Base, IdMixin, TimestampMixin
@@ -47,14 +48,29 @@ class Invoice(IdMixin, TimestampMixin, Base):
     )
 
 
+class InvoiceLineKind(enum.StrEnum):
+    """What a built line bills: its words are the reader's language's, from `params`."""
+
+    subscription = "subscription"  # params: dataset, month
+    purchase = "purchase"  # params: dataset
+
+
 class InvoiceLine(IdMixin, Base):
-    """One billed item; quantity is exact (numerator / denominator, e.g. 16/31 days)."""
+    """One billed item; quantity is exact (numerator / denominator, e.g. 16/31 days).
+
+    `description` is the line in English as the API shows it; a built line also keeps its
+    `kind` and `params`, from which pages and PDFs word it in the reader's language (a manual
+    line, `kind` null, is shown as the operator wrote it)."""
 
     __tablename__ = "invoice_lines"
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("invoices.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text)
+    kind: Mapped[InvoiceLineKind | None] = mapped_column(
+        Enum(InvoiceLineKind, native_enum=False, length=20), default=None
+    )
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     period_start: Mapped[datetime | None] = mapped_column(default=None)
     period_end: Mapped[datetime | None] = mapped_column(default=None)
     quantity_num: Mapped[int] = mapped_column(BigInteger, default=1)
