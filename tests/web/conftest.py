@@ -251,7 +251,7 @@ async def sign_up(tab, organisation: str, name: str) -> str:
     default); lands on the fleet page. The email used."""
     from playwright.async_api import expect
 
-    email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:6]}@example.com"
+    email = f"person-{uuid.uuid4().hex[:8]}@example.com"
     await tab.goto("/signup")
     await tab.get_by_label("Organização").fill(organisation)
     await tab.get_by_label("Seu nome").fill(name)
@@ -260,3 +260,13 @@ async def sign_up(tab, organisation: str, name: str) -> str:
     await tab.get_by_role("button", name="Criar conta").click()
     await expect(tab.get_by_role("heading", level=1)).to_have_text("Frota")
     return email
+
+
+async def keep_view(tab, name: str) -> Path:
+    """The whole page as shown, kept in tests/web/out/views for a person to look at (the
+    layout checks take one per window width)."""
+    folder = OUT / "views"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    await tab.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,133 @@
+"""The panel at a phone's, a tablet's and a laptop's width (375, 768 and 1280 px): the top
+bar never wraps into several rows nor overlaps itself (narrow windows fold it into a menu),
+no page is wider than the window, and axe stays clean. A picture of each page at each width
+is kept in tests/web/out/views."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nubo.bleed.simulate import Fault, simulate_flight, write_flight
+from tests.web.conftest import check_accessibility, keep_view, sign_up
+
+WIDTHS = (375, 768, 1280)
+FOLDED_BELOW = 1024  # app.css: the bar folds into its menu at 64rem and below
+
+# The visible boxes of what a person reads or presses in the top bar, and any two of them
+# that overlap; and how far the page is wider than the window.
+_BAR = """() => {
+  const shown = [...document.querySelectorAll(
+      'header .brand, header .menu-button, header nav a, header form button, header form span')]
+    .filter(e => e.checkVisibility());
+  const boxes = shown.map(e => ({text: e.textContent.trim(), r: e.getBoundingClientRect()}));
+  const overlaps = [];
+  boxes.forEach((a, i) => boxes.slice(i + 1).forEach(b => {
+    if (a.r.left < b.r.right - 0.5 && b.r.left < a.r.right - 0.5
+        && a.r.top < b.r.bottom - 0.5 && b.r.top < a.r.bottom - 0.5) {
+      overlaps.push([a.text, b.text]);
+    }
+  }));
+  const outside = boxes.filter(b => b.r.left < 0 || b.r.right > window.innerWidth)
+    .map(b => b.text);
+  const bar = document.querySelector('header.bar').getBoundingClientRect();
+  const tooWide = document.documentElement.scrollWidth - window.innerWidth;
+  const past = e => e.getBoundingClientRect().right > window.innerWidth + 0.5;
+  const clipped = e => {  // inside a box that scrolls or clips and itself fits
+    for (let a = e.parentElement; a; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible' && !past(a)) { return true; }
+    }
+    return false;
+  };
+  const wide = tooWide <= 0 ? [] : [...document.querySelectorAll('body *')]
+    .filter(e => past(e) && !clipped(e) && ![...e.children].some(c => past(c) && !clipped(c)))
+    .slice(0, 5).map(e => `${e.tagName}#${e.id}.${e.className} ${e.getBoundingClientRect().right}`);
+  return {shown: boxes.map(b => b.text), overlaps: overlaps, outside: outside,
+          barHeight: bar.height, tooWide: tooWide, wide: wide};
+}"""
+
+
+@pytest.fixture(scope="module")
+def flight_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    flight = simulate_flight(seed=7, duration_h=1.0, rate_hz=1.0, fault=Fault("duct_leak", 1.0, 2))
+    return write_flight(flight, tmp_path_factory.mktemp("layout") / "PR-XBW_layout.csv")
+
+
+async def _check_bar(page, where: str, folded: bool) -> None:
+    bar = await page.evaluate(_BAR)
+    assert not bar["overlaps"], f"{where}: {bar}"
+    assert not bar["outside"], f"{where}: {bar}"
+    assert bar["tooWide"] <= 0, f"{where}: {bar}"
+    assert bar["barHeight"] < 80, (where, bar)  # one row: the brand's and a button's height
+    if folded:
+        assert "Menu" in bar["shown"] and "Voos" not in bar["shown"], f"{where}: {bar}"
+    else:
+        assert "Menu" not in bar["shown"] and "Voos" in bar["shown"], f"{where}: {bar}"
+
+
+async def test_every_page_fits_a_phone_a_tablet_and_a_laptop(page, flight_file: Path):
+    from playwright.async_api import expect
+
+    await sign_up(page, "Linhas Estreitas", "Gil Matos")
+    await page.goto("/upload")
+    await page.get_by_label("Arquivos de dados de voo").set_input_files(str(flight_file))
+    await page.get_by_label("Matrícula").fill("PR-XBW")
+    await page.get_by_role("button", name="Enviar", exact=True).click()
+    row = page.locator("#uploads tbody tr")
+    await expect(row.locator('.badge[data-status="processed"]')).to_be_visible(timeout=90_000)
+    flight = await row.get_by_role("link", name="Abrir o voo").get_attribute("href")
+    assert flight is not None
+
+    pages = {"fleet": "/", "flights": "/flights", "flight": flight, "aircraft": "/aircraft/PR-XBW",
+             "upload": "/upload", "catalogue": "/datasets", "profile": "/profile",
+             "account": "/account"}
+    for width in WIDTHS:
+        await page.set_viewport_size({"width": width, "height": 800})
+        for name, path in pages.items():
+            await page.goto(path)
+            if name == "flight":
+                await expect(page.locator("#flight-charts canvas")).to_have_count(4)
+            await _check_bar(page, f"{path} at {width}px", folded=width <= FOLDED_BELOW)
+            await check_accessibility(page)
+            await keep_view(page, f"{name}-{width}")
+
+
+@pytest.mark.parametrize("width", [375, 768])
+async def test_a_narrow_window_opens_the_menu_and_goes_where_it_says(page, width: int):
+    from playwright.async_api import expect
+
+    await page.set_viewport_size({"width": width, "height": 800})
+    await sign_up(page, "Menu Dobrado", "Hugo Reis")
+    links = page.get_by_role("navigation", name="Principal").get_by_role("link")
+    await expect(links.first).to_be_hidden()
+    menu = page.get_by_role("button", name="Menu")
+    await menu.click()
+    await expect(links).to_have_count(8)
+    for link in await links.all():
+        await expect(link).to_be_visible()
+    await expect(page.get_by_role("button", name="Sair")).to_be_visible()
+    await expect(page.get_by_role("button", name="English")).to_be_visible()
+    bar = await page.evaluate(_BAR)
+    assert not bar["overlaps"] and not bar["outside"], bar
+    await check_accessibility(page)
+    await keep_view(page, f"menu-open-{width}")
+
+    await page.keyboard.press("Escape")  # the browser's popover closes on Escape
+    await expect(links.first).to_be_hidden()
+    await menu.click()
+    await links.filter(has_text="Voos").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Voos")
+    await expect(links.first).to_be_hidden()
+
+    await menu.click()
+    await page.get_by_role("button", name="English").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Flights")
+    await page.get_by_role("button", name="Menu").click()
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    bar = await page.evaluate(_BAR)  # signed out: the language switch alone, inline
+    assert not bar["overlaps"] and not bar["outside"] and bar["tooWide"] <= 0, bar
+    assert "English" in bar["shown"] and "Menu" not in bar["shown"], bar
+    await check_accessibility(page)
+    await keep_view(page, f"signed-out-{width}")
