@@ -57,6 +57,18 @@ def flight_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_flight(flight, tmp_path_factory.mktemp("layout") / "PR-XBW_layout.csv")
 
 
+async def _table_roles(page) -> set[str]:
+    """The table roles in Chromium's own accessibility tree (a table that scrolls in its box
+    on a phone is `display: block`: it must stay a table to assistive technology)."""
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        tree = await cdp.send("Accessibility.getFullAXTree")
+    finally:
+        await cdp.detach()
+    roles = {(node.get("role") or {}).get("value") for node in tree["nodes"]}
+    return roles & {"table", "columnheader", "rowheader", "cell", "row"}
+
+
 async def _check_bar(page, where: str, folded: bool) -> None:
     bar = await page.evaluate(_BAR)
     assert not bar["overlaps"], f"{where}: {bar}"
@@ -94,6 +106,8 @@ async def test_every_page_fits_a_phone_a_tablet_and_a_laptop(page, flight_file: 
                 await expect(page.locator("#flight-charts canvas")).to_have_count(4)
             if name == "upload":  # the batch's table shows once files are sent, not before
                 await expect(page.locator("#uploads")).to_be_hidden()
+            if name == "fleet":
+                assert await _table_roles(page) >= {"table", "columnheader", "rowheader", "cell"}
             await _check_bar(page, f"{path} at {width}px", folded=width <= FOLDED_BELOW)
             await check_accessibility(page)
             await keep_view(page, f"{name}-{width}")
