@@ -84,7 +84,8 @@ async def test_without_the_buckets_cors_rule_the_browser_cannot_send_and_the_pag
     s3_page, live_s3_server: LiveS3, large_flight: tuple[Path, int]
 ):
     """The bucket's CORS rule is what lets the browser send; without one (a bucket not yet
-    set up) the page shows the file as failed, and no object reaches the bucket."""
+    set up) the page shows the file as failed and says why, and no object reaches the
+    bucket."""
     from playwright.async_api import expect
 
     page, live = s3_page, live_s3_server
@@ -101,7 +102,9 @@ async def test_without_the_buckets_cors_rule_the_browser_cannot_send_and_the_pag
         await page.get_by_role("button", name="Enviar", exact=True).click()
         row = page.locator("#uploads tbody tr")
         await expect(row.locator('.badge[data-status="failed"]')).to_be_visible(timeout=60_000)
-        await expect(row.locator(".error")).to_contain_text("network")
+        await expect(row.locator(".error")).to_have_text(
+            "store-refused: O armazenamento de arquivos não aceitou o arquivo vindo deste "
+            "navegador: sua regra de CORS precisa permitir este site.")
         await check_accessibility(page)
     finally:
         client.put_bucket_cors(Bucket=live.s3.bucket, CORSConfiguration={"CORSRules": rules})
