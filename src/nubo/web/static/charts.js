@@ -91,45 +91,84 @@
   "use strict";
   var colors = ["#0a58ca", "#cf222e"];
 
+  // uPlot leaves the canvas's text alignment as its last axis set it (right-aligned for the
+  // y axis): each plugin sets its own before writing.
+  function writeLeft(ctx, font) {
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
+    ctx.font = font;
+  }
+
+  // The seconds [from, to) as canvas x, clipped to the drawing area; null when outside it.
+  function span(u, from, to) {
+    var x0 = u.valToPos(from, "x", true), x1 = u.valToPos(to, "x", true);
+    var left = u.bbox.left, right = u.bbox.left + u.bbox.width;
+    if (x1 < left || x0 > right) { return null; }
+    return [Math.max(x0, left), Math.min(x1, right)];
+  }
+
+  // Each phase shaded; its name written when it fits inside the phase (a short one gets its
+  // name once zoomed in; the page lists every phase in words above the plots).
   function phasesPlugin(phases, names) {
     return { hooks: { drawClear: function (u) {
-      var ctx = u.ctx;
+      var ctx = u.ctx, dpr = devicePixelRatio;
       ctx.save();
+      writeLeft(ctx, 11 * dpr + "px system-ui");
       phases.forEach(function (p, i) {
-        var x0 = u.valToPos(p.start_s, "x", true), x1 = u.valToPos(p.end_s, "x", true);
+        var x = span(u, p.start_s, p.end_s);
+        if (!x) { return; }
         ctx.fillStyle = i % 2 ? "rgba(127,127,127,0.10)" : "rgba(127,127,127,0.20)";
-        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
-        ctx.fillStyle = "rgba(100,100,100,0.9)";
-        ctx.font = 11 * devicePixelRatio + "px system-ui";
-        ctx.fillText(names[p.phase] || p.phase, x0 + 3, u.bbox.top + 12 * devicePixelRatio);
+        ctx.fillRect(x[0], u.bbox.top, x[1] - x[0], u.bbox.height);
+        var name = names[p.phase] || p.phase;
+        if (ctx.measureText(name).width + 6 * dpr <= x[1] - x[0]) {
+          ctx.fillStyle = "rgba(100,100,100,0.9)";
+          ctx.fillText(name, x[0] + 3 * dpr, u.bbox.top + 16 * dpr);
+        }
       });
       ctx.restore();
     } } };
   }
 
   // Each placed finding as a band over the seconds it was seen, with its number on top (the
-  // page's list of findings gives the same spans in words).
+  // page's list of findings gives the same spans in words). Watches are drawn first, so an
+  // alert seen inside a longer watch keeps its colour; numbers that would overlap (findings
+  // seen over the same seconds) go one under the other.
   function findingsPlugin(marks) {
     var fill = { alert: "rgba(207,34,46,0.18)", watch: "rgba(154,103,0,0.18)" };
     var ink = { alert: "#cf222e", watch: "#9a6700" };
+    var rank = { watch: 0, alert: 1 };
+    var ordered = marks.slice().sort(function (a, b) {
+      return (rank[a.severity] || 0) - (rank[b.severity] || 0);
+    });
     return { hooks: { draw: function (u) {
-      var ctx = u.ctx;
+      var ctx = u.ctx, dpr = devicePixelRatio, placed = [];
       ctx.save();
-      marks.forEach(function (m) {
-        var x0 = u.valToPos(m.start_s, "x", true), x1 = u.valToPos(m.end_s + 1, "x", true);
-        if (x1 < u.bbox.left || x0 > u.bbox.left + u.bbox.width) { return; }
-        x0 = Math.max(x0, u.bbox.left);
-        x1 = Math.min(Math.max(x1, x0 + 2 * devicePixelRatio), u.bbox.left + u.bbox.width);
+      ordered.forEach(function (m) {
+        var x = span(u, m.start_s, m.end_s + 1);
+        if (!x) { return; }
+        var width = Math.max(x[1] - x[0], Math.min(2 * dpr, u.bbox.left + u.bbox.width - x[0]));
         ctx.fillStyle = fill[m.severity] || fill.watch;
-        ctx.fillRect(x0, u.bbox.top, x1 - x0, u.bbox.height);
+        ctx.fillRect(x[0], u.bbox.top, width, u.bbox.height);
         ctx.fillStyle = ink[m.severity] || ink.watch;
-        ctx.fillRect(x0, u.bbox.top, x1 - x0, 3 * devicePixelRatio);
-        ctx.font = "bold " + 12 * devicePixelRatio + "px system-ui";
-        ctx.fillText(String(m.n), x0 + 2 * devicePixelRatio, u.bbox.top + 28 * devicePixelRatio);
+        ctx.fillRect(x[0], u.bbox.top, width, 3 * dpr);
+      });
+      writeLeft(ctx, "bold " + 12 * dpr + "px system-ui");
+      marks.forEach(function (m) {
+        var x = span(u, m.start_s, m.end_s + 1);
+        if (!x) { return; }
+        var at = x[0] + 2 * dpr, w = ctx.measureText(String(m.n)).width + 4 * dpr, row = 0;
+        while (placed.some(function (p) { return p.row === row && at < p.at + p.w && p.at < at + w; })) { row++; }
+        placed.push({ at: at, w: w, row: row });
+        ctx.fillStyle = ink[m.severity] || ink.watch;
+        ctx.fillText(String(m.n), at, u.bbox.top + (32 + 14 * row) * dpr);
       });
       ctx.restore();
     } } };
   }
+
+  // The y axes' width: the locale's "40.000" ft does not fit uPlot's default 50 px; the same
+  // for every chart so their time axes stay aligned under the synced cursor.
+  var Y_AXIS_PX = 64;
 
   function draw(box, data) {
     var labels = JSON.parse(box.dataset.labels);
@@ -162,7 +201,7 @@
         title: labels[group[0]], width: width, height: 200,
         cursor: { sync: { key: "flight" } },
         scales: { x: { time: false } },
-        axes: [{ label: labels.time }, {}],
+        axes: [{ label: labels.time }, { size: Y_AXIS_PX }],
         plugins: [phasesPlugin(phases, names), findingsPlugin(marks)],
         hooks: { setScale: [function (u, key) { if (key === "x") { zoomAll(u); } }] },
         series: [{ label: labels.time }].concat(present.map(function (k, i) {

@@ -128,7 +128,9 @@
             etags.push({ part_number: p.part_number, etag: etag });
             part();
           };
-          xhr.onerror = function () { showStage(row, "failed", { code: "network" }, texts.failed); };
+          // The browser hides why a cross-origin request failed: a bucket without a CORS rule
+          // for our origin looks like this (as does a store it cannot reach).
+          xhr.onerror = function () { showStage(row, "failed", { code: "store-refused" }, texts["store-refused"]); };
           xhr.send(file.slice(start, start + g.part_size));
         }
         part();
