@@ -66,3 +66,24 @@ def test_numbers_money_and_dates_follow_the_language():
     assert pt.date(moment) == "29/11/2026"
     assert pt.datetime(moment) == "29/11/2026 12:30 BRT"
     assert en.datetime(moment).replace("\u202f", " ") == "11/29/26, 3:30 PM UTC"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_money_is_written_as_babel_writes_it_in_every_accepted_currency(language):
+    """The formats keep each currency's layout after its first use; the text stays Babel's."""
+    from babel import numbers
+
+    from nubo.marketplace.money import CURRENCIES
+
+    formats = i18n.Formats(language)
+    amounts = ["0", "0.5", "1", "9.99", "10.50", "999.999", "1000", "1234.5678", "-12.34",
+               "-0", "1E+3", "1234567890.12", "0.001", "12.3456"]
+    for currency in sorted(CURRENCIES):
+        for amount in amounts:
+            expected = numbers.format_currency(Decimal(amount), currency, locale=formats.locale)
+            assert formats.money(amount, currency) == expected, (currency, amount)
+            assert formats.money(amount, currency) == expected, (currency, amount)  # cached
+        assert formats.minor(123456, currency) == numbers.format_currency(
+            Decimal(123456).scaleb(-numbers.get_currency_precision(currency)), currency,
+            locale=formats.locale,
+        )
