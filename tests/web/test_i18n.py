@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from markupsafe import escape
 from starlette.requests import Request
 
 from nubo.web import i18n
@@ -87,3 +88,23 @@ def test_money_is_written_as_babel_writes_it_in_every_accepted_currency(language
             Decimal(123456).scaleb(-numbers.get_currency_precision(currency)), currency,
             locale=formats.locale,
         )
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_fixed_words_are_compiled_into_the_template_as_the_same_escaped_text(language):
+    from nubo.web.static import static_url
+    from nubo.web.templating import environment
+
+    env = environment(language)
+    word = i18n.translations(language).ugettext
+    last_admin = "This is the account's last administrator: add another one first."
+    source = ('{{ _("Sign out") }}|{{ _("Engine %(n)s", n=2) }}|{{ static_url("app.css") }}|'
+              '{{ _(name) }}|<a title="{{ gettext(\'' + last_admin.replace("'", "\\'") + '\') }}">|'
+              '{{ _("Fleet") | lower }}|{{ {"a": _("Fleet")} | tojson }}')
+    expected = (f'{word("Sign out")}|{word("Engine %(n)s") % {"n": 2}}|{static_url("app.css")}|'
+                f'{word("Flights")}|<a title="{escape(word(last_admin))}">|'
+                f'{word("Fleet").lower()}|{{"a": "{word("Fleet")}"}}')
+    assert env.from_string(source).render(name="Flights") == expected
+    compiled = env.compile(source, raw=True)
+    # Only the call with a value and the one with a variable are left for the render.
+    assert compiled.count("context.call(") == 2

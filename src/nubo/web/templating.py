@@ -3,15 +3,25 @@ every page uses."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.ext import Extension
+from jinja2.lexer import (
+    TOKEN_DOT,
+    TOKEN_LPAREN,
+    TOKEN_NAME,
+    TOKEN_RPAREN,
+    TOKEN_STRING,
+    Token,
+    TokenStream,
+)
 
 from nubo.identity.principal import Principal
 from nubo.web import i18n
@@ -19,6 +29,36 @@ from nubo.web.session import CSRF_FIELD, anonymous_csrf, optional_user, remember
 from nubo.web.static import static_url
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+class FoldedCalls(Extension):
+    """`_("…")`, `gettext("…")` and `static_url("…")` with one literal argument give the
+    same text on every render of an environment (there is one per language, and a static
+    file's hash is read once per process): the template is compiled with that text in
+    their place, a literal that autoescaping escapes once, at compile time. A page then
+    makes no call for its fixed words. Calls with values, or with a variable, are left as
+    they are."""
+
+    FOLDED = ("_", "gettext", "static_url")
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        tokens = list(stream)
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if (
+                token.type == TOKEN_NAME
+                and token.value in self.FOLDED
+                and (i == 0 or tokens[i - 1].type != TOKEN_DOT)
+                and [t.type for t in tokens[i + 1 : i + 4]]
+                == [TOKEN_LPAREN, TOKEN_STRING, TOKEN_RPAREN]
+            ):
+                function = cast(Callable[[str], str], self.environment.globals[token.value])
+                yield Token(token.lineno, TOKEN_STRING, function(tokens[i + 2].value))
+                i += 4
+            else:
+                yield token
+                i += 1
 
 
 @cache
@@ -29,6 +69,7 @@ def environment(language: str) -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=[FoldedCalls],
     )
     translations = i18n.translations(language)
 
