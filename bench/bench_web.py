@@ -4,8 +4,7 @@ Run: `uv run python bench/bench_web.py` (or `make bench BENCH_ARGS=web`).
 
 Steps: an embedded database (SQLite) in a temporary folder, migrated; one account with 500
 aircraft, each with a processed flight in its trend (so 500 flights); the app in-process (no
-network: the figure is the server's own time per request, the HTTP stack included). Each pair
-is timed alternately, REQUESTS requests a side per round, ROUNDS rounds, best round kept:
+network: the figure is the server's own time per request, the HTTP stack included). Pairs:
 - the fleet page (`/?limit=200`) beside `GET /api/aircraft?limit=200`,
 - the flights page (`/flights?limit=200`) beside `GET /api/flight?limit=200`,
 - a flight page beside `GET /api/flight/{id}` (goal: each page at most 1.5x its JSON route);
@@ -18,15 +17,32 @@ stored): `GET /api/flight/{id}/series` (all parameters, and `points=2000`; JSON 
 IPC), time and bytes, beside reading the same Parquet with Polars (the floor). Writes
 bench/out/web.json.
 
-Knobs: BENCH_WEB_REQUESTS [50], BENCH_WEB_ROUNDS [3].
+How a pair is timed (`timed_pair`): WARMUP requests a side, alternating, first; then the
+heap built so far (the app, the seeded rows' leftovers) is frozen (`gc.freeze()`, as `nubo
+serve` freezes its start-up heap), so a collection walks only what requests allocated. Then
+ROUNDS rounds of REQUESTS request pairs: page, JSON, page, JSON, ... (the side that goes
+first alternates by round), each request timed on its own, with a `gc.collect()` before
+each (cheap once the heap is frozen, and outside the timing) so that garbage one side left
+is not collected in the other's time. A side's figure is the median of its ROUNDS x
+REQUESTS times, and the pair's ratio is the page's median over the JSON route's. Both sides
+meet the same moments of the machine, request by request, and a moment when another
+process takes the core lands in a few requests and moves a median little, where the mean
+of a block of one side (the previous method) took it whole. The spread printed beside each
+ratio is the lowest and highest of the rounds' own ratios (each round's page median over
+its JSON median). The series routes are timed the same way, one side; the Polars read is
+the median of ROUNDS x REQUESTS reads.
+
+Knobs: BENCH_WEB_REQUESTS [20], BENCH_WEB_ROUNDS [10], BENCH_WEB_WARMUP [20].
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -39,8 +55,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out"
-REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", "50"))
-ROUNDS = int(os.environ.get("BENCH_WEB_ROUNDS", "3"))
+REQUESTS = int(os.environ.get("BENCH_WEB_REQUESTS", "20"))
+ROUNDS = int(os.environ.get("BENCH_WEB_ROUNDS", "10"))
+WARMUP = int(os.environ.get("BENCH_WEB_WARMUP", "20"))
 AIRCRAFT = 500
 GOAL = 1.5
 DATASETS = 100_000
@@ -135,17 +152,51 @@ def series_parquet() -> bytes:
     return to_parquet(series_frame(one_hz.rename({"t": "time_s"})))
 
 
-async def timed(client: Any, url: str, headers: dict[str, str]) -> tuple[float, int]:
-    best = float("inf")
+async def one(client: Any, url: str, headers: dict[str, str]) -> tuple[float, int]:
+    """One request's time (seconds) and body size."""
+    start = time.perf_counter()
+    response = await client.get(url, headers=headers)
+    took = time.perf_counter() - start
+    assert response.status_code == 200, (url, response.status_code, response.text[:200])
+    return took, len(response.content)
+
+
+async def timed_pair(
+    client: Any, sides: dict[str, tuple[str, dict[str, str]]]
+) -> dict[str, Any]:
+    """Per-request times of two routes (or one), as the module's docstring says: warm-up,
+    frozen heap, rounds of interleaved requests with a collection before each; medians, and
+    the spread of the rounds' ratios."""
+    names = list(sides)
+    for _ in range(WARMUP):
+        for name in names:
+            await one(client, *sides[name])
+    gc.collect()
+    gc.freeze()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    rounds: list[dict[str, float]] = []
     size = 0
-    for _ in range(ROUNDS):
-        start = time.perf_counter()
+    for n in range(ROUNDS):
+        mine: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(REQUESTS):
-            response = await client.get(url, headers=headers)
-            assert response.status_code == 200, (url, response.status_code, response.text[:200])
-            size = len(response.content)
-        best = min(best, (time.perf_counter() - start) / REQUESTS)
-    return best, size
+            for name in names if n % 2 == 0 else names[::-1]:
+                gc.collect()
+                took, size = await one(client, *sides[name])
+                mine[name].append(took)
+        for name in names:
+            times[name].extend(mine[name])
+        rounds.append({name: statistics.median(mine[name]) for name in names})
+    result: dict[str, Any] = {"bytes": size}
+    for name in names:
+        quartiles = statistics.quantiles(times[name], n=4)
+        result[name] = {"median_s": statistics.median(times[name]), "p25_s": quartiles[0],
+                        "p75_s": quartiles[2], "min_s": min(times[name])}
+    if len(names) == 2:
+        first, second = names
+        ratios = [r[first] / r[second] for r in rounds]
+        result["ratio"] = result[first]["median_s"] / result[second]["median_s"]
+        result["round_ratios"] = [min(ratios), max(ratios)]
+    return result
 
 
 async def run() -> dict[str, Any]:
@@ -193,15 +244,21 @@ async def run() -> dict[str, Any]:
                 ]
                 results: dict[str, Any] = {"pages": [], "series": []}
                 for name, page_url, api_url in pairs:
-                    page_s, _ = await timed(client, page_url, page)
-                    api_s, _ = await timed(client, api_url, api)
-                    results["pages"].append({"name": name, "page_ms": page_s * 1e3,
-                                             "json_ms": api_s * 1e3, "ratio": page_s / api_s})
-                floor_s = float("inf")
+                    pair = await timed_pair(client, {"page": (page_url, page),
+                                                     "json": (api_url, api)})
+                    results["pages"].append({
+                        "name": name, "page_ms": pair["page"]["median_s"] * 1e3,
+                        "json_ms": pair["json"]["median_s"] * 1e3, "ratio": pair["ratio"],
+                        "round_ratios": pair["round_ratios"],
+                        **{f"{side}_{q}_ms": pair[side][f"{q}_s"] * 1e3
+                           for side in ("page", "json") for q in ("p25", "p75", "min")},
+                    })
+                floor = []
                 for _ in range(ROUNDS * REQUESTS):
                     start = time.perf_counter()
                     pl.read_parquet(io.BytesIO(data))
-                    floor_s = min(floor_s, time.perf_counter() - start)
+                    floor.append(time.perf_counter() - start)
+                floor_s = statistics.median(floor)
                 arrow = {**api, "Accept": "application/vnd.apache.arrow.stream"}
                 for label, query, headers in (
                     ("all parameters", "", api),
@@ -210,7 +267,8 @@ async def run() -> dict[str, Any]:
                     ("points=2000, Arrow", "?points=2000", arrow),
                 ):
                     url = f"/api/flight/{flight_id}/series{query}"
-                    s, size = await timed(client, url, headers)
+                    timing = await timed_pair(client, {"series": (url, headers)})
+                    s, size = timing["series"]["median_s"], timing["bytes"]
                     results["series"].append({"name": label, "ms": s * 1e3, "bytes": size,
                                               "polars_read_ms": floor_s * 1e3,
                                               "parquet_bytes": len(data)})
@@ -220,13 +278,18 @@ async def run() -> dict[str, Any]:
 def main() -> int:
     results = asyncio.run(run())
     summary = []
-    print(f"{'pair':36} {'page ms':>9} {'json ms':>9} {'ratio':>7}  goal <= {GOAL}")
+    print(f"medians of {ROUNDS} rounds x {REQUESTS} requests a side; rounds: the lowest and "
+          "highest of the rounds' own ratios")
+    print(f"{'pair':36} {'page ms':>9} {'json ms':>9} {'ratio':>7} {'rounds':>11}  "
+          f"goal <= {GOAL}")
     for row in results["pages"]:
         ok = "ok" if row["ratio"] <= GOAL else "MISSED"
+        low, high = row["round_ratios"]
         print(f"{row['name']:36} {row['page_ms']:9.2f} {row['json_ms']:9.2f} "
-              f"{row['ratio']:7.2f}  {ok}")
+              f"{row['ratio']:7.2f} {low:5.2f}-{high:<5.2f}  {ok}")
         summary.append(f"{row['name']}: page {row['page_ms']:.2f} ms, JSON {row['json_ms']:.2f}"
-                       f" ms, ratio {row['ratio']:.2f} (goal <= {GOAL}, {ok})")
+                       f" ms (medians), ratio {row['ratio']:.2f}, rounds {low:.2f}-{high:.2f}"
+                       f" (goal <= {GOAL}, {ok})")
     by_name = {row["name"]: row for row in results["pages"]}
     first, deep = by_name["catalogue page 1 of 100,000"], by_name["catalogue page 1,000 by cursor"]
     for side in ("page", "json"):
