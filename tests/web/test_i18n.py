@@ -100,11 +100,13 @@ def test_fixed_words_are_compiled_into_the_template_as_the_same_escaped_text(lan
     last_admin = "This is the account's last administrator: add another one first."
     source = ('{{ _("Sign out") }}|{{ _("Engine %(n)s", n=2) }}|{{ static_url("app.css") }}|'
               '{{ _(name) }}|<a title="{{ gettext(\'' + last_admin.replace("'", "\\'") + '\') }}">|'
-              '{{ _("Fleet") | lower }}|{{ {"a": _("Fleet")} | tojson }}')
+              '{{ _("Fleet") | lower }}|{{ {"a": _("Fleet")} | tojson }}|'
+              '{{ _("Engine %(n)s", n="{n}") }}')
     expected = (f'{word("Sign out")}|{word("Engine %(n)s") % {"n": 2}}|{static_url("app.css")}|'
                 f'{word("Flights")}|<a title="{escape(word(last_admin))}">|'
-                f'{word("Fleet").lower()}|{{"a": "{word("Fleet")}"}}')
+                f'{word("Fleet").lower()}|{{"a": "{word("Fleet")}"}}|'
+                f'{word("Engine %(n)s") % {"n": "{n}"}}')
     assert env.from_string(source).render(name="Flights") == expected
     compiled = env.compile(source, raw=True)
-    # Only the call with a value and the one with a variable are left for the render.
+    # Only the call with a number's value and the one with a variable are left to the render.
     assert compiled.count("context.call(") == 2
