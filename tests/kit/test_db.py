@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from fastapi import Request
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import delete, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nubo.app import bind_engine, create_app
-from nubo.kit.db import Session, create_engine, engine_reader
+from nubo.kit.db import Session, create_engine, engine_reader, unit_of
 from nubo.kit.jobs import JobContext
 from nubo.kit.types import utcnow
 from nubo.models import Account, RateLimitWindow
@@ -48,6 +49,19 @@ async def test_a_failing_commit_turns_the_response_into_an_error(app):
     async with AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.post("/unit-of-work")
     assert response.status_code == 500  # never a 201 for data that was not stored
+
+
+async def test_the_unit_of_work_is_found_from_the_request_only_while_it_is_open(app, client):
+    requests: list[Request] = []
+
+    async def read(request: Request, session: Session) -> dict[str, bool]:
+        requests.append(request)
+        return {"open": unit_of(request) is session}
+
+    app.add_api_route("/unit-of-work", read, methods=["GET"])
+    response = await client.get("/unit-of-work")
+    assert response.json() == {"open": True}
+    assert unit_of(requests[0]) is None  # ended with the request's unit
 
 
 async def test_reading_the_caller_opens_no_unit_of_work(app, client, world):

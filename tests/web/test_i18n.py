@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from markupsafe import escape
 from starlette.requests import Request
 
 from nubo.web import i18n
@@ -66,3 +67,46 @@ def test_numbers_money_and_dates_follow_the_language():
     assert pt.date(moment) == "29/11/2026"
     assert pt.datetime(moment) == "29/11/2026 12:30 BRT"
     assert en.datetime(moment).replace("\u202f", " ") == "11/29/26, 3:30 PM UTC"
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_money_is_written_as_babel_writes_it_in_every_accepted_currency(language):
+    """The formats keep each currency's layout after its first use; the text stays Babel's."""
+    from babel import numbers
+
+    from nubo.marketplace.money import CURRENCIES
+
+    formats = i18n.Formats(language)
+    amounts = ["0", "0.5", "1", "9.99", "10.50", "999.999", "1000", "1234.5678", "-12.34",
+               "-0", "1E+3", "1234567890.12", "0.001", "12.3456"]
+    for currency in sorted(CURRENCIES):
+        for amount in amounts:
+            expected = numbers.format_currency(Decimal(amount), currency, locale=formats.locale)
+            assert formats.money(amount, currency) == expected, (currency, amount)
+            assert formats.money(amount, currency) == expected, (currency, amount)  # cached
+        assert formats.minor(123456, currency) == numbers.format_currency(
+            Decimal(123456).scaleb(-numbers.get_currency_precision(currency)), currency,
+            locale=formats.locale,
+        )
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_fixed_words_are_compiled_into_the_template_as_the_same_escaped_text(language):
+    from nubo.web.static import static_url
+    from nubo.web.templating import environment
+
+    env = environment(language)
+    word = i18n.translations(language).ugettext
+    last_admin = "This is the account's last administrator: add another one first."
+    source = ('{{ _("Sign out") }}|{{ _("Engine %(n)s", n=2) }}|{{ static_url("app.css") }}|'
+              '{{ _(name) }}|<a title="{{ gettext(\'' + last_admin.replace("'", "\\'") + '\') }}">|'
+              '{{ _("Fleet") | lower }}|{{ {"a": _("Fleet")} | tojson }}|'
+              '{{ _("Engine %(n)s", n="{n}") }}')
+    expected = (f'{word("Sign out")}|{word("Engine %(n)s") % {"n": 2}}|{static_url("app.css")}|'
+                f'{word("Flights")}|<a title="{escape(word(last_admin))}">|'
+                f'{word("Fleet").lower()}|{{"a": "{word("Fleet")}"}}|'
+                f'{word("Engine %(n)s") % {"n": "{n}"}}')
+    assert env.from_string(source).render(name="Flights") == expected
+    compiled = env.compile(source, raw=True)
+    # Only the call with a number's value and the one with a variable are left to the render.
+    assert compiled.count("context.call(") == 2

@@ -65,6 +65,22 @@ async def test_the_admins_of_the_account_see_a_notice_on_every_page_in_their_lan
     assert "foi desativado depois de falhar" in (await client.get("/flights")).text
 
 
+async def test_the_notice_is_read_in_the_pages_unit_of_work(
+    app, client, world, session, sessionmaker
+):
+    endpoint = await _failing_for(app, world, session, sessionmaker, days=6)
+    reader, opened = app.state.read_connection, []
+
+    def counted():  # connections opened beside the page's unit of work
+        opened.append(1)
+        return reader()
+
+    app.state.read_connection = counted
+    assert f"The webhook endpoint {endpoint.url} was disabled" in await _page(
+        client, session, world, "admin_a")
+    assert len(opened) == 1  # the session cookie's lookup alone
+
+
 async def test_members_and_other_accounts_see_no_notice(app, client, world, session, sessionmaker):
     await _failing_for(app, world, session, sessionmaker, days=6)
     assert "webhook" not in await _page(client, session, world, "member_a")

@@ -236,10 +236,15 @@ def read_only_options(read_only: bool) -> dict[str, Any]:
     return {"execution_options": {READ_ONLY: True}} if read_only else {}
 
 
+# Where the request's open unit of work is kept in the ASGI scope (see `unit_of`).
+_UNIT = "nubo.unit_of_work"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: committed if the handler returns, rolled back otherwise."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with maker(**read_only_options(request.method in READ_METHODS)) as session:
+        request.scope[_UNIT] = session
         try:
             yield session
             await commit_unit(session)
@@ -249,6 +254,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await rollback_unit(session)
             raise
+        finally:
+            request.scope.pop(_UNIT, None)
+
+
+def unit_of(request: Request) -> AsyncSession | None:
+    """The request's unit of work while it is open, else None (before it starts, after it
+    ended, on a route without one). What a page reads beside its own data (the notices
+    every page shows) joins it instead of opening a connection of its own."""
+    unit: AsyncSession | None = request.scope.get(_UNIT)
+    return unit
 
 
 # scope="function": the unit of work is committed before the response is sent, so a 2xx

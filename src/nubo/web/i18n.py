@@ -74,11 +74,17 @@ def html_lang(language: str) -> str:
     return language.replace("_", "-")
 
 
+@cache
+def _currency_digits(currency: str) -> int:
+    return int(numbers.get_currency_precision(currency))
+
+
 class Formats:
     """Numbers, money and times for one language; used as filters by the templates.
 
     Patterns and symbols are read from the locale once: a page shows hundreds of values,
-    and Babel's per-call pattern handling costs tens of microseconds each.
+    and Babel's per-call pattern handling costs tens of microseconds each (its money
+    formatting, which also looks up the currency's name and plural rules, about a hundred).
     """
 
     def __init__(self, language: str) -> None:
@@ -97,24 +103,54 @@ class Formats:
             .replace("{0}", str(self.locale.time_formats["short"]))
         )
         self._date = dates.parse_pattern(str(self.locale.date_formats["short"]))
+        self._money_shapes: dict[str, tuple[int, str, str] | None] = {}
 
     def number(self, value: float | int | None, digits: int = 0) -> str:
         if value is None:
             return "—"
-        text = f"{value:,.{digits}f}"  # both languages group by thousands
-        return text.translate(self._separators).replace("\0", self._group)
+        return self._digits(value, digits)
 
     def money(self, amount: Decimal | str | None, currency: str) -> str:
         if amount is None:
             return "—"
-        return numbers.format_currency(Decimal(amount), currency, locale=self.locale)
+        value = Decimal(amount)
+        shape = self._money_shape(currency)
+        # The common case (a non-negative amount with no more decimals than its currency
+        # has) is laid out here as Babel lays it out; anything else is Babel's own.
+        if shape is None or not value.is_finite() or value.is_signed() or (
+            value.as_tuple().exponent < -shape[0]  # type: ignore[operator]
+        ):
+            return numbers.format_currency(value, currency, locale=self.locale)
+        digits, prefix, suffix = shape
+        return f"{prefix}{self._digits(value, digits)}{suffix}"
 
     def minor(self, amount_minor: int | None, currency: str) -> str:
         """Money stored in minor units (1050 BRL -> R$ 10,50)."""
         if amount_minor is None:
             return "—"
-        digits = numbers.get_currency_precision(currency)
+        digits = _currency_digits(currency)
         return self.money(Decimal(amount_minor).scaleb(-digits), currency)
+
+    def _digits(self, value: float | Decimal, digits: int) -> str:
+        text = f"{value:,.{digits}f}"  # both languages group by thousands
+        return text.translate(self._separators).replace("\0", self._group)
+
+    def _money_shape(self, currency: str) -> tuple[int, str, str] | None:
+        """The currency's decimals and the text Babel puts before and after the number, read
+        once per currency from Babel's own rendering of a probe amount; None when the
+        number is not found there as `_digits` writes it (Babel then formats each value)."""
+        if currency in self._money_shapes:
+            return self._money_shapes[currency]
+        digits = _currency_digits(currency)
+        probe = Decimal("1234567.123456789").quantize(Decimal(1).scaleb(-digits))
+        sample = numbers.format_currency(probe, currency, locale=self.locale)
+        number = self._digits(probe, digits)
+        shape = None
+        if sample.count(number) == 1:
+            prefix, suffix = sample.split(number)
+            shape = (digits, prefix, suffix)
+        self._money_shapes[currency] = shape
+        return shape
 
     def datetime(self, value: DateTime | None) -> str:
         if value is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from nubo.identity.principal import Principal
+from nubo.kit.db import unit_of
 from nubo.models import Role
 from nubo.web.forms import N_
 from nubo.web.templating import NOTICES, Notice
@@ -20,8 +21,12 @@ DISABLED = N_(
 async def disabled_endpoints(request: Request, user: Principal) -> list[Notice]:
     if user.role is not Role.admin:
         return []
-    async with request.app.state.read_connection() as conn:
-        urls = await repository.failing_endpoints(conn, user.account_id)
+    unit = unit_of(request)
+    if unit is not None:  # a page's unit of work is open while it renders: one query more
+        urls = await repository.failing_endpoints(unit, user.account_id)
+    else:
+        async with request.app.state.read_connection() as conn:
+            urls = await repository.failing_endpoints(conn, user.account_id)
     return [Notice(DISABLED, {"url": url}) for url in urls]
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from nubo.identity.principal import Actor
@@ -107,12 +107,16 @@ async def for_update(
     return None if row is None else (row[0], row[1])
 
 
+# Built once: the panel asks it on every page an admin opens.
+_FAILING_ENDPOINTS = select(WebhookEndpoint.url).where(
+    WebhookEndpoint.account_id == bindparam("account_id"),
+    WebhookEndpoint.disabled_reason == "failing",
+).order_by(WebhookEndpoint.url)
+
+
 async def failing_endpoints(
     conn: AsyncSession | AsyncConnection, account_id: uuid.UUID
 ) -> list[str]:
     """The URLs of the account's endpoints disabled for failing (the panel's notice)."""
-    stmt = select(WebhookEndpoint.url).where(
-        WebhookEndpoint.account_id == account_id,
-        WebhookEndpoint.disabled_reason == "failing",
-    ).order_by(WebhookEndpoint.url)
-    return list((await conn.execute(stmt)).scalars().all())
+    result = await conn.execute(_FAILING_ENDPOINTS, {"account_id": account_id})
+    return list(result.scalars().all())
