@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from nubo.flights import direct, service
 from nubo.flights.schemas import FlightOut
-from nubo.kit.db import Session
+from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.pagination import Pagination, build_page
 from nubo.kit.tabular import iso_utc
 from nubo.models import BleedStatus, ProcessingStatus
@@ -33,7 +33,7 @@ def _day_start(day: date | None, days: int = 0) -> datetime | None:
 async def flights_page(
     request: Request,
     user: SignedIn,
-    session: Session,
+    db: StandaloneDb,
     page: Pagination,
     registration: Annotated[str | None, Query(max_length=16)] = None,
     status: Annotated[ProcessingStatus | None, Query()] = None,
@@ -42,8 +42,8 @@ async def flights_page(
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
     """Newest first, the API's filters; `to` is a whole day (flights departing on it count)."""
-    rows = await service.list_flights(
-        session, user.principal, page, registration=registration or None, status=status,
+    rows = await service.flight_rows(
+        db.read, user.principal, page, registration=registration or None, status=status,
         bleed_status=bleed_status, departed_from=_day_start(date_from),
         departed_to=_day_start(date_to, days=1),
     )
