@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from nubo.fleet import service
 from nubo.fleet.schemas import Registration
-from nubo.kit.db import Session
+from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.pagination import Pagination, build_page
 from nubo.web import words
 from nubo.web.session import SignedIn
@@ -24,14 +24,12 @@ StatusFilter = Literal["alert", "watch", "normal", "none"]
 async def fleet_page(
     request: Request,
     user: SignedIn,
-    session: Session,
+    db: StandaloneDb,
     page: Pagination,
     status: Annotated[StatusFilter | None, Query()] = None,
 ) -> Response:
-    rows = await service.fleet_overview(session, user.principal, page, status)
-    items, cursor = build_page(
-        rows, page, lambda r: (r.rank, r.aircraft.registration, r.aircraft.id)
-    )
+    rows = await service.fleet_overview(db.read, user.principal, page, status)
+    items, cursor = build_page(rows, page, lambda r: (r.rank, r.registration, r.id))
     return await render(request, "fleet/index.html", {
         "rows": items, "next_cursor": cursor, "status": status,
         "statuses": service.FLEET_STATUSES,
