@@ -17,8 +17,9 @@ from nubo.kit.pagination import Pagination, build_page
 from nubo.kit.tabular import iso_utc
 from nubo.models import BleedStatus, ProcessingStatus
 from nubo.platform import StoreDep
-from nubo.web import words
+from nubo.web import i18n, words
 from nubo.web.headers import csp
+from nubo.web.quickfmt import quick_formats
 from nubo.web.session import SignedIn
 from nubo.web.templating import render
 
@@ -57,9 +58,23 @@ async def flights_page(
     bounds = {"from": _day_start(date_from), "to": _day_start(date_to, days=1)}
     export = {**more, **{k: iso_utc(v) for k, v in bounds.items() if v is not None}}
     return await render(request, "flights/list.html", {
-        "flights": items, "next_cursor": cursor, "filters": filters, "more": more,
+        "flights": _cells(items, i18n.negotiate(request)), "next_cursor": cursor,
+        "filters": filters, "more": more,
         "processing": words.PROCESSING, "export_url": "/api/flight/export?" + urlencode(export),
     })
+
+
+def _cells(rows: list[Any], language: str) -> list[tuple[Any, ...]]:
+    """Each flight's cells as the page shows them, formatted here in one pass (the page
+    shows up to 200): id, name (flight number or file, if any), registration, departure,
+    processing stage, bleed status and score."""
+    quick = quick_formats(language)
+    number, when = quick.number, quick.datetime
+    return [
+        (f.id, f.flight_number or f.file_name, f.registration, when(f.departure_at),
+         f.processing_status, f.bleed_status or "none", number(f.integrity_score, 1))
+        for f in rows
+    ]
 
 
 @router.get("/flights/{id}")
