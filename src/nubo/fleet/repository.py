@@ -119,23 +119,25 @@ async def aircraft_page(
 def _fleet_page(operator: bool, shape: str | None, after: bool) -> Rows:
     """One page of the fleet worst first: AIRCRAFT_COLUMNS, then the status's rank, the
     latest flight's scores per engine as the trend recorded them (JSON text) and its number
-    of findings."""
-    stmt = _scoped(
-        select(*AIRCRAFT_COLUMNS, STATUS_RANK.label("rank"),
-               json_text(TrendPoint.engine_scores),
-               func.json_array_length(Flight.findings).label("findings"))
-        .outerjoin(TrendPoint, TrendPoint.flight_id == Aircraft.latest_flight_id)
-        .outerjoin(Flight, Flight.id == Aircraft.latest_flight_id),
-        operator,
-    )
+    of findings. The page is chosen first and only its rows joined: the order (by rank)
+    sorts the whole fleet, and joining every aircraft before it cost more than the sort."""
+    page = _scoped(select(*AIRCRAFT_COLUMNS, STATUS_RANK.label("rank")), operator)
     if shape == "none":
-        stmt = stmt.where(Aircraft.latest_status.is_(None))
+        page = page.where(Aircraft.latest_status.is_(None))
     elif shape is not None:
-        stmt = stmt.where(Aircraft.latest_status == bindparam("status"))
+        page = page.where(Aircraft.latest_status == bindparam("status"))
     keys = [STATUS_RANK, Aircraft.registration, Aircraft.id]
     if after:
-        stmt = stmt.where(_after(keys, ["after_rank", "after_registration", "after_id"]))
-    return stmt.order_by(*keys).limit(bindparam("limit", type_=Integer))
+        page = page.where(_after(keys, ["after_rank", "after_registration", "after_id"]))
+    chosen = page.order_by(*keys).limit(bindparam("limit", type_=Integer)).subquery("page")
+    return (
+        select(*chosen.c, json_text(TrendPoint.engine_scores),
+               func.json_array_length(Flight.findings).label("findings"))
+        .select_from(chosen)
+        .outerjoin(TrendPoint, TrendPoint.flight_id == chosen.c.latest_flight_id)
+        .outerjoin(Flight, Flight.id == chosen.c.latest_flight_id)
+        .order_by(chosen.c.rank, chosen.c.registration, chosen.c.id)
+    )
 
 
 async def fleet_page(
