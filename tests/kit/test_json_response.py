@@ -8,6 +8,8 @@ from typing import Any
 
 from nubo.fleet.schemas import AircraftOut
 from nubo.flights.schemas import FileOut, FlightOut
+from nubo.kit.pagination import Page
+from nubo.kit.schemas import json_response
 from nubo.kit.types import utcnow
 from nubo.marketplace.money import format_minor
 from nubo.marketplace.schemas import DatasetFile, DatasetOut, DatasetPreview
@@ -86,3 +88,64 @@ async def test_the_aircraft_list_answers_the_json_of_the_validated_records(clien
     [item] = response.json()["items"]
     aircraft = await session.get(Aircraft, uuid.UUID(item["id"]))
     assert item == AircraftOut.model_validate(aircraft).model_dump(mode="json")
+
+
+async def _varied_flights(session, world) -> None:
+    """Flights of two accounts: processed with every JSON column (nested, non-ASCII, a
+    tiny and a huge float), failed with an error, and one still waiting for its file."""
+    done = await processed_flight(session, world.account_a, "PR-XBA")
+    done.bleed_status, done.integrity_score = BleedStatus.alert, 12.5
+    done.engine_scores = {"1": 1e-7, "2": None, "3": 1.5e300}
+    done.findings = [{"engine": 2, "code": "leak", "message_pt": "vazamento ção", "evidence":
+                      {"z": -3.25, "n": [1, 2.0, None], "deep": {"a": [{"b": True}]}}}]
+    done.phases = [{"phase": "cruise", "start_s": 0.1, "end_s": 4200.0}]
+    done.coverage, done.warnings = {"ratio": 0.3333333333333333}, ["incomplete-flight"]
+    done.file_key, done.file_size, done.file_sha256 = "flights/x/data.csv", 10**12, "b" * 64
+    done.file_format, done.file_name, done.file_uploaded_at = "csv", "voo ção.csv", utcnow()
+    failed = await processed_flight(session, world.account_b, "PR-XBB")
+    failed.processing_status = ProcessingStatus.failed
+    failed.error_code, failed.error_message = "file-missing", None
+    session.add(Flight(account_id=world.account_a.id, registration="PR-XBC",
+                       processing_status=ProcessingStatus.created))
+    await session.commit()
+
+
+async def _model_page(session, items: list[dict[str, Any]], cursor: str | None, model, row):
+    """The page as `json_response` wrote it from the validated-free models of the rows."""
+    found = []
+    for item in items:
+        entity = await session.get(row, uuid.UUID(item["id"]))
+        await session.refresh(entity)
+        found.append(model.of(entity))
+    return json_response(Page(items=found, next_cursor=cursor)).body
+
+
+async def test_the_flight_list_writes_the_bytes_of_the_page_of_flight_records(
+    client, world, session
+):
+    await _varied_flights(session, world)
+    for who, query in (("admin_a", ""), ("operator", ""), ("operator", "?limit=2"),
+                       ("operator", "?status=failed"), ("admin_a", "?registration=pr-xba")):
+        response = await client.get(f"/api/flight{query}", headers=world.headers(who))
+        assert response.status_code == 200
+        page = response.json()
+        assert page["items"], (who, query)
+        expected = await _model_page(session, page["items"], page["next_cursor"], FlightOut,
+                                     Flight)
+        assert response.content == expected, (who, query)
+
+
+async def test_the_aircraft_list_writes_the_bytes_of_the_page_of_aircraft_records(
+    client, world, session
+):
+    await _varied_flights(session, world)
+    session.add(Aircraft(account_id=world.account_a.id, registration="PR-NEW",
+                         flights_processed=0))
+    await session.commit()
+    for who, query in (("member_a", ""), ("operator", ""), ("operator", "?limit=1")):
+        response = await client.get(f"/api/aircraft{query}", headers=world.headers(who))
+        page = response.json()
+        assert page["items"], (who, query)
+        expected = await _model_page(session, page["items"], page["next_cursor"], AircraftOut,
+                                     Aircraft)
+        assert response.content == expected, (who, query)

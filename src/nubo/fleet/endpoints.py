@@ -20,11 +20,12 @@ from nubo.fleet.schemas import (
     ReprocessIn,
     ReprocessingOut,
     TrendPointOut,
+    aircraft_item,
 )
 from nubo.identity.auth import CurrentUser, FlightsRead, Operator
-from nubo.kit.db import ReadSessions, Session
+from nubo.kit.db import ReadSessions, Session, StandaloneDb
+from nubo.kit.listing import page_response
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.kit.schemas import json_response
 from nubo.kit.tabular import EXPORT_RESPONSES, table_response
 from nubo.platform import JobsDep
 from nubo.web.session import BearerOrSession
@@ -35,12 +36,12 @@ AccountOfOperator = Annotated[uuid.UUID | None, Query(description="operators: wh
 
 @router.get("", response_model=Page[AircraftOut])
 async def list_aircraft(
-    actor: FlightsRead, session: Session, page: Pagination
+    actor: FlightsRead, db: StandaloneDb, page: Pagination
 ) -> Response:
     """The account's aircraft with their latest bleed-health verdict."""
-    rows = await service.list_aircraft(session, actor, page)
+    rows = await service.list_aircraft(db.read, actor, page)
     items, cursor = build_page(rows, page, lambda a: (a.registration, a.id))
-    return json_response(Page(items=[AircraftOut.of(a) for a in items], next_cursor=cursor))
+    return page_response([aircraft_item(a) for a in items], cursor)
 
 
 @router.get("/{registration}", response_model=AircraftDetail)

@@ -5,15 +5,30 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from nubo.identity.principal import Actor
+from nubo.kit.db import ReadConnection
+from nubo.kit.listing import json_text, uuid_text
 from nubo.kit.types import utcnow
 from nubo.models import (
     Account,
@@ -35,6 +50,114 @@ def readable_aircraft(actor: Actor) -> Select[Aircraft]:
     if actor.role is not Role.operator:
         stmt = stmt.where(Aircraft.account_id == actor.account_id)
     return stmt
+
+
+Rows = Select[*tuple[Any, ...]]  # a select of any columns
+
+# What a list of aircraft reads (the fields of `schemas.AircraftOut`, in its order), for
+# `GET /api/aircraft` and the fleet page: columns, not entities, ids as text (kit.listing).
+AIRCRAFT_COLUMNS = (
+    uuid_text(Aircraft.id), uuid_text(Aircraft.account_id), Aircraft.registration,
+    Aircraft.aircraft_type, Aircraft.flights_processed, uuid_text(Aircraft.latest_flight_id),
+    Aircraft.latest_flight_at, Aircraft.latest_status, Aircraft.latest_score,
+)
+
+# Worst first: alert, watch, normal, then aircraft without a verdict yet.
+FLEET_STATUSES = ("alert", "watch", "normal", "none")
+STATUS_RANK = case(
+    *((Aircraft.latest_status == status, rank) for rank, status in enumerate(FLEET_STATUSES[:3])),
+    else_=3,
+)
+
+
+def _scoped(stmt: Rows, operator: bool) -> Rows:
+    """The account's aircraft (a bound parameter `actor_account`), or every one (operators)."""
+    return stmt if operator else stmt.where(Aircraft.account_id == bindparam("actor_account"))
+
+
+def _after(columns: list[Any], names: list[str]) -> ColumnElement[bool]:
+    """kit.pagination's keyset, ascending, over bound parameters named `names`."""
+    clauses = []
+    for i, column in enumerate(columns):
+        equal = [columns[j] == bindparam(names[j]) for j in range(i)]
+        clauses.append(and_(*equal, column > bindparam(names[i])))
+    return or_(*clauses)
+
+
+def _scope_params(actor: Actor, limit: int) -> tuple[bool, dict[str, Any]]:
+    operator = actor.role is Role.operator
+    params: dict[str, Any] = {"limit": limit}
+    if not operator:
+        params["actor_account"] = actor.account_id
+    return operator, params
+
+
+@cache
+def _aircraft_page(operator: bool, after: bool) -> Rows:
+    """One page of the aircraft list by registration; built once, values bound (as
+    flights.repository's list)."""
+    stmt = _scoped(select(*AIRCRAFT_COLUMNS), operator)
+    keys = [Aircraft.registration, Aircraft.id]
+    if after:
+        stmt = stmt.where(_after(keys, ["after_registration", "after_id"]))
+    return stmt.order_by(*keys).limit(bindparam("limit", type_=Integer))
+
+
+async def aircraft_page(
+    read: ReadConnection, actor: Actor, limit: int, after: tuple[str, uuid.UUID] | None
+) -> list[Row[Any]]:
+    """Up to `limit` AIRCRAFT_COLUMNS rows of the actor's aircraft by registration, after
+    the (registration, id) `after`, in one standalone read."""
+    operator, params = _scope_params(actor, limit)
+    if after is not None:
+        params["after_registration"], params["after_id"] = after
+    async with read() as conn:
+        return list(await conn.execute(_aircraft_page(operator, after is not None), params))
+
+
+@cache
+def _fleet_page(operator: bool, shape: str | None, after: bool) -> Rows:
+    """One page of the fleet worst first: AIRCRAFT_COLUMNS, then the status's rank, the
+    latest flight's scores per engine as the trend recorded them (JSON text) and its number
+    of findings. The page is chosen first and only its rows joined: the order (by rank)
+    sorts the whole fleet, and joining every aircraft before it cost more than the sort."""
+    page = _scoped(select(*AIRCRAFT_COLUMNS, STATUS_RANK.label("rank")), operator)
+    if shape == "none":
+        page = page.where(Aircraft.latest_status.is_(None))
+    elif shape is not None:
+        page = page.where(Aircraft.latest_status == bindparam("status"))
+    keys = [STATUS_RANK, Aircraft.registration, Aircraft.id]
+    if after:
+        page = page.where(_after(keys, ["after_rank", "after_registration", "after_id"]))
+    chosen = page.order_by(*keys).limit(bindparam("limit", type_=Integer)).subquery("page")
+    return (
+        select(*chosen.c, json_text(TrendPoint.engine_scores),
+               func.json_array_length(Flight.findings).label("findings"))
+        .select_from(chosen)
+        .outerjoin(TrendPoint, TrendPoint.flight_id == chosen.c.latest_flight_id)
+        .outerjoin(Flight, Flight.id == chosen.c.latest_flight_id)
+        .order_by(chosen.c.rank, chosen.c.registration, chosen.c.id)
+    )
+
+
+async def fleet_page(
+    read: ReadConnection,
+    actor: Actor,
+    status: str | None,
+    limit: int,
+    after: tuple[int, str, uuid.UUID] | None,
+) -> list[Row[Any]]:
+    """Up to `limit` rows of the actor's fleet, worst first (`_fleet_page`), one status only
+    if named ("none": no verdict yet), after the (rank, registration, id) `after`."""
+    operator, params = _scope_params(actor, limit)
+    if status not in (None, "none"):
+        params["status"] = status
+    if after is not None:
+        params["after_rank"], params["after_registration"], params["after_id"] = after
+    # One statement for "none", one for the verdicts (the status bound), one for all.
+    shape = None if status is None else "none" if status == "none" else "verdict"
+    async with read() as conn:
+        return list(await conn.execute(_fleet_page(operator, shape, after is not None), params))
 
 
 async def aircraft_for_update(

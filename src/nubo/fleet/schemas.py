@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,12 @@ class AircraftOut(ResponseModel):
 
 
 _AIRCRAFT = tuple(AircraftOut.model_fields)
+
+
+def aircraft_item(row: Sequence[Any]) -> dict[str, Any]:
+    """An `AircraftOut` as the dict its JSON is written from, from a row of
+    `repository.AIRCRAFT_COLUMNS` (the model's fields, in its order; ids as text)."""
+    return dict(zip(_AIRCRAFT, row, strict=True))
 
 
 class TrendPointOut(ResponseModel):

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from nubo.bleed.trend import channel_history
 from nubo.fleet import features, repository, trend
@@ -17,11 +16,13 @@ from nubo.fleet import trend as fleet_trend
 from nubo.fleet.repository import live_flight_ids, readable_aircraft
 from nubo.identity.auth import ensure_can_manage
 from nubo.identity.principal import Actor
+from nubo.kit.db import ReadConnection
 from nubo.kit.errors import Conflict, Forbidden, NotFound
-from nubo.kit.pagination import Key, PageParams, keyset
+from nubo.kit.listing import stored_json
+from nubo.kit.pagination import Key, PageParams, decode_cursor, keyset
 from nubo.kit.storage import ObjectStore
 from nubo.kit.types import utcnow
-from nubo.models import Aircraft, EngineReset, Flight, Role, TrendPoint
+from nubo.models import Aircraft, EngineReset, Role, TrendPoint
 
 ENGINES = (1, 2)
 
@@ -30,11 +31,16 @@ def normalise_registration(registration: str) -> str:
     return registration.strip().upper()
 
 
-async def list_aircraft(session: AsyncSession, actor: Actor, params: PageParams) -> list[Aircraft]:
-    # The trend state is the largest column and no list shows it: not even read.
-    stmt = readable_aircraft(actor).options(defer(Aircraft.trend_state, raiseload=True))
-    stmt = keyset(stmt, params, [Aircraft.registration, Aircraft.id], [Key.text, Key.uuid])
-    return list((await session.execute(stmt)).scalars().all())
+async def list_aircraft(
+    read: ReadConnection, actor: Actor, params: PageParams
+) -> list[Row[Any]]:
+    """One page of the actor's aircraft by registration, as `repository.AIRCRAFT_COLUMNS`
+    rows (one more than the page when another follows, for `build_page`)."""
+    after = None
+    if params.cursor:
+        registration, aircraft_id = decode_cursor(params.cursor, [Key.text, Key.uuid])
+        after = (registration, aircraft_id)
+    return await repository.aircraft_page(read, actor, params.limit + 1, after)
 
 
 async def get_aircraft(
@@ -160,47 +166,44 @@ async def refit_fleet(
     return fleet
 
 
-# Worst first: alert, watch, normal, then aircraft without a verdict yet.
-FLEET_STATUSES = ("alert", "watch", "normal", "none")
-_STATUS_RANK = case(
-    *((Aircraft.latest_status == status, rank) for rank, status in enumerate(FLEET_STATUSES[:3])),
-    else_=3,
-)
+FLEET_STATUSES = repository.FLEET_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
 class FleetRow:
-    """An aircraft with what its latest flight said: scores per engine, number of findings."""
+    """An aircraft's latest verdict with what its latest flight said: scores per engine (in
+    engine order), number of findings."""
 
-    aircraft: Aircraft
+    id: str
+    registration: str
+    latest_status: str | None
+    latest_score: float | None
+    latest_flight_id: str | None
+    latest_flight_at: datetime | None
     rank: int
     engine_scores: dict[str, Any]
     findings: int
 
 
 async def fleet_overview(
-    session: AsyncSession, actor: Actor, params: PageParams, status: str | None = None
+    read: ReadConnection, actor: Actor, params: PageParams, status: str | None = None
 ) -> list[FleetRow]:
     """The fleet worst first (then by registration), optionally one status only."""
-    # Scores as the trend recorded them (like latest_score); findings from the flight itself.
-    stmt = (
-        readable_aircraft(actor)
-        .options(defer(Aircraft.trend_state, raiseload=True))  # large, and not shown
-        .add_columns(_STATUS_RANK, TrendPoint.engine_scores,
-                     func.json_array_length(Flight.findings))
-        .outerjoin(TrendPoint, TrendPoint.flight_id == Aircraft.latest_flight_id)
-        .outerjoin(Flight, Flight.id == Aircraft.latest_flight_id)
-    )
-    if status == "none":
-        stmt = stmt.where(Aircraft.latest_status.is_(None))
-    elif status is not None:
-        stmt = stmt.where(Aircraft.latest_status == status)
-    stmt = keyset(stmt, params, [_STATUS_RANK, Aircraft.registration, Aircraft.id],
-                  [Key.bigint, Key.text, Key.uuid])
-    rows = (await session.execute(stmt)).all()
-    # Engines in order here, so the page sorts nothing per row.
-    return [FleetRow(a, rank, dict(sorted((scores or {}).items())), findings or 0)
-            for a, rank, scores, findings in rows]
+    after = None
+    if params.cursor:
+        rank, registration, aircraft_id = decode_cursor(
+            params.cursor, [Key.bigint, Key.text, Key.uuid]
+        )
+        after = (rank, registration, aircraft_id)
+    rows = await repository.fleet_page(read, actor, status, params.limit + 1, after)
+    # Scores as the trend recorded them (like latest_score), engines in order here, so the
+    # page sorts nothing; findings from the flight itself.
+    return [
+        FleetRow(r.id, r.registration, r.latest_status, r.latest_score, r.latest_flight_id,
+                 r.latest_flight_at, r.rank,
+                 dict(sorted((stored_json(r.engine_scores) or {}).items())), r.findings or 0)
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,14 +23,15 @@ from nubo.flights.schemas import (
     UploadCompleteIn,
     UploadUrlIn,
     UploadUrlOut,
+    flight_item,
 )
 from nubo.identity.auth import FlightsRead, FlightsWrite
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadSessions, Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
+from nubo.kit.listing import page_response
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.kit.schemas import json_response
 from nubo.kit.tabular import EXPORT_RESPONSES, PARQUET_RESPONSES, ExportFormat, table_response
 from nubo.kit.uploads import media_type, open_upload
 from nubo.live import Hub, Subscription
@@ -172,12 +173,12 @@ FlightFilters = Annotated[dict[str, Any], Depends(flight_filters)]
 
 @router.get("", response_model=Page[FlightOut], summary="The account's flights, newest first")
 async def list_flights(
-    actor: FlightsRead, session: Session, page: Pagination, filters: FlightFilters
+    actor: FlightsRead, db: StandaloneDb, page: Pagination, filters: FlightFilters
 ) -> Response:
     """The account's flights, newest first (operators: every account)."""
-    rows = await service.list_flights(session, actor, page, **filters)
+    rows = await service.flight_rows(db.read, actor, page, **filters)
     items, cursor = build_page(rows, page, lambda f: (f.created_at, f.id))
-    return json_response(Page(items=[FlightOut.of(f) for f in items], next_cursor=cursor))
+    return page_response([flight_item(f) for f in items], cursor)
 
 
 # Declared before /{id}, which would otherwise take "export" for an id.

@@ -12,13 +12,14 @@ from fastapi.responses import Response
 
 from nubo.flights import direct, service
 from nubo.flights.schemas import FlightOut
-from nubo.kit.db import Session
+from nubo.kit.db import Session, StandaloneDb
 from nubo.kit.pagination import Pagination, build_page
 from nubo.kit.tabular import iso_utc
 from nubo.models import BleedStatus, ProcessingStatus
 from nubo.platform import StoreDep
-from nubo.web import words
+from nubo.web import i18n, words
 from nubo.web.headers import csp
+from nubo.web.quickfmt import quick_formats
 from nubo.web.session import SignedIn
 from nubo.web.templating import render
 
@@ -33,7 +34,7 @@ def _day_start(day: date | None, days: int = 0) -> datetime | None:
 async def flights_page(
     request: Request,
     user: SignedIn,
-    session: Session,
+    db: StandaloneDb,
     page: Pagination,
     registration: Annotated[str | None, Query(max_length=16)] = None,
     status: Annotated[ProcessingStatus | None, Query()] = None,
@@ -42,8 +43,8 @@ async def flights_page(
     date_to: Annotated[date | None, Query(alias="to")] = None,
 ) -> Response:
     """Newest first, the API's filters; `to` is a whole day (flights departing on it count)."""
-    rows = await service.list_flights(
-        session, user.principal, page, registration=registration or None, status=status,
+    rows = await service.flight_rows(
+        db.read, user.principal, page, registration=registration or None, status=status,
         bleed_status=bleed_status, departed_from=_day_start(date_from),
         departed_to=_day_start(date_to, days=1),
     )
@@ -57,9 +58,23 @@ async def flights_page(
     bounds = {"from": _day_start(date_from), "to": _day_start(date_to, days=1)}
     export = {**more, **{k: iso_utc(v) for k, v in bounds.items() if v is not None}}
     return await render(request, "flights/list.html", {
-        "flights": items, "next_cursor": cursor, "filters": filters, "more": more,
+        "flights": _cells(items, i18n.negotiate(request)), "next_cursor": cursor,
+        "filters": filters, "more": more,
         "processing": words.PROCESSING, "export_url": "/api/flight/export?" + urlencode(export),
     })
+
+
+def _cells(rows: list[Any], language: str) -> list[tuple[Any, ...]]:
+    """Each flight's cells as the page shows them, formatted here in one pass (the page
+    shows up to 200): id, name (flight number or file, if any), registration, departure,
+    processing stage, bleed status and score."""
+    quick = quick_formats(language)
+    number, when = quick.number, quick.datetime
+    return [
+        (f.id, f.flight_number or f.file_name, f.registration, when(f.departure_at),
+         f.processing_status, f.bleed_status or "none", number(f.integrity_score, 1))
+        for f in rows
+    ]
 
 
 @router.get("/flights/{id}")

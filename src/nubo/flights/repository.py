@@ -3,29 +3,127 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection
+from nubo.kit.listing import code_text, json_text, uuid_text
 from nubo.kit.types import utcnow
 from nubo.models import Account, Flight, FlightEvent, ProcessingStatus, Role
+
+Rows = Select[*tuple[Any, ...]]  # a select of any columns
+
+
+def _readable(stmt: Rows, account_id: Any) -> Rows:
+    """Live flights of live accounts; of `account_id` unless it is None (operators)."""
+    stmt = stmt.join(Account, Account.id == Flight.account_id).where(
+        Flight.deleted_at.is_(None), Account.deleted_at.is_(None)
+    )
+    if account_id is not None:
+        stmt = stmt.where(Flight.account_id == account_id)
+    return stmt
 
 
 def readable_flights(actor: Actor) -> Select[Any]:
     """Live flights the actor may see: their account's, or every account's for operators."""
-    stmt = (
-        select(Flight)
-        .join(Account, Account.id == Flight.account_id)
-        .where(Flight.deleted_at.is_(None), Account.deleted_at.is_(None))
-    )
-    if actor.role is not Role.operator:
-        stmt = stmt.where(Flight.account_id == actor.account_id)
+    return _readable(select(Flight), None if actor.role is Role.operator else actor.account_id)
+
+
+# The filters of the flights list (`GET /api/flight`, the flights page, the exports): each
+# a condition on a value, given as a bound parameter of the filter's name.
+LIST_FILTERS: dict[str, Callable[[BindParameter[Any]], ColumnElement[bool]]] = {
+    "account_id": lambda value: Flight.account_id == value,
+    "registration": lambda value: Flight.registration == value,
+    "status": lambda value: Flight.processing_status == value,
+    "bleed_status": lambda value: Flight.bleed_status == value,
+    "departed_from": lambda value: Flight.departure_at >= value,
+    "departed_to": lambda value: Flight.departure_at < value,
+}
+
+
+def filtered(stmt: Rows, values: dict[str, Any]) -> Rows:
+    """`stmt` with the LIST_FILTERS named in `values`, on those values."""
+    for name, value in values.items():
+        stmt = stmt.where(LIST_FILTERS[name](bindparam(name, value)))
     return stmt
+
+
+# What a list of flights reads: the record of `GET /api/flight` (`schemas.flight_item`, which
+# takes them in this order) and what the flights page shows. Columns, not entities: no ORM
+# object is built per row; ids, codes and JSON documents as the text the page and the JSON
+# write (kit.listing).
+LIST_COLUMNS = (
+    uuid_text(Flight.id), uuid_text(Flight.account_id), Flight.registration,
+    Flight.aircraft_type, Flight.flight_number, Flight.origin, Flight.destination,
+    Flight.departure_at, Flight.arrival_at, code_text(Flight.processing_status),
+    Flight.processing_run, code_text(Flight.bleed_status),
+    Flight.integrity_score, json_text(Flight.engine_scores), json_text(Flight.findings),
+    json_text(Flight.phases), Flight.model_version, Flight.rows_read, Flight.rows_used,
+    json_text(Flight.coverage), json_text(Flight.warnings), Flight.error_code,
+    Flight.error_message, Flight.file_key, Flight.file_size, Flight.file_sha256,
+    Flight.file_format, Flight.file_name, Flight.file_uploaded_at, Flight.processed_at,
+    Flight.created_at, Flight.updated_at,
+)
+
+
+@cache
+def _list_page(operator: bool, filters: tuple[str, ...], after: bool) -> Rows:
+    """The statement of one page of the list, newest first, every value a bound parameter:
+    built once per combination of filters (a few hundred at most), then only executed.
+    Built per request, its construction, cache key and result columns cost more than
+    reading its rows."""
+    stmt: Rows = select(*LIST_COLUMNS)
+    stmt = _readable(stmt, None if operator else bindparam("actor_account"))
+    for name in filters:
+        stmt = stmt.where(LIST_FILTERS[name](bindparam(name)))
+    if after:  # kit.pagination's keyset, descending
+        at: BindParameter[datetime] = bindparam("after_at")
+        stmt = stmt.where(or_(
+            Flight.created_at < at,
+            and_(Flight.created_at == at, Flight.id < bindparam("after_id")),
+        ))
+    order = (Flight.created_at.desc(), Flight.id.desc())
+    return stmt.order_by(*order).limit(bindparam("limit", type_=Integer))
+
+
+async def list_page(
+    read: ReadConnection,
+    actor: Actor,
+    values: dict[str, Any],
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[Row[Any]]:
+    """Up to `limit` LIST_COLUMNS rows of the flights the actor may see, filtered by `values`
+    (LIST_FILTERS), newest first, after the (created_at, id) `after`, in one standalone read:
+    one statement needs no unit of work around it."""
+    operator = actor.role is Role.operator
+    params = {**values, "limit": limit}
+    if not operator:
+        params["actor_account"] = actor.account_id
+    if after is not None:
+        params["after_at"], params["after_id"] = after
+    stmt = _list_page(operator, tuple(sorted(values)), after is not None)
+    async with read() as conn:
+        return list((await conn.execute(stmt, params)).all())
 
 
 async def get_readable(

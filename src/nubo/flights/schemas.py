@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
+from nubo.kit.listing import stored_json
 from nubo.kit.s3_multipart import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.models import BleedStatus, ProcessingStatus
@@ -140,6 +142,37 @@ class FlightOut(ResponseModel):
 
 
 _ROW_FIELDS = tuple(name for name in FlightOut.model_fields if name not in ("file", "error"))
+
+
+def flight_item(row: Sequence[Any]) -> dict[str, Any]:
+    """A `FlightOut` as the dict its JSON is written from, fields in the model's order, from a
+    row of `repository.LIST_COLUMNS` (ids and codes as text, JSON columns as stored)."""
+    (
+        id_, account_id, registration, aircraft_type, flight_number, origin, destination,
+        departure_at, arrival_at, processing_status, processing_run, bleed_status,
+        integrity_score, engine_scores, findings, phases, model_version, rows_read, rows_used,
+        coverage, warnings, error_code, error_message, file_key, file_size, file_sha256,
+        file_format, file_name, file_uploaded_at, processed_at, created_at, updated_at,
+    ) = row
+    return {
+        "id": id_, "account_id": account_id, "registration": registration,
+        "aircraft_type": aircraft_type, "flight_number": flight_number, "origin": origin,
+        "destination": destination, "departure_at": departure_at, "arrival_at": arrival_at,
+        "processing_status": processing_status, "processing_run": processing_run,
+        "bleed_status": bleed_status, "integrity_score": integrity_score,
+        "engine_scores": stored_json(engine_scores), "findings": stored_json(findings),
+        "phases": stored_json(phases), "model_version": model_version,
+        "rows_read": rows_read, "rows_used": rows_used, "coverage": stored_json(coverage),
+        "warnings": stored_json(warnings),
+        "error": None if error_code is None else {
+            "code": error_code, "message": error_message or ""
+        },
+        "file": None if file_key is None else {
+            "key": file_key, "size": file_size, "sha256": file_sha256, "format": file_format,
+            "name": file_name, "uploaded_at": file_uploaded_at,
+        },
+        "processed_at": processed_at, "created_at": created_at, "updated_at": updated_at,
+    }
 
 
 class FlightEventOut(ResponseModel):

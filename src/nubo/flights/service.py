@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo import live
@@ -16,7 +17,7 @@ from nubo.identity.auth import ensure_can_manage, ensure_same_account
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection, after_commit
 from nubo.kit.errors import Forbidden, NotFound
-from nubo.kit.pagination import PageParams, page_by_creation
+from nubo.kit.pagination import Key, PageParams, decode_cursor, page_by_creation
 from nubo.kit.storage import ObjectStore, StoredObject
 from nubo.kit.types import utcnow
 from nubo.models import BleedStatus, Flight, FlightEvent, ProcessingStatus, Role
@@ -94,10 +95,7 @@ async def get_flight(
     return flight
 
 
-async def list_flights(
-    session: AsyncSession,
-    actor: Actor,
-    params: PageParams,
+def list_filters(
     *,
     registration: str | None = None,
     status: ProcessingStatus | None = None,
@@ -105,21 +103,41 @@ async def list_flights(
     departed_from: datetime | None = None,
     departed_to: datetime | None = None,
     account_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """The list's filters that are set, by name (`repository.LIST_FILTERS`)."""
+    values: dict[str, Any] = {
+        "account_id": account_id,
+        "registration": registration.strip().upper() if registration else None,
+        "status": status,
+        "bleed_status": bleed_status,
+        "departed_from": departed_from,
+        "departed_to": departed_to,
+    }
+    return {name: value for name, value in values.items() if value is not None}
+
+
+async def list_flights(
+    session: AsyncSession, actor: Actor, params: PageParams, **filters: Any
 ) -> list[Flight]:
-    stmt = repository.readable_flights(actor)
-    if account_id is not None:
-        stmt = stmt.where(Flight.account_id == account_id)
-    if registration:
-        stmt = stmt.where(Flight.registration == registration.strip().upper())
-    if status is not None:
-        stmt = stmt.where(Flight.processing_status == status)
-    if bleed_status is not None:
-        stmt = stmt.where(Flight.bleed_status == bleed_status)
-    if departed_from is not None:
-        stmt = stmt.where(Flight.departure_at >= departed_from)
-    if departed_to is not None:
-        stmt = stmt.where(Flight.departure_at < departed_to)
+    """One page of the list as flight records (the exports, which read every column).
+    Filters: those of `list_filters`."""
+    stmt = repository.filtered(repository.readable_flights(actor), list_filters(**filters))
     return await page_by_creation(session, stmt, params, Flight, newest_first=True)
+
+
+async def flight_rows(
+    read: ReadConnection, actor: Actor, params: PageParams, **filters: Any
+) -> list[Row[Any]]:
+    """One page of the list, newest first, as `repository.LIST_COLUMNS` rows: what
+    `GET /api/flight` answers and the flights page shows (one row more than the page when
+    another follows, for `build_page`). Filters: those of `list_filters`."""
+    after = None
+    if params.cursor:
+        at, flight_id = decode_cursor(params.cursor, [Key.instant, Key.uuid])
+        after = (at, flight_id)
+    return await repository.list_page(
+        read, actor, list_filters(**filters), params.limit + 1, after
+    )
 
 
 async def delete_flight(
