@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from nubo.fleet import service
 from nubo.fleet.schemas import Registration
-from nubo.kit.db import Session, StandaloneDb
+from nubo.kit.db import PageReader, Session
 from nubo.kit.pagination import Pagination, build_page
 from nubo.web import i18n, words
 from nubo.web.forms import N_
@@ -26,11 +26,11 @@ StatusFilter = Literal["alert", "watch", "normal", "none"]
 async def fleet_page(
     request: Request,
     user: SignedIn,
-    db: StandaloneDb,
+    read: PageReader,
     page: Pagination,
     status: Annotated[StatusFilter | None, Query()] = None,
 ) -> Response:
-    rows = await service.fleet_overview(db.read, user.principal, page, status)
+    rows = await service.fleet_overview(read, user.principal, page, status)
     items, cursor = build_page(rows, page, lambda r: (r.rank, r.registration, r.id))
     return await render(request, "fleet/index.html", {
         "rows": _cells(items, i18n.negotiate(request)), "next_cursor": cursor,

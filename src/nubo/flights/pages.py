@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from nubo.flights import direct, service
 from nubo.flights.schemas import FlightOut
-from nubo.kit.db import Session, StandaloneDb
+from nubo.kit.db import PageReader, Session
 from nubo.kit.pagination import Pagination, build_page
 from nubo.kit.tabular import iso_utc
 from nubo.models import BleedStatus, ProcessingStatus
@@ -34,7 +34,7 @@ def _day_start(day: date | None, days: int = 0) -> datetime | None:
 async def flights_page(
     request: Request,
     user: SignedIn,
-    db: StandaloneDb,
+    read: PageReader,
     page: Pagination,
     registration: Annotated[str | None, Query(max_length=16)] = None,
     status: Annotated[ProcessingStatus | None, Query()] = None,
@@ -44,7 +44,7 @@ async def flights_page(
 ) -> Response:
     """Newest first, the API's filters; `to` is a whole day (flights departing on it count)."""
     rows = await service.flight_rows(
-        db.read, user.principal, page, registration=registration or None, status=status,
+        read, user.principal, page, registration=registration or None, status=status,
         bleed_status=bleed_status, departed_from=_day_start(date_from),
         departed_to=_day_start(date_to, days=1),
     )

@@ -258,12 +258,33 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             request.scope.pop(_UNIT, None)
 
 
-def unit_of(request: Request) -> AsyncSession | None:
-    """The request's unit of work while it is open, else None (before it starts, after it
-    ended, on a route without one). What a page reads beside its own data (the notices
-    every page shows) joins it instead of opening a connection of its own."""
-    unit: AsyncSession | None = request.scope.get(_UNIT)
+def unit_of(request: Request) -> AsyncSession | AsyncConnection | None:
+    """The request's unit of work (or a page's one read connection, see `get_page_reader`)
+    while it is open, else None (before it starts, after it ended, on a route without one).
+    What a page reads beside its own data (the notices every page shows) joins it instead
+    of opening a connection of its own."""
+    unit: AsyncSession | AsyncConnection | None = request.scope.get(_UNIT)
     return unit
+
+
+async def get_page_reader(request: Request) -> AsyncIterator[ReadConnection]:
+    """One read connection for a whole page that only reads single statements (a list
+    page): its own query and what every page reads beside it (the notices) share it, where
+    each would otherwise open one (on SQLite, a thread each)."""
+    async with request.app.state.read_connection() as conn:
+        request.scope[_UNIT] = conn
+
+        @asynccontextmanager
+        async def lend() -> AsyncIterator[AsyncConnection]:
+            yield conn
+
+        try:
+            yield lend
+        finally:
+            request.scope.pop(_UNIT, None)
+
+
+PageReader = Annotated[ReadConnection, Depends(get_page_reader, scope="function")]
 
 
 # scope="function": the unit of work is committed before the response is sent, so a 2xx
