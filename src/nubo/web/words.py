@@ -62,6 +62,8 @@ CHANNELS = {
     "press_res_hp": N_("Pressure at low N2 against expected (psi)"),
     "temp_res_hi": N_("Precooler outlet at high demand against expected (°C)"),
     "temp_res_lo": N_("Precooler outlet at low demand against expected (°C)"),
+    "asym_press": N_("Pressure difference between the engines (psi)"),
+    "asym_temp": N_("Precooler outlet difference between the engines (°C)"),
     "press_off": N_("Pressure with the engine stopped (psi)"),
     "score": N_("Integrity score"),
 }

@@ -39,9 +39,12 @@
     var opts = {
       title: title, width: width, height: 220,
       cursor: { sync: { key: "trend" } },
-      scales: { x: { time: true } },
+      // One flight alone: a day either side, not the years uPlot would pad it with.
+      scales: { x: { time: true, range: function (u, min, max) {
+        return min === max ? [min - 86400, max + 86400] : [min, max];
+      } } },
       plugins: [resetsPlugin(resets.map(function (r) { return r.at; }), labels.reset)],
-      series: [{}].concat(series.map(function (s) {
+      series: [{ label: labels.flown }].concat(series.map(function (s) {
         return { label: labels[s.key], stroke: palette[s.key], width: s.key === "value" ? 0 : 1.5,
                  dash: s.key === "upper" || s.key === "lower" ? [6, 4] : undefined,
                  points: { show: s.key === "value", size: 7 }, spanGaps: s.key === "value" };
