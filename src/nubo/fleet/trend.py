@@ -166,12 +166,13 @@ async def state_before_ref(session: AsyncSession, flight: FlightRef) -> TrendSta
 
 
 async def record_appended(
-    session: AsyncSession, flight: FlightRef, result: FlightResult
+    session: AsyncSession, flight: FlightRef, result: FlightResult, *, webhooks: bool = True
 ) -> bool:
     """`record` in the common case (the flight counts, its aircraft exists and the flight
     comes after every point of it): one locked read, the point added and folded into the
     stored state with one statement each. False, with nothing written, otherwise: then
-    `record` does it."""
+    `record` does it. `webhooks` false: the account has no endpoint enabled (the caller
+    knows), so a status change has no one to tell."""
     if not counts(result):
         return False
     tail = await trend_repository.tail(session, flight.account_id, flight.registration, flight.id)
@@ -192,7 +193,7 @@ async def record_appended(
         flight_id=flight.id, flown_at=flight.flown_at, status=result.bleed_status,
         score=result.integrity_score, now=now,
     )
-    if result.bleed_status != tail.latest_status:  # as `_fold_in` does
+    if webhooks and result.bleed_status != tail.latest_status:  # as `_fold_in` does
         await outbox.emit(session, flight.account_id, AIRCRAFT_STATUS_CHANGED, {
             "aircraft_id": str(tail.id),
             "registration": tail.registration,

@@ -235,11 +235,13 @@ async def _record_processed(
     }
     await _add_event(session, ref, ProcessingStatus.processed, "processing finished", summary,
                      now)
-    # The flight as the API shows it, from the row and the result just written.
-    record = SimpleNamespace(**row._mapping, **{k: values[k] for k in job_repository.RESULT_JSON})
-    await outbox.emit(session, ref.account_id, FLIGHT_PROCESSED,
-                      lambda: _flight_data(record))  # type: ignore[arg-type]
-    if not await fleet_trend.record_appended(session, ref, result):
+    if row.webhooks:
+        # The flight as the API shows it, from the row and the result just written.
+        written = {name: values[name] for name in job_repository.RESULT_JSON}
+        record = SimpleNamespace(**row._mapping, **written)
+        await outbox.emit(session, ref.account_id, FLIGHT_PROCESSED,
+                          lambda: _flight_data(record))  # type: ignore[arg-type]
+    if not await fleet_trend.record_appended(session, ref, result, webhooks=row.webhooks):
         flight = await repository.flight_by_id(session, held.flight_id)
         await fleet_trend.record(session, flight, result)
 
