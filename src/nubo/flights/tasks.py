@@ -306,19 +306,20 @@ async def _analyze(
         # A local folder: read the object where it lies, no copy (and no folder for one).
         path = ctx.store.root / key
         if not path.is_file():
-            return _MISSING
+            return _missing()
         return await _analyze_path(ctx, key, path, aircraft_type, trend_state)
     with tempfile.TemporaryDirectory(prefix="nubo-flight-") as tmp:
         path = Path(tmp) / "data"
         try:
             await ctx.store.download_to(key, path)
         except ObjectNotFound:
-            return _MISSING
+            return _missing()
         # Other storage errors raise: the run is queued again (see _retry_later).
         return await _analyze_path(ctx, key, path, aircraft_type, trend_state)
 
 
-_MISSING = Outcome(error_code="file-missing", error_message="the data file is missing")
+def _missing() -> Outcome:
+    return Outcome(error_code="file-missing", error_message="the data file is missing")
 
 
 async def _analyze_path(
