@@ -10,7 +10,10 @@ trend as a clean in-order run. An incomplete flight (`counts_for_trend` false) g
 The common case, a flight flown after every point the aircraft has and no reset pending
 past the last of them, folds that one flight into the stored state instead of replaying the
 whole history (the replay cost grows with the aircraft's age); the result is the same, and
-anything else (a flight that lands between others, a re-run, a late reset) replays.
+anything else (a flight that lands between others, a re-run, a late reset) replays. The
+processing job takes that common case with prepared statements on the flight's values
+(`state_before_ref`, `record_appended`, see `trend_repository`) and leaves the rest to
+`state_before` and `record`.
 """
 
 from __future__ import annotations
