@@ -80,3 +80,42 @@ async def test_late_flights_resets_and_other_models_replay_and_still_agree(sessi
     aircraft = await trend.record(session, nxt, _result(rng, current))
     assert aircraft.flights_processed == len(days) + 4
     assert aircraft.trend_state == await _replayed(session, aircraft)
+
+
+def _ref(flight: Flight) -> trend.FlightRef:
+    return trend.FlightRef(id=flight.id, account_id=flight.account_id,
+                           registration=flight.registration, aircraft_type=flight.aircraft_type,
+                           flown_at=trend.flown_at(flight))
+
+
+async def test_the_jobs_statements_fold_in_as_record_does_and_leave_the_rest_to_it(
+    session, world
+):
+    """The processing job's path (one locked read, the point and the fold one statement each)
+    gives the replay's state, decides the common case as `_appends` does, and writes nothing
+    where the ORM path must replay."""
+    rng, start = random.Random(13), utcnow() - timedelta(days=40)
+    current = trend.model_version()
+    first = await _flight(session, world.account_a, start)
+    assert await trend.state_before_ref(session, _ref(first)) is None  # no aircraft yet
+    assert not await trend.record_appended(session, _ref(first), _result(rng, current))
+    await trend.record(session, first, _result(rng, current))  # creates the aircraft
+    for day in range(1, 8):
+        flight = await _flight(session, world.account_a, start + timedelta(days=day))
+        aircraft = await repository.aircraft_for_update(session, world.account_a.id, "PR-XBA")
+        assert aircraft is not None
+        assert await trend.state_before_ref(session, _ref(flight)) == aircraft.trend_state
+        assert await trend.record_appended(session, _ref(flight), _result(rng, current))
+        await session.refresh(aircraft)  # written by Core statements: read it again
+        assert aircraft.flights_processed == day + 1
+        assert aircraft.latest_flight_id == flight.id
+        assert aircraft.trend_state == await _replayed(session, aircraft)
+    # A late flight and a re-run replay: the job's path leaves them to `record`.
+    late = await _flight(session, world.account_a, start + timedelta(days=3, hours=6))
+    assert await trend.state_before_ref(session, _ref(late)) == await trend.state_before(
+        session, late
+    )
+    assert not await trend.record_appended(session, _ref(late), _result(rng, current))
+    assert not await trend.record_appended(session, _ref(flight), _result(rng, current))
+    await session.refresh(aircraft)
+    assert aircraft.flights_processed == 8  # nothing written

@@ -182,3 +182,31 @@ async def test_procrastinate_queue_down_does_not_stop_an_api_process(ctx):
         assert await queue.defer_quietly("test.record", key="z") is False
     finally:
         await queue.stop()
+
+
+async def test_procrastinate_replaces_a_pooled_connection_the_server_ended(ctx, database_url: str):
+    """The pool checks a lent connection only when the server spoke on it while it was idle
+    (a quiet one costs no round trip); a backend terminated meanwhile (a restart, an
+    administrator) is replaced, not failed."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("Procrastinate needs PostgreSQL")
+    queue = jobs.ProcrastinateQueue(runtime.procrastinate_conninfo(ctx.settings))
+    ctx.queue = queue
+    await queue.start(ctx, worker=False)
+    try:
+        pool = queue.app.connector.pool
+        async with pool.connection() as other:
+            async with pool.connection() as conn:
+                pid = conn.info.backend_pid
+            await other.execute("SELECT pg_terminate_backend(%s)", (pid,))  # idle in the pool
+        for _ in range(50):  # the server's goodbye reaches the idle socket
+            idle = list(pool._pool)
+            if all(c.info.backend_pid != pid or jobs._readable(c.fileno()) for c in idle):
+                break
+            await asyncio.sleep(0.05)
+        for _ in range(4):  # every pooled connection in turn: none fails
+            row = await queue.app.connector.execute_query_one_async("SELECT 1 AS ok")
+            assert row["ok"] == 1
+        await queue.ping()
+    finally:
+        await queue.stop()

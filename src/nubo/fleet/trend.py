@@ -10,23 +10,27 @@ trend as a clean in-order run. An incomplete flight (`counts_for_trend` false) g
 The common case, a flight flown after every point the aircraft has and no reset pending
 past the last of them, folds that one flight into the stored state instead of replaying the
 whole history (the replay cost grows with the aircraft's age); the result is the same, and
-anything else (a flight that lands between others, a re-run, a late reset) replays.
+anything else (a flight that lands between others, a re-run, a late reset) replays. The
+processing job takes that common case with prepared statements on the flight's values
+(`state_before_ref`, `record_appended`, see `trend_repository`) and leaves the rest to
+`state_before` and `record`.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.model import Artefact, load_artefact
 from nubo.bleed.trend import TrendState, new_state, reset_engine, update_trend
-from nubo.fleet import repository
+from nubo.fleet import repository, trend_repository
 from nubo.flights.analysis import FlightResult
 from nubo.kit.types import utcnow
 from nubo.models import Aircraft, EngineReset, Flight, TrendPoint
@@ -88,22 +92,33 @@ def _before(point: TrendPoint, when: datetime, flight_id: uuid.UUID) -> bool:
     return (point.flown_at, str(point.flight_id)) < (when, str(flight_id))
 
 
-async def _appends(session: AsyncSession, aircraft: Aircraft, flight: Flight) -> bool:
-    """Whether the stored state is the state just before this flight: the flight comes
-    after every point of the aircraft, no reset is effective after the last of them, and
-    that last one was folded by the current model."""
-    if aircraft.latest_flight_at is None or aircraft.latest_flight_id is None:
-        if aircraft.flights_processed:
+def appends_to(
+    tail: Any, when: datetime, flight_id: uuid.UUID, reset_pending: bool, version: str | None,
+    recorded: bool,
+) -> bool:
+    """Whether the stored state of the aircraft `tail` (its `latest_flight_at`,
+    `latest_flight_id`, `flights_processed`) is the state just before this flight: the flight
+    comes after every point of the aircraft, no reset is effective after the last of them,
+    and that last one was folded by the current model."""
+    if tail.latest_flight_at is None or tail.latest_flight_id is None:
+        if tail.flights_processed:
             return False  # not expected: a trend without a latest flight; replay
-    elif (flown_at(flight), str(flight.id)) <= (
-        aircraft.latest_flight_at,
-        str(aircraft.latest_flight_id),
-    ):
+    elif (when, str(flight_id)) <= (tail.latest_flight_at, str(tail.latest_flight_id)):
         return False
-    reset_pending, version, recorded = await repository.trend_tail(session, aircraft, flight.id)
     if reset_pending or recorded:  # recorded: a re-run (its departure may have moved)
         return False
-    return aircraft.latest_flight_id is None or version == model_version()
+    return tail.latest_flight_id is None or version == model_version()
+
+
+async def _appends(session: AsyncSession, aircraft: Aircraft, flight: Flight) -> bool:
+    """`appends_to` for an aircraft and a flight loaded as objects."""
+    if aircraft.latest_flight_at is not None and aircraft.latest_flight_id is not None and (
+        (flown_at(flight), str(flight.id))
+        <= (aircraft.latest_flight_at, str(aircraft.latest_flight_id))
+    ):
+        return False  # decided without a query
+    reset_pending, version, recorded = await repository.trend_tail(session, aircraft, flight.id)
+    return appends_to(aircraft, flown_at(flight), flight.id, reset_pending, version, recorded)
 
 
 async def state_before(session: AsyncSession, flight: Flight) -> TrendState | None:
@@ -115,11 +130,85 @@ async def state_before(session: AsyncSession, flight: Flight) -> TrendState | No
         return None
     if await _appends(session, aircraft, flight):
         return aircraft.trend_state
-    points = await repository.trend_points(session, aircraft.id)
-    resets = await repository.engine_resets(session, aircraft.id)
-    when = flown_at(flight)
-    before = [p for p in points if p.flight_id != flight.id and _before(p, when, flight.id)]
+    return await _replayed(session, aircraft.id, flight.id, flown_at(flight))
+
+
+async def _replayed(
+    session: AsyncSession, aircraft_id: uuid.UUID, flight_id: uuid.UUID, when: datetime
+) -> TrendState | None:
+    points = await repository.trend_points(session, aircraft_id)
+    resets = await repository.engine_resets(session, aircraft_id)
+    before = [p for p in points if p.flight_id != flight_id and _before(p, when, flight_id)]
     return fold(before, resets, until=when)
+
+
+@dataclass(frozen=True, slots=True)
+class FlightRef:
+    """What the trend needs of a flight, for a job that holds its values, not its object."""
+
+    id: uuid.UUID
+    account_id: uuid.UUID
+    registration: str
+    aircraft_type: str | None
+    flown_at: datetime
+
+
+def _tail_appends(tail: Row[Any], flight: FlightRef) -> bool:
+    return appends_to(tail, flight.flown_at, flight.id, bool(tail.reset_pending),
+                      tail.latest_version, bool(tail.recorded))
+
+
+async def state_before_ref(session: AsyncSession, flight: FlightRef) -> TrendState | None:
+    """`state_before` in one locked statement in the common case."""
+    tail = await trend_repository.tail(session, flight.account_id, flight.registration, flight.id)
+    if tail is None:
+        return None
+    if _tail_appends(tail, flight):
+        return cast(TrendState | None, tail.trend_state)
+    return await _replayed(session, tail.id, flight.id, flight.flown_at)
+
+
+async def record_appended(
+    session: AsyncSession, flight: FlightRef, result: FlightResult, *, webhooks: bool = True
+) -> bool:
+    """`record` in the common case (the flight counts, its aircraft exists and the flight
+    comes after every point of it): one locked read, the point added and folded into the
+    stored state with one statement each. False, with nothing written, otherwise: then
+    `record` does it. `webhooks` false: the account has no endpoint enabled (the caller
+    knows), so a status change has no one to tell."""
+    if not counts(result):
+        return False
+    tail = await trend_repository.tail(session, flight.account_id, flight.registration, flight.id)
+    if tail is None or not _tail_appends(tail, flight):
+        return False
+    now = utcnow()
+    await trend_repository.add_point(session, {
+        "flight_id": flight.id, "aircraft_id": tail.id, "flown_at": flight.flown_at,
+        "residuals": result.residuals, "flight_status": result.flight_status,
+        "trend_status": result.trend_status, "bleed_status": result.bleed_status,
+        "integrity_score": result.integrity_score, "engine_scores": result.engine_scores,
+        "model_version": result.model_version,
+    })
+    state, _, _ = update_trend(tail.trend_state, result.residuals, artefact())
+    aircraft_type = tail.aircraft_type or flight.aircraft_type
+    await trend_repository.fold_in(
+        session, tail.id, aircraft_type=flight.aircraft_type, trend_state=state,
+        flight_id=flight.id, flown_at=flight.flown_at, status=result.bleed_status,
+        score=result.integrity_score, now=now,
+    )
+    if webhooks and result.bleed_status != tail.latest_status:  # as `_fold_in` does
+        await outbox.emit(session, flight.account_id, AIRCRAFT_STATUS_CHANGED, {
+            "aircraft_id": str(tail.id),
+            "registration": tail.registration,
+            "aircraft_type": aircraft_type,
+            "previous_status": tail.latest_status,
+            "status": result.bleed_status,
+            "score": result.integrity_score,
+            "flight_id": str(flight.id),
+            "flown_at": flight.flown_at.isoformat(),
+            "findings": result.findings or [],
+        })
+    return True
 
 
 class Refold:

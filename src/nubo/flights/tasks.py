@@ -27,19 +27,21 @@ import tempfile
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo import live
 from nubo.bleed.trend import TrendState
 from nubo.fleet import features
 from nubo.fleet import trend as fleet_trend
-from nubo.flights import grants, repository
+from nubo.flights import grants, job_repository, repository
 from nubo.flights import series as flight_series
-from nubo.flights.analysis import Outcome, analyze_file
+from nubo.flights.analysis import FlightResult, Outcome, analyze_file
 from nubo.flights.repository import Claim
 from nubo.flights.schemas import FlightOut
 from nubo.flights.service import add_event
@@ -47,7 +49,7 @@ from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
 from nubo.kit.storage import ObjectNotFound, StorageError
 from nubo.kit.types import utcnow
-from nubo.models import BleedStatus, Flight, ProcessingStatus
+from nubo.models import BleedStatus, Flight, FlightEvent, ProcessingStatus
 from nubo.webhooks import outbox
 from nubo.webhooks.outbox import FLIGHT_FAILED, FLIGHT_PROCESSED
 
@@ -73,6 +75,8 @@ class Work:
     trend_state: TrendState | None
     feature_key: str
     series_key: str
+    # The flight's values, for a job that writes its result without loading it.
+    flight: fleet_trend.FlightRef | None = None
 
 
 @jobs.task(PROCESS, queue=QUEUE, lock=lambda kw: f"flight:{kw['flight_id']}:{kw['run']}")
@@ -89,7 +93,7 @@ async def process_flight(ctx: JobContext, flight_id: str, run: int) -> None:
     if outcome is None:
         log.info("flight %s run %s: claim gone mid-analysis, work abandoned", flight_id, run)
         return
-    await _finish(ctx, held, outcome)
+    await _finish(ctx, held, work, outcome)
 
 
 def _lease(ctx: JobContext) -> timedelta:
@@ -98,32 +102,60 @@ def _lease(ctx: JobContext) -> timedelta:
 
 async def _start(ctx: JobContext, held: Claim) -> Work | None:
     async with ctx.unit() as session:
-        flight = await repository.claim(session, held, _lease(ctx))
-        if flight is None:
+        now = utcnow()
+        row = await job_repository.claim(session, held, _lease(ctx), now)
+        if row is None:
             log.info("flight %s run %s: nothing to claim", held.flight_id, held.run)
             return None
-        if flight.processing_attempts > ctx.settings.jobs_max_attempts:
+        if row.processing_attempts > ctx.settings.jobs_max_attempts:
             # Every earlier attempt died mid-way (a worker killed, a file that takes the
             # process down): stop retrying and say so, and the queue keeps flowing.
+            flight = await repository.flight_by_id(session, held.flight_id)
             gave_up = _gave_up(flight, flight.processing_attempts - 1)
             await apply_outcome(session, flight, gave_up, held.run)
             return None
-        add_event(
-            session,
-            flight,
-            ProcessingStatus.processing,
-            "processing started",
-            {"run": held.run, "attempt": flight.processing_attempts},
+        ref = _ref(row)
+        await _add_event(
+            session, ref, ProcessingStatus.processing, "processing started",
+            {"run": held.run, "attempt": row.processing_attempts}, now,
         )
         return Work(
-            key=flight.file_key,
-            aircraft_type=flight.aircraft_type,
-            trend_state=await fleet_trend.state_before(session, flight),
-            feature_key=features.feature_key(
-                flight.account_id, flight.registration, fleet_trend.flown_at(flight), flight.id
-            ),
-            series_key=flight_series.series_key(flight.account_id, flight.registration, flight.id),
+            key=row.file_key,
+            aircraft_type=row.aircraft_type,
+            trend_state=await fleet_trend.state_before_ref(session, ref),
+            feature_key=features.feature_key(row.account_id, row.registration, ref.flown_at,
+                                             row.id),
+            series_key=flight_series.series_key(row.account_id, row.registration, row.id),
+            flight=ref,
         )
+
+
+def _ref(row: Any) -> fleet_trend.FlightRef:
+    """The flight as the trend knows it, from a row of its columns."""
+    return fleet_trend.FlightRef(
+        id=row.id, account_id=row.account_id, registration=row.registration,
+        aircraft_type=row.aircraft_type,
+        flown_at=row.departure_at or row.file_uploaded_at or row.created_at,
+    )
+
+
+async def _add_event(
+    session: AsyncSession,
+    flight: fleet_trend.FlightRef,
+    status: ProcessingStatus,
+    message: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> None:
+    """`service.add_event` as one statement, written at once (the unit holds no ORM
+    objects to flush before it)."""
+    event_id = await job_repository.add_event(session, flight.id, status.value, message, data,
+                                              now)
+    if session.bind is not None and session.bind.dialect.name != "postgresql":
+        # PostgreSQL's trigger announces it; elsewhere the process does, after the commit.
+        event = FlightEvent(id=event_id, flight_id=flight.id, status=status.value,
+                            message=message, data=data, created_at=now)
+        live.announce(session, event, flight.account_id)
 
 
 async def _while_ours(ctx: JobContext, held: Claim, work: Awaitable[Outcome]) -> Outcome | None:
@@ -168,8 +200,11 @@ async def analyze_and_store(ctx: JobContext, work: Work) -> Outcome:
     return outcome
 
 
-async def _finish(ctx: JobContext, held: Claim, outcome: Outcome) -> None:
+async def _finish(ctx: JobContext, held: Claim, work: Work, outcome: Outcome) -> None:
     async with ctx.unit() as session:
+        if outcome.result is not None and work.flight is not None:
+            await _record_processed(session, held, work.flight, outcome.result)
+            return
         if not await repository.still_ours(session, held):
             log.info("flight %s run %s: claim lost, result dropped", held.flight_id, held.run)
             return
@@ -177,6 +212,54 @@ async def _finish(ctx: JobContext, held: Claim, outcome: Outcome) -> None:
         await apply_outcome(session, flight, outcome, held.run)
         if outcome.result is not None:
             await fleet_trend.record(session, flight, outcome.result)
+
+
+async def _record_processed(
+    session: AsyncSession, held: Claim, ref: fleet_trend.FlightRef, result: FlightResult
+) -> None:
+    """`apply_outcome` and `fleet_trend.record` of a processed result, in the fewest
+    statements: the row written while the claim holds (one UPDATE, which also takes its
+    lock), the event, the webhooks' outbox, the trend point folded in."""
+    now = utcnow()
+    values = _result_values(result)
+    row = await job_repository.record_processed(session, held, now, values)
+    if row is None:
+        log.info("flight %s run %s: claim lost, result dropped", held.flight_id, held.run)
+        return
+    summary = {
+        "run": held.run,
+        "bleed_status": result.bleed_status,
+        "rows_read": result.rows_read,
+        "rows_used": result.rows_used,
+        "warnings": result.warnings,
+    }
+    await _add_event(session, ref, ProcessingStatus.processed, "processing finished", summary,
+                     now)
+    if row.webhooks:
+        # The flight as the API shows it, from the row and the result just written.
+        written = {name: values[name] for name in job_repository.RESULT_JSON}
+        record = SimpleNamespace(**row._mapping, **written)
+        await outbox.emit(session, ref.account_id, FLIGHT_PROCESSED,
+                          lambda: _flight_data(record))  # type: ignore[arg-type]
+    if not await fleet_trend.record_appended(session, ref, result, webhooks=row.webhooks):
+        flight = await repository.flight_by_id(session, held.flight_id)
+        await fleet_trend.record(session, flight, result)
+
+
+def _result_values(result: FlightResult) -> dict[str, Any]:
+    """The flight's columns of a processed result (`apply_outcome`'s)."""
+    return {
+        "bleed_status": BleedStatus(result.bleed_status),
+        "integrity_score": result.integrity_score,
+        "engine_scores": result.engine_scores,
+        "findings": result.findings,
+        "phases": result.phases,
+        "model_version": result.model_version,
+        "rows_read": result.rows_read,
+        "rows_used": result.rows_used,
+        "coverage": result.coverage,
+        "warnings": result.warnings,
+    }
 
 
 async def _retry_later(ctx: JobContext, held: Claim, exc: StorageError) -> None:
@@ -219,27 +302,38 @@ async def _analyze(
 ) -> Outcome:
     if key is None:
         return Outcome(error_code="file-missing", error_message="the flight has no data file")
+    if ctx.store.kind == "local" and ctx.store.root is not None:
+        # A local folder: read the object where it lies, no copy (and no folder for one).
+        path = ctx.store.root / key
+        if not path.is_file():
+            return _missing()
+        return await _analyze_path(ctx, key, path, aircraft_type, trend_state)
     with tempfile.TemporaryDirectory(prefix="nubo-flight-") as tmp:
         path = Path(tmp) / "data"
         try:
-            if ctx.store.kind == "local" and ctx.store.root is not None:
-                # A local folder: read the object where it lies, no copy.
-                if await ctx.store.head(key) is None:
-                    raise ObjectNotFound(key)
-                path = ctx.store.root / key
-            else:
-                await ctx.store.download_to(key, path)
+            await ctx.store.download_to(key, path)
         except ObjectNotFound:
-            return Outcome(error_code="file-missing", error_message="the data file is missing")
+            return _missing()
         # Other storage errors raise: the run is queued again (see _retry_later).
-        try:
-            return await ctx.run_cpu(analyze_file, path, aircraft_type, trend_state)
-        except Exception as exc:  # a bug or a file the analysis chokes on: still terminal
-            log.exception("analysis of %s failed", key)
-            return Outcome(
-                error_code="processing-error",
-                error_message=f"the file could not be analysed ({type(exc).__name__})",
-            )
+        return await _analyze_path(ctx, key, path, aircraft_type, trend_state)
+
+
+def _missing() -> Outcome:
+    return Outcome(error_code="file-missing", error_message="the data file is missing")
+
+
+async def _analyze_path(
+    ctx: JobContext, key: str, path: Path, aircraft_type: str | None,
+    trend_state: TrendState | None,
+) -> Outcome:
+    try:
+        return await ctx.run_cpu(analyze_file, path, aircraft_type, trend_state)
+    except Exception as exc:  # a bug or a file the analysis chokes on: still terminal
+        log.exception("analysis of %s failed", key)
+        return Outcome(
+            error_code="processing-error",
+            error_message=f"the file could not be analysed ({type(exc).__name__})",
+        )
 
 
 async def apply_outcome(
