@@ -5,7 +5,7 @@ row as an ORM object, and building the statements and loading the row into the i
 map cost a processing job more than PostgreSQL's work on them (docs/decisions/
 processing-job-statements.md). Each statement here is made once, at import, with bound
 parameters, so a job pays neither the expression building nor the cache-key walk again.
-The ORM path (`repository.claim`, `still_ours`, `flight_by_id`) stays for the rare cases:
+The ORM path (`still_ours`, `flight_by_id`) stays for the rare cases:
 giving up, retrying, a failure, a reprocessing.
 """
 
@@ -113,8 +113,9 @@ _ADD_EVENT = (
 async def claim(
     session: AsyncSession, held: Claim, lease: timedelta, now: datetime
 ) -> Row[Any] | None:
-    """`repository.claim` in one prepared statement: the run taken (`queued`, or
-    `processing` past its lease) and the columns of `_CLAIMED`, or None."""
+    """Take the run (`queued`, or `processing` whose holder stopped renewing its lease) in
+    one conditional UPDATE; the columns of `_CLAIMED`, or None when another job has it, it
+    was replaced or is done."""
     conn = await session.connection()
     params = {"p_id": held.flight_id, "p_run": held.run, "p_now": now,
               "p_token": held.token, "p_lease": now + lease}

@@ -243,38 +243,6 @@ def _changed_one(result: Any) -> bool:
     return bool(result.rowcount == 1)
 
 
-async def claim(session: AsyncSession, held: Claim, lease: timedelta) -> Flight | None:
-    """Take the run (`queued`, or `processing` whose holder stopped renewing its lease) in
-    one conditional UPDATE that returns the flight; None when another job has it, it was
-    replaced or is done."""
-    now = utcnow()
-    stmt = (
-        update(Flight)
-        .where(
-            Flight.id == held.flight_id,
-            Flight.processing_run == held.run,
-            Flight.deleted_at.is_(None),
-            or_(
-                Flight.processing_status == ProcessingStatus.queued,
-                and_(
-                    Flight.processing_status == ProcessingStatus.processing,
-                    Flight.lease_until < now,
-                ),
-            ),
-        )
-        .values(
-            processing_status=ProcessingStatus.processing,
-            job_token=held.token,
-            lease_until=now + lease,
-            processing_attempts=Flight.processing_attempts + 1,
-            updated_at=now,
-        )
-        .returning(Flight)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).scalars().first()
-
-
 def _held(held: Claim) -> Any:
     return and_(
         Flight.id == held.flight_id,
