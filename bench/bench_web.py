@@ -5,7 +5,7 @@ Run: `uv run python bench/bench_web.py` (or `make bench BENCH_ARGS=web`).
 Steps: an embedded database (SQLite) in a temporary folder, migrated; one account with 500
 aircraft, each with a processed flight in its trend (so 500 flights); the app in-process (no
 network: the figure is the server's own time per request, the HTTP stack included). Pairs:
-- the fleet page (`/?limit=200`) beside `GET /api/aircraft?limit=200`,
+- the fleet page (`/?limit=200`) beside its JSON twin `GET /api/fleet?limit=200`,
 - the flights page (`/flights?limit=200`) beside `GET /api/flight?limit=200`,
 - a flight page beside `GET /api/flight/{id}` (goal: each page at most 1.5x its JSON route);
 - with 100,000 datasets added (70 % in São Paulo, prices 1.00-1,000.00 BRL), the catalogue
@@ -252,7 +252,7 @@ async def run() -> dict[str, Any]:
             transport = ASGITransport(app=app)
             async with AsyncClient(transport=transport, base_url="http://bench.test") as client:
                 pairs = [
-                    ("fleet page, 200 of 500 aircraft", "/?limit=200", "/api/aircraft?limit=200"),
+                    ("fleet page, 200 of 500 aircraft", "/?limit=200", "/api/fleet?limit=200"),
                     ("flights page, 200 flights", "/flights?limit=200", "/api/flight?limit=200"),
                     ("flight page", f"/flights/{flight_id}", f"/api/flight/{flight_id}"),
                 ]

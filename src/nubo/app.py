@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nubo import __version__
+from nubo.fleet.endpoints import fleet_router as fleet_overview_router
 from nubo.fleet.endpoints import reprocessing_router
 from nubo.fleet.endpoints import router as fleet_router
 from nubo.flights.endpoints import routers as flights_routers
@@ -43,6 +44,7 @@ def api_router() -> APIRouter:
     for router in flights_routers:
         api.include_router(router)
     api.include_router(fleet_router)
+    api.include_router(fleet_overview_router)
     api.include_router(webhooks_router)
     api.include_router(reprocessing_router)
     return api

@@ -9,6 +9,7 @@ from tests.fixtures.world import World
 
 
 @case("GET", "/api/aircraft")
+@case("GET", "/api/fleet")
 async def _list(world: World, session: AsyncSession) -> Call:
     await processed_flight(session, world.account_a)
     await session.commit()

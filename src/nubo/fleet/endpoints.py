@@ -1,4 +1,4 @@
-"""Fleet views under /api/aircraft."""
+"""Fleet views under /api/aircraft and /api/fleet."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from nubo.fleet import exports, reprocess, service
 from nubo.fleet.schemas import (
     AircraftDetail,
     AircraftOut,
+    FleetItemOut,
+    FleetStatus,
     RefitIn,
     RefitOut,
     Registration,
@@ -21,6 +23,7 @@ from nubo.fleet.schemas import (
     ReprocessingOut,
     TrendPointOut,
     aircraft_item,
+    fleet_item,
 )
 from nubo.identity.auth import CurrentUser, FlightsRead, Operator
 from nubo.kit.db import ReadSessions, Session, StandaloneDb
@@ -110,6 +113,26 @@ async def record_replacement(
         session, actor, aircraft, body.engine, body.component, body.done_at
     )
     return ReplacementOut.model_validate(reset)
+
+
+fleet_router = APIRouter(prefix="/fleet", tags=["fleet"])
+
+
+@fleet_router.get("", response_model=Page[FleetItemOut])
+async def fleet(
+    actor: FlightsRead,
+    db: StandaloneDb,
+    page: Pagination,
+    status: Annotated[
+        FleetStatus | None, Query(description='one status only ("none": no verdict yet)')
+    ] = None,
+) -> Response:
+    """The fleet worst first (alert, watch, normal, no verdict yet), then by registration:
+    the fleet page's rows, with the latest flight's scores per engine and its number of
+    findings."""
+    rows = await service.fleet_overview(db.read, actor, page, status)
+    items, cursor = build_page(rows, page, service.fleet_key)
+    return page_response([fleet_item(r) for r in items], cursor)
 
 
 reprocessing_router = APIRouter(prefix="/reprocessings", tags=["fleet"])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from nubo.fleet import service
-from nubo.fleet.schemas import Registration
+from nubo.fleet.schemas import FleetStatus, Registration
 from nubo.kit.db import PageReader, Session
 from nubo.kit.pagination import Pagination, build_page
 from nubo.web import i18n, words
@@ -19,7 +19,6 @@ from nubo.web.session import SignedIn
 from nubo.web.templating import render
 
 router = APIRouter()
-StatusFilter = Literal["alert", "watch", "normal", "none"]
 
 
 @router.get("/")
@@ -28,10 +27,10 @@ async def fleet_page(
     user: SignedIn,
     read: PageReader,
     page: Pagination,
-    status: Annotated[StatusFilter | None, Query()] = None,
+    status: Annotated[FleetStatus | None, Query()] = None,
 ) -> Response:
     rows = await service.fleet_overview(read, user.principal, page, status)
-    items, cursor = build_page(rows, page, lambda r: (r.rank, r.registration, r.id))
+    items, cursor = build_page(rows, page, service.fleet_key)
     return await render(request, "fleet/index.html", {
         "rows": _cells(items, i18n.negotiate(request)), "next_cursor": cursor,
         "status": status, "statuses": service.FLEET_STATUSES,

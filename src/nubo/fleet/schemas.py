@@ -40,6 +40,35 @@ def aircraft_item(row: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(_AIRCRAFT, row, strict=True))
 
 
+# The fleet's status filter, for its page and `GET /api/fleet` ("none": no verdict yet).
+FleetStatus = Literal["alert", "watch", "normal", "none"]
+
+
+class FleetItemOut(ResponseModel):
+    """A row of the fleet (the fleet page's row): the latest verdict, the latest flight's
+    scores per engine (in engine order) and its number of findings."""
+
+    id: uuid.UUID
+    registration: str
+    latest_status: str | None
+    latest_score: float | None
+    latest_flight_id: uuid.UUID | None
+    latest_flight_at: datetime | None
+    engine_scores: dict[str, Any]
+    findings: int
+
+
+def fleet_item(row: Any) -> dict[str, Any]:
+    """A `FleetItemOut` as the dict its JSON is written from, from a `service.FleetRow`
+    (the model's fields, in its order; ids already text)."""
+    return {
+        "id": row.id, "registration": row.registration, "latest_status": row.latest_status,
+        "latest_score": row.latest_score, "latest_flight_id": row.latest_flight_id,
+        "latest_flight_at": row.latest_flight_at, "engine_scores": row.engine_scores,
+        "findings": row.findings,
+    }
+
+
 class TrendPointOut(ResponseModel):
     flight_id: uuid.UUID
     flown_at: datetime

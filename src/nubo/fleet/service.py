@@ -206,6 +206,11 @@ async def fleet_overview(
     ]
 
 
+def fleet_key(row: FleetRow) -> tuple[int, str, str]:
+    """A fleet row's place in the order, its cursor (`fleet_overview`'s `after`)."""
+    return row.rank, row.registration, row.id
+
+
 @dataclass(frozen=True, slots=True)
 class TrendHistory:
     """An aircraft's whole trend: the flights in flown order and, per engine and channel,
