@@ -24,8 +24,8 @@ router = APIRouter()
 @router.get("/")
 async def fleet_page(
     request: Request,
-    user: SignedIn,
     read: PageReader,
+    user: SignedIn,
     page: Pagination,
     status: Annotated[FleetStatus | None, Query()] = None,
 ) -> Response:

@@ -33,8 +33,8 @@ def _day_start(day: date | None, days: int = 0) -> datetime | None:
 @router.get("/flights")
 async def flights_page(
     request: Request,
-    user: SignedIn,
     read: PageReader,
+    user: SignedIn,
     page: Pagination,
     registration: Annotated[str | None, Query(max_length=16)] = None,
     status: Annotated[ProcessingStatus | None, Query()] = None,

@@ -272,19 +272,25 @@ async def get_page_reader(request: Request) -> AsyncIterator[ReadConnection]:
     page): its own query and what every page reads beside it (the notices) share it, where
     each would otherwise open one (on SQLite, a thread each)."""
     async with request.app.state.read_connection() as conn:
-        request.scope[_UNIT] = conn
-
-        @asynccontextmanager
-        async def lend() -> AsyncIterator[AsyncConnection]:
-            yield conn
-
+        lend = connection_reader(conn)
+        request.scope[_UNIT], request.scope[_READER] = conn, lend
         try:
             yield lend
         finally:
             request.scope.pop(_UNIT, None)
+            request.scope.pop(_READER, None)
 
 
+# Declared before the page's signed-in user, so the session cookie's lookup shares it too.
 PageReader = Annotated[ReadConnection, Depends(get_page_reader, scope="function")]
+_READER = "nubo.page_reader"
+
+
+def reader_of(request: Request) -> ReadConnection:
+    """Where a single read of this request goes: the page's one connection while it is
+    open (`get_page_reader`), else a connection of its own."""
+    lent: ReadConnection | None = request.scope.get(_READER)
+    return lent or request.app.state.read_connection
 
 
 # scope="function": the unit of work is committed before the response is sent, so a 2xx

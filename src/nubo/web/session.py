@@ -22,6 +22,7 @@ from starlette.requests import cookie_parser
 from nubo.identity import sessions
 from nubo.identity.auth import bearer, current_user
 from nubo.identity.principal import Principal
+from nubo.kit.db import reader_of
 from nubo.kit.errors import Forbidden, NuboError, Unauthorized
 from nubo.models import Role, Scope
 from nubo.platform import Platform
@@ -73,7 +74,7 @@ async def optional_user(request: Request) -> WebUser | None:
     found = None
     if token:
         platform: Platform = request.app.state.platform
-        found = await sessions.browser_session(request.app.state.read_connection, platform, token)
+        found = await sessions.browser_session(reader_of(request), platform, token)
     user = None
     if found is not None:
         principal, family = found
