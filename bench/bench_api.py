@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from pgadmin import admin, database_url
+from pgadmin import admin, database_url, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -693,10 +693,7 @@ def main() -> int:
     finally:
         for server in servers:
             stop(server)
-        try:
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        except Exception as exc:  # pragma: no cover - reported, not hidden
-            print(f"could not drop database {name}: {exc}", file=sys.stderr)
+        drop_database(name)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

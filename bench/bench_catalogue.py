@@ -39,12 +39,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pgadmin import admin, database_url, drop_database
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 OUT = ROOT / "bench" / "out"
-ADMIN_URL = os.environ.get(
-    "BENCH_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 DURATION_S = int(os.environ.get("BENCH_CATALOGUE_DURATION", "10"))
 WARMUP_S = int(os.environ.get("BENCH_CATALOGUE_WARMUP", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_CATALOGUE_CONNECTIONS", "16"))
@@ -87,18 +86,8 @@ end
 
 
 def _sync_url(name: str) -> tuple[str, str]:
-    base, _, _ = ADMIN_URL.rpartition("/")
-    return f"{base}/{name}", f"{base}/{name}".replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _admin(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
+    url = database_url(name)
+    return url, url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 def normalise(value: str) -> str:
@@ -412,7 +401,7 @@ async def count_invoices(dsn: str) -> tuple[int, int, str, str]:
 def main() -> int:
     name = f"nubo_bench_catalogue_{uuid.uuid4().hex[:10]}"
     url, dsn = _sync_url(name)
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     workdir = Path(tempfile.mkdtemp(prefix="nubo-bench-catalogue-"))
     server: subprocess.Popen[bytes] | None = None
     started = time.perf_counter()
@@ -477,7 +466,7 @@ def main() -> int:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
         shutil.rmtree(workdir, ignore_errors=True)
     ratio = page1000["p50_ms"] / page1["p50_ms"]
     tool = page1["tool"]

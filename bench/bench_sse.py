@@ -67,12 +67,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pgadmin import admin, database_url, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-ADMIN_URL = os.environ.get(
-    "BENCH_ADMIN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 STREAMS = int(os.environ.get("BENCH_SSE_STREAMS", "1000"))
 FEW = int(os.environ.get("BENCH_SSE_FEW", "300"))
 IDLE_S = float(os.environ.get("BENCH_SSE_IDLE_S", "15"))
@@ -185,25 +183,6 @@ class Streams:
 
 
 # ---------------------------------------------------------------- database and server
-
-
-def database_url(name: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-
-async def admin(statement: str, **params: Any) -> Any:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            result = await conn.execute(text(statement), params)
-            return result.scalar() if result.returns_rows else None
-    finally:
-        await engine.dispose()
 
 
 async def seed(url: str) -> uuid.UUID:
@@ -448,7 +427,7 @@ def part_postgres(workdir: Path) -> dict[str, Any]:
             return {"notify": notify}
         poll = run_poll(env, workdir, name, url, flight_id)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
     return {"notify": notify, "poll": poll}
 
 
