@@ -14,7 +14,6 @@ from nubo.kit.db import PageReader, Session
 from nubo.kit.pagination import Pagination, build_page
 from nubo.web import i18n, words
 from nubo.web.forms import N_
-from nubo.web.quickfmt import quick_formats
 from nubo.web.session import SignedIn
 from nubo.web.templating import render
 
@@ -44,8 +43,8 @@ def _cells(rows: list[service.FleetRow], language: str) -> list[tuple[Any, ...]]
     """Each row's cells as the page shows them, formatted here in one pass rather than by a
     dozen template calls a row (the page shows up to 200): registration, status, score,
     scores per engine, latest flight (id, time) and its number of findings."""
-    quick = quick_formats(language)
-    number, when = quick.number, quick.datetime
+    fmt = i18n.formats(language)
+    number, when = fmt.number, fmt.datetime
     engine = i18n.translations(language).ugettext(ENGINE)
     return [
         (r.registration, r.latest_status or "none", number(r.latest_score, 1),

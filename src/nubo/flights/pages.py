@@ -19,7 +19,6 @@ from nubo.models import BleedStatus, ProcessingStatus
 from nubo.platform import StoreDep
 from nubo.web import i18n, words
 from nubo.web.headers import csp
-from nubo.web.quickfmt import quick_formats
 from nubo.web.session import SignedIn
 from nubo.web.templating import render
 
@@ -68,8 +67,8 @@ def _cells(rows: list[Any], language: str) -> list[tuple[Any, ...]]:
     """Each flight's cells as the page shows them, formatted here in one pass (the page
     shows up to 200): id, name (flight number or file, if any), registration, departure,
     processing stage, bleed status and score."""
-    quick = quick_formats(language)
-    number, when = quick.number, quick.datetime
+    fmt = i18n.formats(language)
+    number, when = fmt.number, fmt.datetime
     return [
         (f.id, f.flight_number or f.file_name, f.registration, when(f.departure_at),
          f.processing_status, f.bleed_status or "none", number(f.integrity_score, 1))

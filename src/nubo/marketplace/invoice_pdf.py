@@ -74,7 +74,7 @@ def printable(text: str) -> tuple[str, bool]:
 
 def render(invoice: Any, lines: list[Any], account: Any, language: str) -> bytes:
     _ = i18n.translations(language).ugettext
-    fmt = i18n.Formats(language)
+    fmt = i18n.formats(language)
 
     def amount(minor: int) -> str:
         return fmt.money(Decimal(money.format_minor(minor, invoice.currency)), invoice.currency)

@@ -7,6 +7,8 @@ The catalogs are kept as `.po` text only and compiled in memory when the process
 from __future__ import annotations
 
 import io
+import re
+from collections.abc import Callable
 from datetime import datetime as DateTime
 from decimal import Decimal
 from functools import cache
@@ -74,6 +76,41 @@ def html_lang(language: str) -> str:
     return language.replace("_", "-")
 
 
+DateField = Callable[[DateTime], str]
+_PATTERN_FIELD = re.compile(r"%\((\w+)\)s")
+
+
+def _date_fields(pattern: dates.DateTimePattern, locale: Locale) -> tuple[DateField, ...] | None:
+    """The pattern's fields as plain functions of the local time, in order; None when it has
+    a field not listed here (Babel then applies the pattern itself). Babel computes every
+    field through its generic field code, tens of microseconds a value, and a list page shows
+    hundreds (tests/web/test_i18n_dates.py compares both over many instants)."""
+    periods = locale.day_periods["format"]["abbreviated"]
+    am, pm = str(periods["am"]), str(periods["pm"])
+    known: dict[str, DateField] = {
+        "d": lambda t: str(t.day),
+        "dd": lambda t: f"{t.day:02d}",
+        "M": lambda t: str(t.month),
+        "MM": lambda t: f"{t.month:02d}",
+        "y": lambda t: str(t.year),
+        "yy": lambda t: f"{t.year % 100:02d}",
+        "yyyy": lambda t: f"{t.year:04d}",
+        "H": lambda t: str(t.hour),
+        "HH": lambda t: f"{t.hour:02d}",
+        "h": lambda t: str(t.hour % 12 or 12),
+        "hh": lambda t: f"{t.hour % 12 or 12:02d}",
+        "m": lambda t: str(t.minute),
+        "mm": lambda t: f"{t.minute:02d}",
+        "s": lambda t: str(t.second),
+        "ss": lambda t: f"{t.second:02d}",
+        "a": lambda t: pm if t.hour >= 12 else am,
+    }
+    names = _PATTERN_FIELD.findall(str(pattern.format))
+    if any(name not in known for name in names):
+        return None
+    return tuple(known[name] for name in names)
+
+
 @cache
 def _currency_digits(currency: str) -> int:
     return int(numbers.get_currency_precision(currency))
@@ -103,6 +140,9 @@ class Formats:
             .replace("{0}", str(self.locale.time_formats["short"]))
         )
         self._date = dates.parse_pattern(str(self.locale.date_formats["short"]))
+        self._datetime_fields = _date_fields(self._datetime, self.locale)
+        # Babel's %-format of the pattern, its named fields made positional, in order.
+        self._datetime_format = _PATTERN_FIELD.sub("%s", str(self._datetime.format))
         self._money_shapes: dict[str, tuple[int, str, str] | None] = {}
 
     def number(self, value: float | int | None, digits: int = 0) -> str:
@@ -155,7 +195,13 @@ class Formats:
     def datetime(self, value: DateTime | None) -> str:
         if value is None:
             return "—"
-        return f"{self._datetime.apply(value.astimezone(self.zone), self.locale)} {self.zone_name}"
+        local = value.astimezone(self.zone)
+        fields = self._datetime_fields
+        if fields is None:
+            text = str(self._datetime.apply(local, self.locale))
+        else:
+            text = self._datetime_format % tuple([field(local) for field in fields])
+        return f"{text} {self.zone_name}"
 
     def date(self, value: DateTime | None) -> str:
         if value is None:
@@ -176,3 +222,9 @@ class Formats:
             return "—"
         whole = int(seconds)
         return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+@cache
+def formats(language: str) -> Formats:
+    """The language's formats, built once per process (their money shapes are read once)."""
+    return Formats(language)

@@ -104,7 +104,7 @@ def environment(language: str) -> Environment:
         static_url=static_url,
         csrf_field=CSRF_FIELD,
         languages=i18n.LANGUAGE_NAMES,
-        fmt=i18n.Formats(language),
+        fmt=i18n.formats(language),
         lang=i18n.html_lang(language),
         language=language,
         dict_translate=lambda words: {k: translations.ugettext(v) for k, v in words.items()},
