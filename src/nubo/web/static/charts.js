@@ -39,9 +39,11 @@
     var opts = {
       title: title, width: width, height: 220,
       cursor: { sync: { key: "trend" } },
-      // One flight alone: a day either side, not the years uPlot would pad it with.
+      // One flight alone: a day either side, not the years uPlot pads a single time with
+      // (it pads before calling this, so the data says it, not min and max).
       scales: { x: { time: true, range: function (u, min, max) {
-        return min === max ? [min - 86400, max + 86400] : [min, max];
+        var xs = u.data[0];
+        return xs.length === 1 ? [xs[0] - 86400, xs[0] + 86400] : [min, max];
       } } },
       plugins: [resetsPlugin(resets.map(function (r) { return r.at; }), labels.reset)],
       series: [{ label: labels.flown }].concat(series.map(function (s) {
