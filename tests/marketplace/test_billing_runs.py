@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from nubo.kit import jobs
@@ -129,3 +130,32 @@ async def test_a_retry_with_the_same_idempotency_key_gets_the_same_run(client, w
     assert retry.status_code == 202 and retry.json()["id"] == first.json()["id"]
     assert retry.headers["idempotent-replayed"] == "true"
     assert retry.headers["location"] == first.headers["location"]
+
+
+async def test_a_cancelled_run_leaves_no_reporter_writing(
+    app, client, session, sessionmaker, world, monkeypatch
+):
+    import asyncio
+
+    from nubo.marketplace import closing_runs
+
+    async def stuck(*_args, **_kwargs):
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(closing_runs, "close_month", stuck)
+    started = await _start(client, world, month_of(utcnow()))
+    worker = asyncio.create_task(_work(app, sessionmaker, started.json()["id"]))
+
+    def reporters() -> list[asyncio.Task]:
+        return [t for t in asyncio.all_tasks() if t.get_name() == closing_runs.REPORTER]
+
+    for _ in range(1000):  # until the run is claimed and reporting
+        if reporters():
+            break
+        await asyncio.sleep(0.01)
+    assert reporters(), "the run never started reporting"
+    worker.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await worker
+    await asyncio.sleep(0)
+    assert [t for t in reporters() if not t.done()] == []

@@ -24,6 +24,7 @@ from nubo.models import BillingRun, BillingRunStatus
 CLOSE_MONTH = "marketplace.close-month"
 PROGRESS_EVERY_S = 0.5
 BEAT_EVERY = 20  # progress ticks: a live run's row moves at least every 10 s
+REPORTER = "nubo-billing-run-progress"
 # A run whose row has not moved for this long lost its worker (a restart of an in-process
 # queue forgets its jobs): it no longer keeps the month from being closed again.
 ABANDONED_AFTER = timedelta(minutes=2)
@@ -156,7 +157,7 @@ async def run(
                 written.update(seen)
                 await _write(maker, run_id, **written)
 
-    reporter = asyncio.create_task(report())
+    reporter = asyncio.create_task(report(), name=REPORTER)
     try:
         result = await close_month(maker, claimed.month, prorate=claimed.prorate,
                                    concurrency=concurrency, on_start=started,
@@ -165,6 +166,10 @@ async def run(
         await _finish(maker, run_id, reporter, status=BillingRunStatus.failed,
                       error=f"{type(exc).__name__}: {exc}"[:2000], **seen)
         raise
+    finally:
+        # A cancelled run (the worker stopping) must not leave its reporter writing forever;
+        # the row, untouched, goes stale and the run is taken up again.
+        reporter.cancel()
     await _finish(maker, run_id, reporter, **_outcome(result))
     async with maker() as session:
         return await session.get(BillingRun, run_id)
