@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nubo import runtime
@@ -96,6 +96,74 @@ async def test_inprocess_retries_a_failing_job(ctx):
         await queue.defer("test.flaky", key="x")
         await queue.join()
     assert FAILURES["x"] == 3 and CALLS == [("flaky", {"key": "x"})]
+
+
+STARTED = asyncio.Event()
+
+
+@jobs.task("test.slow-write")
+async def _slow_write(ctx: jobs.JobContext, email: str) -> None:
+    async with ctx.unit() as session:
+        session.add(Account(name="Slow", email=email))
+        await session.flush()
+        STARTED.set()
+        slow = (  # a statement that runs for a while, whatever the database
+            "SELECT pg_sleep(0.3)" if session.bind.dialect.name == "postgresql" else
+            "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 1000000)"
+            " SELECT count(*) FROM r"
+        )
+        await session.execute(text(slow))
+
+
+def _sqlite_write_lock_free(database_url: str) -> bool:
+    import sqlite3
+
+    conn = sqlite3.connect(database_url.split("///", 1)[1], timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
+async def test_a_stop_lets_the_running_job_finish_its_unit(ctx, database_url: str):
+    """Cancelled in the middle of a statement, a job's connection went to the garbage
+    collector still inside its transaction: on SQLite the database stayed write-locked."""
+    email = f"slow-{uuid.uuid4().hex[:8]}@example.com"
+    STARTED.clear()
+    queue = jobs.InProcessQueue()
+    ctx.queue = queue
+    await queue.start(ctx, worker=True)
+    await queue.defer("test.slow-write", email=email)
+    await asyncio.wait_for(STARTED.wait(), 10)
+    await queue.stop()
+    if database_url.startswith("sqlite"):
+        assert _sqlite_write_lock_free(database_url)
+    async with ctx.unit() as session:
+        found = await session.scalar(select(Account.id).where(Account.email == email))
+        assert found is not None  # the job finished and committed
+        await session.execute(delete(Account).where(Account.email == email))
+
+
+@jobs.task("test.stuck")
+async def _stuck(ctx: jobs.JobContext) -> None:
+    STARTED.set()
+    await asyncio.Event().wait()
+
+
+async def test_a_job_still_running_after_the_grace_is_cancelled(ctx):
+    STARTED.clear()
+    queue = jobs.InProcessQueue()
+    queue.stop_grace_s = 0.1
+    ctx.queue = queue
+    await queue.start(ctx, worker=True)
+    await queue.defer("test.stuck")
+    await asyncio.wait_for(STARTED.wait(), 10)
+    await asyncio.wait_for(queue.stop(), 10)
+    assert queue.pending == 0
 
 
 async def test_cpu_work_runs_off_the_event_loop(ctx):

@@ -37,7 +37,7 @@ import logging
 import select
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -168,9 +168,15 @@ class JobQueue(ABC):
 
     mode = "abstract"
 
+    # How long a stop waits for the work under way (a job, a sweep) to end by itself.
+    stop_grace_s = 10.0
+
     def __init__(self) -> None:
         self._periodic_tasks: list[asyncio.Task[None]] = []
         self.ctx: JobContext | None = None
+        self._busy: set[asyncio.Task[Any]] = set()
+        self._went_idle = asyncio.Event()
+        self._stopping = False
 
     @abstractmethod
     async def start(self, ctx: JobContext, *, worker: bool) -> None:
@@ -199,25 +205,58 @@ class JobQueue(ABC):
 
     # Periodic work (sweepers) runs where jobs run: once at start, then every N seconds.
     def _start_periodic(self, ctx: JobContext) -> None:
+        self._stopping = False
         for spec in PERIODIC.values():
-            self._periodic_tasks.append(asyncio.create_task(_every(ctx, spec)))
+            self._periodic_tasks.append(asyncio.create_task(self._every(ctx, spec)))
 
     async def _stop_periodic(self) -> None:
-        for t in self._periodic_tasks:
-            t.cancel()
-        for t in self._periodic_tasks:
-            with contextlib.suppress(BaseException):
-                await t
+        await self._stop_tasks(self._periodic_tasks)
         self._periodic_tasks.clear()
 
+    async def _every(self, ctx: JobContext, spec: Periodic) -> None:
+        while not self._stopping:
+            with self._working():
+                try:
+                    await spec.handler(ctx)
+                except Exception:
+                    log.exception("periodic %s failed", spec.name)
+            await asyncio.sleep(spec.every_s or ctx.periodic_every_s)
 
-async def _every(ctx: JobContext, spec: Periodic) -> None:
-    while True:
+    @contextlib.contextmanager
+    def _working(self) -> Iterator[None]:
+        """Marks the current task as in the middle of a unit of work, which a stop lets end."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._busy.add(task)
         try:
-            await spec.handler(ctx)
-        except Exception:
-            log.exception("periodic %s failed", spec.name)
-        await asyncio.sleep(spec.every_s or ctx.periodic_every_s)
+            yield
+        finally:
+            self._busy.discard(task)
+            self._went_idle.set()
+
+    async def _stop_tasks(self, tasks: list[asyncio.Task[Any]]) -> None:
+        """Stop `tasks`, letting those in the middle of a job or a sweep finish it first
+        (up to `stop_grace_s`).
+
+        A task cancelled while a statement runs loses its connection to the garbage
+        collector (the driver's close is cancelled with it): on SQLite that connection
+        keeps the database's write lock until a collection happens to run, and every other
+        writer waits, up to its busy timeout, for it.
+        """
+        self._stopping = True
+        deadline = asyncio.get_running_loop().time() + self.stop_grace_s
+        while any(t in self._busy for t in tasks):
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            self._went_idle.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._went_idle.wait(), left)
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
 
 
 # --------------------------------------------------------------------------- in-process
@@ -258,11 +297,7 @@ class InProcessQueue(JobQueue):
     async def stop(self) -> None:
         self._running = False
         await self._stop_periodic()
-        for t in self._workers:
-            t.cancel()
-        for t in self._workers:
-            with contextlib.suppress(BaseException):
-                await t
+        await self._stop_tasks(self._workers)
         self._workers.clear()
 
     async def defer(self, name: str, **kwargs: Any) -> None:
@@ -289,25 +324,31 @@ class InProcessQueue(JobQueue):
         await asyncio.wait_for(self._queue.join(), timeout_s)
 
     async def _work(self, ctx: JobContext) -> None:
-        while True:
+        while not self._stopping:
             name, kwargs, key = await self._queue.get()
             if key is not None:
                 self._waiting.discard(key)
             try:
-                attempts = self.max_attempts or TASKS[name].max_attempts
-                for attempt in range(1, attempts + 1):
-                    try:
-                        await run_job(ctx, name, kwargs)
-                        break
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        if attempt == attempts:
-                            log.error("job %s %s gave up after %d attempts", name, kwargs, attempt)
-                        else:
-                            await asyncio.sleep(min(self.retry_base_s**attempt, 30))
+                with self._working():
+                    await self._attempts(ctx, name, kwargs)
             finally:
                 self._queue.task_done()
+
+    async def _attempts(self, ctx: JobContext, name: str, kwargs: dict[str, Any]) -> None:
+        attempts = self.max_attempts or TASKS[name].max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                await run_job(ctx, name, kwargs)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if attempt == attempts:
+                    log.error("job %s %s gave up after %d attempts", name, kwargs, attempt)
+                    return
+                if self._stopping:
+                    return  # its outbox row stays owed: the sweeper re-defers it
+            await asyncio.sleep(min(self.retry_base_s**attempt, 30))
 
 
 # --------------------------------------------------------------------------- procrastinate
@@ -425,7 +466,7 @@ class ProcrastinateQueue(JobQueue):
             self._worker = self._spawn_worker(ctx)
             self._start_periodic(ctx)
             retry = Periodic("jobs.retry-stalled", lambda _: self.retry_stalled(), None)
-            self._periodic_tasks.append(asyncio.create_task(_every(ctx, retry)))
+            self._periodic_tasks.append(asyncio.create_task(self._every(ctx, retry)))
 
     def _spawn_worker(self, ctx: JobContext) -> asyncio.Task[None]:
         return asyncio.create_task(
