@@ -34,3 +34,13 @@ def test_a_pattern_with_a_field_it_does_not_know_falls_back_to_babel() -> None:
     assert fmt._datetime_fields is None
     value = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
     assert fmt.datetime(value) == _babel(fmt, value) == "Wednesday 4 March 2026, 05:06 UTC"
+
+
+def test_the_charts_time_axis_speaks_the_pages_language():
+    pt, en = formats("pt_BR").chart_dates, formats("en").chart_dates
+    def shape(d):
+        return d["MMM"][0], d["WWW"][0], d["day_first"], d["hour24"]
+
+    assert shape(pt) == ("jan.", "dom.", True, True)
+    assert shape(en) == ("Jan", "Sun", False, False)
+    assert pt["zone"] == "America/Sao_Paulo" and en["zone"] == "UTC"

@@ -121,6 +121,10 @@ async def test_upload_three_files_watch_them_finish_and_read_the_fleet(page, tmp
     charts = page.locator("#trend-charts canvas")
     await expect(charts.first).to_be_visible()
     assert await _has_pixels(charts.first)
+    # The time under the cursor is written the Brazilian way (day first, 24-hour clock).
+    await page.locator("#trend-charts .u-over").first.hover()
+    flown = page.locator("#trend-charts .u-legend .u-series:first-child .u-value").first
+    await expect(flown).to_have_text(re.compile(r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}$"))
     await check_accessibility(page)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime as DateTime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel import Locale, dates, numbers
 from babel.messages.mofile import write_mo
@@ -144,6 +145,7 @@ class Formats:
         # Babel's %-format of the pattern, its named fields made positional, in order.
         self._datetime_format = _PATTERN_FIELD.sub("%s", str(self._datetime.format))
         self._money_shapes: dict[str, tuple[int, str, str] | None] = {}
+        self.chart_dates = {**chart_dates(self.locale), "zone": DISPLAY_ZONE[language]}
 
     def number(self, value: float | int | None, digits: int = 0) -> str:
         if value is None:
@@ -222,6 +224,28 @@ class Formats:
             return "—"
         whole = int(seconds)
         return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def chart_dates(locale: Locale) -> dict[str, Any]:
+    """What the charts' time axes need of the locale: uPlot writes English month and day
+    names, month before day and a 12-hour clock unless told otherwise."""
+    def names(kind: Any) -> list[str]:
+        return [kind[i] for i in sorted(kind)]
+
+    short = str(locale.date_formats["short"].pattern)
+    return {
+        "MMMM": names(locale.months["format"]["wide"]),
+        "MMM": names(locale.months["format"]["abbreviated"]),
+        # uPlot counts the week from Sunday, Babel from Monday.
+        "WWWW": _sunday_first(names(locale.days["format"]["wide"])),
+        "WWW": _sunday_first(names(locale.days["format"]["abbreviated"])),
+        "day_first": short.lower().index("d") < short.index("M"),
+        "hour24": "H" in str(locale.time_formats["short"].pattern),
+    }
+
+
+def _sunday_first(monday_first: list[str]) -> list[str]:
+    return monday_first[-1:] + monday_first[:-1]
 
 
 @cache

@@ -33,11 +33,37 @@
     return values.map(function (v, i) { return breaks[i] ? null : (v === null ? undefined : v); });
   }
 
-  function chart(target, title, x, series, labels, flights, width, resets) {
+  // uPlot's time axis in the page's language and zone: its own table of stamps (see its
+  // source), with the locale's order of day and month, clock and names.
+  function timeAxis(d) {
+    var md = d.day_first ? "{D}/{M}" : "{M}/{D}";
+    var mdy = d.day_first ? "{D}/{M}/{YY}" : "{M}/{D}/{YY}";
+    var hm = d.hour24 ? "{HH}:{mm}" : "{h}:{mm}{aa}";
+    var hour = d.hour24 ? "{HH}h" : "{h}{aa}";
+    var day = 86400, _ = null;
+    return {
+      fmtDate: function (tpl) { return uPlot.fmtDate(tpl, d); },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), d.zone); },
+      values: [
+        [day * 365, "{YYYY}", _, _, _, _, _, _, 1],
+        [day * 28, "{MMM}", "\n{YYYY}", _, _, _, _, _, 1],
+        [day, md, "\n{YYYY}", _, _, _, _, _, 1],
+        [3600, hour, "\n" + mdy, _, "\n" + md, _, _, _, 1],
+        [60, hm, "\n" + mdy, _, "\n" + md, _, _, _, 1],
+        [1, ":{ss}", "\n" + mdy + " " + hm, _, "\n" + md + " " + hm, _, "\n" + hm, _, 1],
+      ],
+      legend: (d.day_first ? "{DD}/{MM}/{YYYY} " : "{M}/{D}/{YYYY} ") + hm,
+    };
+  }
+
+  function chart(target, title, x, series, labels, flights, width, resets, dates) {
     var breaks = {};
     resets.forEach(function (r) { breaks[r.index] = true; });
+    var time = timeAxis(dates);
     var opts = {
       title: title, width: width, height: 220,
+      fmtDate: time.fmtDate, tzDate: time.tzDate,
+      axes: [{ values: time.values }, {}],
       cursor: { sync: { key: "trend" } },
       // One flight alone: a day either side, not the years uPlot pads a single time with
       // (it pads before calling this, so the data says it, not min and max).
@@ -46,7 +72,7 @@
         return xs.length === 1 ? [xs[0] - 86400, xs[0] + 86400] : [min, max];
       } } },
       plugins: [resetsPlugin(resets.map(function (r) { return r.at; }), labels.reset)],
-      series: [{ label: labels.flown }].concat(series.map(function (s) {
+      series: [{ label: labels.flown, value: time.legend }].concat(series.map(function (s) {
         return { label: labels[s.key], stroke: palette[s.key], width: s.key === "value" ? 0 : 1.5,
                  dash: s.key === "upper" || s.key === "lower" ? [6, 4] : undefined,
                  points: { show: s.key === "value", size: 7 }, spanGaps: s.key === "value" };
@@ -70,6 +96,7 @@
     var trend = JSON.parse(data.textContent);
     var labels = JSON.parse(box.dataset.labels);
     var names = JSON.parse(box.dataset.channels);
+    var dates = JSON.parse(box.dataset.dates);
     var width = Math.min(box.clientWidth || 800, 1100);
     Object.keys(trend.channels).sort().forEach(function (engine) {
       var resets = (trend.resets || []).filter(function (r) { return r.engine === engine; });
@@ -80,9 +107,9 @@
         box.appendChild(figure);
         var keys = ["value", "ewma", "upper", "lower"];
         chart(figure, title, trend.x, keys.map(function (k) { return { key: k, values: h[k] }; }),
-              labels, trend.flights, width, resets);
+              labels, trend.flights, width, resets, dates);
         chart(figure, title + " · CUSUM", trend.x, [{ key: "cusum", values: h.cusum }], labels,
-              trend.flights, width, resets);
+              trend.flights, width, resets, dates);
       });
     });
   }
