@@ -44,7 +44,8 @@ messages: install
 # The README's pictures, taken by the upload and data customer journeys in Chromium.
 screenshots: install
 	NUBO_SCREENSHOTS=docs/screenshots $(UV) run pytest -n 0 -q tests/web/test_journeys.py \
-		tests/web/test_data_journey.py -k "upload or customer"
+		tests/web/test_flight_findings_journey.py tests/web/test_data_journey.py \
+		-k "upload or customer or findings"
 
 # Build the container image from a bootstrapped Debian base and run its commands (needs root,
 # buildah and debootstrap, installed when missing; see docs/deploy.md). CI runs it; `make test`

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nubo.bleed.simulate import Fault, simulate_flight, write_flight
-from tests.web.conftest import check_accessibility, keep_view, sign_up
+from tests.web.conftest import check_accessibility, keep_view, sign_up, snapshot
 
 REGISTRATION = "PR-XBL"
 INK = {"alert": (207, 34, 46), "watch": (154, 103, 0)}  # charts.js: a band's top edge
@@ -111,3 +111,4 @@ async def test_a_flight_with_findings_lists_them_in_words_and_bands_them_on_the_
                        for f in findings if f["severity"] == run["kind"]), run
     await check_accessibility(page)
     await keep_view(page, "flight-findings")
+    await snapshot(page, "flight")

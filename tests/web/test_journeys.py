@@ -115,7 +115,6 @@ async def test_upload_three_files_watch_them_finish_and_read_the_fleet(page, tmp
     await expect(plots).to_have_count(4)
     assert await _has_pixels(plots.first)
     await check_accessibility(page)
-    await snapshot(page, "flight")
 
     await page.goto("/aircraft/AC001")
     charts = page.locator("#trend-charts canvas")
