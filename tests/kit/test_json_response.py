@@ -149,3 +149,27 @@ async def test_the_aircraft_list_writes_the_bytes_of_the_page_of_aircraft_record
         expected = await _model_page(session, page["items"], page["next_cursor"], AircraftOut,
                                      Aircraft)
         assert response.content == expected, (who, query)
+
+
+async def test_the_dataset_lists_write_the_bytes_of_the_page_of_dataset_records(
+    client, world, session
+):
+    preview = {"format": "csv", "columns": [{"name": "t", "type": "Float64"}], "column_count": 1,
+               "rows": [[1e-7], [None], ["ção"]], "left_over": True}
+    await make_dataset(session, world.account_a, name="plain", price_minor=123456,
+                       currency="JPY")
+    await make_dataset(session, world.account_a, name="filed", file_key="d/1",
+                       file_name="a ção.csv", file_size=None, file_sha256="c" * 64,
+                       file_content_type="text/csv", preview=preview, location="Rio, RJ, BR")
+    await make_dataset(session, world.account_b, name="empty preview", preview={},
+                       category=None, format=None, price_minor=4990)
+    await session.commit()
+    for query in ("", "?limit=1", "?sort=-price&limit=2", "?q=filed", "/location/rio",
+                  "/price/49.90"):
+        response = await client.get(f"/api/datasets{query}", headers=world.headers("member_a"))
+        assert response.status_code == 200
+        page = response.json()
+        assert page["items"], query
+        expected = await _model_page(session, page["items"], page["next_cursor"], DatasetOut,
+                                     Dataset)
+        assert response.content == expected, query

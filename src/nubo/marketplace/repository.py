@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection
+from nubo.kit.listing import json_text, uuid_text
 from nubo.kit.pagination import Key, PageParams, decode_cursor, keyset
 from nubo.marketplace.text import like_literal
 from nubo.models import (
@@ -27,9 +28,10 @@ from nubo.models import (
 # ------------------------------------------------------------------ datasets
 
 
-def readable_datasets() -> Select[Dataset]:
-    """The catalogue is public to every signed-in user; deleted datasets do not exist."""
-    return select(Dataset).where(Dataset.deleted_at.is_(None))
+def readable_datasets(*columns: Any) -> Select[Any]:
+    """The catalogue is public to every signed-in user; deleted datasets do not exist.
+    Of `columns`, or of the entity without them."""
+    return select(*(columns or (Dataset,))).where(Dataset.deleted_at.is_(None))
 
 
 def location_matches(key: str) -> ColumnElement[bool]:
@@ -75,13 +77,43 @@ SORTS: dict[str, tuple[list[Any], list[Any], bool]] = {
 }
 
 
-def sort_key(sort: str, d: Dataset) -> tuple[Any, ...]:
+def sort_key(sort: str, d: Any) -> tuple[Any, ...]:
+    """The cursor's values of a dataset or of its LIST_COLUMNS row."""
     return (d.price_minor, d.id) if sort.endswith("price") else (d.created_at, d.id)
+
+
+# What `GET /api/datasets` reads of a dataset (`schemas.dataset_item` takes them in this
+# order): columns, not entities, ids as text and the preview as its stored JSON text
+# (kit.listing); the sort keys (price_minor, created_at, id) are among them.
+LIST_COLUMNS = (
+    uuid_text(Dataset.id), Dataset.name, Dataset.description, Dataset.location,
+    Dataset.price_minor, Dataset.currency, Dataset.category, Dataset.format,
+    uuid_text(Dataset.provider_account_id), Dataset.file_key, Dataset.file_name,
+    Dataset.file_size, Dataset.file_sha256, Dataset.file_content_type,
+    json_text(Dataset.preview), Dataset.created_at, Dataset.updated_at,
+)
 
 
 async def page_of_datasets(
     session: AsyncSession, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
 ) -> list[Dataset]:
+    stmt = _page_of_datasets(readable_datasets(), conditions, sort, params)
+    return list((await session.execute(stmt)).scalars().all())
+
+
+async def dataset_rows(
+    read: ReadConnection, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
+) -> list[Row[Any]]:
+    """`page_of_datasets` as LIST_COLUMNS rows, in one standalone read: one statement
+    needs no unit of work around it."""
+    stmt = _page_of_datasets(readable_datasets(*LIST_COLUMNS), conditions, sort, params)
+    async with read() as conn:
+        return list((await conn.execute(stmt)).all())
+
+
+def _page_of_datasets(
+    readable: Select[Any], conditions: list[ColumnElement[bool]], sort: str, params: PageParams
+) -> Select[Any]:
     columns, keys, descending = SORTS[sort]
     bound: list[ColumnElement[bool]] = []
     if params.cursor:
@@ -91,11 +123,9 @@ async def page_of_datasets(
         # filter's bound would otherwise win and the scan would start at the filter's start).
         first = decode_cursor(params.cursor, keys)[0]
         bound.append(columns[0] <= first if descending else columns[0] >= first)
-    stmt = keyset(
-        readable_datasets().where(*bound, *conditions), params, columns, keys,
-        descending=descending,
+    return keyset(
+        readable.where(*bound, *conditions), params, columns, keys, descending=descending
     )
-    return list((await session.execute(stmt)).scalars().all())
 
 
 # ------------------------------------------------------------- entitlements
