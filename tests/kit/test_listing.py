@@ -1,5 +1,6 @@
 """kit.listing writes a list's JSON from plain values: the bytes of the `Page` model of the
-same values, and a JSON column read as text decodes to what the driver would have given."""
+same values, and a JSON column read as text decodes to what the driver would have given; a
+JSON column's stored text copied into the page gives the page of its value."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nubo.kit.listing import page_json, stored_json
+from nubo.kit.listing import Stored, page_json, stored_json, stored_text
 from nubo.kit.pagination import Page
 from nubo.kit.schemas import ResponseModel, json_response
 
@@ -53,3 +54,23 @@ def test_a_page_of_dicts_is_written_as_the_page_model_of_them(docs: list[Any], s
 def test_ids_as_text_are_written_as_the_ids() -> None:
     some = uuid.uuid4()
     assert page_json([{"id": str(some)}], None) == page_json([{"id": some}], None)
+
+
+@given(st.lists(json_values | st.floats(), max_size=5), st.text())
+def test_a_stored_json_text_copied_into_the_page_is_the_page_of_its_value(
+    docs: list[Any], name: str
+) -> None:
+    values = [{"name": name, "doc": doc, "again": [doc]} for doc in docs]
+    copied = [{"name": name, "doc": Stored(stored_text(doc)), "again": Stored(stored_text([doc]))}
+              for doc in docs]
+    assert page_json(copied, "abc") == page_json(values, "abc")
+    # What the page writes of the stored text is what it writes of the decoded value.
+    for doc in docs:
+        assert stored_text(stored_json(stored_text(doc))) == stored_text(doc)
+
+
+def test_a_value_that_looks_like_a_stored_texts_place_still_gets_its_own_page() -> None:
+    values = [{"name": "\x00", "doc": {"a": [1.5, "ção"]}}, {"name": "x", "doc": None}]
+    copied = [{"name": "\x00", "doc": Stored('{"a":[1.5,"ção"]}')},
+              {"name": "x", "doc": Stored("null")}]
+    assert page_json(copied, None) == page_json(values, None)
