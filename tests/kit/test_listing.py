@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nubo.kit.listing import Stored, page_json, stored_json, stored_text
+from nubo.kit.listing import Holes, page_json, stored_json, stored_text
 from nubo.kit.pagination import Page
 from nubo.kit.schemas import ResponseModel, json_response
 
@@ -60,17 +60,21 @@ def test_ids_as_text_are_written_as_the_ids() -> None:
 def test_a_stored_json_text_copied_into_the_page_is_the_page_of_its_value(
     docs: list[Any], name: str
 ) -> None:
-    values = [{"name": name, "doc": doc, "again": [doc]} for doc in docs]
-    copied = [{"name": name, "doc": Stored(stored_text(doc)), "again": Stored(stored_text([doc]))}
-              for doc in docs]
-    assert page_json(copied, "abc") == page_json(values, "abc")
+    values = [{"name": name, "doc": doc, "none": None, "again": [doc]} for doc in docs]
+    holes = Holes()
+    copied = [{"name": name, "doc": holes(stored_text(doc)), "none": holes(None),
+               "again": holes(stored_text([doc]))} for doc in docs]
+    assert page_json(copied, "abc", holes) == page_json(values, "abc")
     # What the page writes of the stored text is what it writes of the decoded value.
     for doc in docs:
         assert stored_text(stored_json(stored_text(doc))) == stored_text(doc)
 
 
-def test_a_value_that_looks_like_a_stored_texts_place_still_gets_its_own_page() -> None:
-    values = [{"name": "\x00", "doc": {"a": [1.5, "ção"]}}, {"name": "x", "doc": None}]
-    copied = [{"name": "\x00", "doc": Stored('{"a":[1.5,"ção"]}')},
-              {"name": "x", "doc": Stored("null")}]
-    assert page_json(copied, None) == page_json(values, None)
+def test_a_value_that_looks_like_a_hole_still_gets_the_page_of_the_values() -> None:
+    looks_alike = "".join(("\x00", "hole"))
+    values = [{"name": looks_alike, "doc": {"a": [1.5, "ção"]}}, {"name": "x", "doc": None}]
+    holes = Holes()
+    copied = [{"name": looks_alike, "doc": holes('{"a":[1.5,"ção"]}')},
+              {"name": "x", "doc": holes("null")}]
+    assert b"hole" in page_json(copied, None, holes)
+    assert page_json(copied, None, holes) == page_json(values, None)

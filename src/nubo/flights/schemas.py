@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
-from nubo.kit.listing import stored
+from nubo.kit.listing import Holes
 from nubo.kit.s3_multipart import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.models import BleedStatus, ProcessingStatus
@@ -144,10 +144,10 @@ class FlightOut(ResponseModel):
 _ROW_FIELDS = tuple(name for name in FlightOut.model_fields if name not in ("file", "error"))
 
 
-def flight_item(row: Sequence[Any]) -> dict[str, Any]:
+def flight_item(row: Sequence[Any], stored: Holes) -> dict[str, Any]:
     """A `FlightOut` as the dict its JSON is written from, fields in the model's order, from a
     row of `repository.LIST_COLUMNS` (ids and codes as text, JSON columns as stored, copied
-    into the page as they are)."""
+    into the page as they are: `stored`)."""
     (
         id_, account_id, registration, aircraft_type, flight_number, origin, destination,
         departure_at, arrival_at, processing_status, processing_run, bleed_status,
