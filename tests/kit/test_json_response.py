@@ -173,3 +173,30 @@ async def test_the_dataset_lists_write_the_bytes_of_the_page_of_dataset_records(
         expected = await _model_page(session, page["items"], page["next_cursor"], DatasetOut,
                                      Dataset)
         assert response.content == expected, query
+
+
+async def test_the_dataset_list_walks_every_sort_page_by_page_in_the_bytes_of_its_records(
+    client, world, session
+):
+    for price in (4990, 4990, 100, 999999):  # a tie on price: the id decides
+        await make_dataset(session, world.account_a, price_minor=price)
+    await session.commit()
+    headers = world.headers("member_a")
+    every = (await client.get("/api/datasets?limit=200", headers=headers)).json()["items"]
+    for sort in ("price", "-price", "created_at", "-created_at"):
+        seen, cursor = [], None
+        while True:
+            query = f"?sort={sort}&limit=1" + (f"&cursor={cursor}" if cursor else "")
+            response = await client.get(f"/api/datasets{query}", headers=headers)
+            page = response.json()
+            expected = await _model_page(session, page["items"], page["next_cursor"],
+                                         DatasetOut, Dataset)
+            assert response.content == expected, sort
+            seen += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(d["id"] for d in seen) == sorted(d["id"] for d in every), sort
+        keys = [(float(d["price"]) if "price" in sort else d["created_at"], d["id"])
+                for d in seen]
+        assert keys == sorted(keys, reverse=sort.startswith("-")), sort

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection
 from nubo.kit.listing import json_text, uuid_text
-from nubo.kit.pagination import Key, PageParams, decode_cursor, keyset
+from nubo.kit.pagination import Key, PageParams, decode_cursor
 from nubo.marketplace.text import like_literal
 from nubo.models import (
     Dataset,
@@ -97,8 +109,8 @@ LIST_COLUMNS = (
 async def page_of_datasets(
     session: AsyncSession, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
 ) -> list[Dataset]:
-    stmt = _page_of_datasets(readable_datasets(), conditions, sort, params)
-    return list((await session.execute(stmt)).scalars().all())
+    stmt, values = _page_of_datasets(False, conditions, sort, params)
+    return list((await session.execute(stmt, values)).scalars().all())
 
 
 async def dataset_rows(
@@ -106,26 +118,43 @@ async def dataset_rows(
 ) -> list[Row[Any]]:
     """`page_of_datasets` as LIST_COLUMNS rows, in one standalone read: one statement
     needs no unit of work around it."""
-    stmt = _page_of_datasets(readable_datasets(*LIST_COLUMNS), conditions, sort, params)
+    stmt, values = _page_of_datasets(True, conditions, sort, params)
     async with read() as conn:
-        return list((await conn.execute(stmt)).all())
+        return list((await conn.execute(stmt, values)).all())
 
 
 def _page_of_datasets(
-    readable: Select[Any], conditions: list[ColumnElement[bool]], sort: str, params: PageParams
-) -> Select[Any]:
-    columns, keys, descending = SORTS[sort]
-    bound: list[ColumnElement[bool]] = []
+    as_columns: bool, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement of one page (`limit + 1` rows, for `build_page`) and its values."""
+    values: dict[str, Any] = {"limit": params.limit + 1}
     if params.cursor:
-        # keyset() writes "after the cursor" as an OR, which no index can seek with; the
-        # redundant bound on the leading column can: page 1,000 costs what page 1 does. It
-        # comes first: of several bounds on one column SQLite seeks with the first (a price
-        # filter's bound would otherwise win and the scan would start at the filter's start).
-        first = decode_cursor(params.cursor, keys)[0]
-        bound.append(columns[0] <= first if descending else columns[0] >= first)
-    return keyset(
-        readable.where(*bound, *conditions), params, columns, keys, descending=descending
-    )
+        values["after_0"], values["after_1"] = decode_cursor(params.cursor, SORTS[sort][1])
+    stmt = _ordered_page(as_columns, sort, bool(params.cursor))
+    return (stmt.where(*conditions) if conditions else stmt), values
+
+
+@cache
+def _ordered_page(as_columns: bool, sort: str, after: bool) -> Select[Any]:
+    """A page in `sort` order, after the bound `after_0, after_1` (the cursor's values),
+    every value a bound parameter: built once per shape; filters are added to it. Built per
+    request, its construction and cache key cost more than the unfiltered list's rows."""
+    (first, second), _, descending = SORTS[sort]
+    stmt = readable_datasets(*LIST_COLUMNS) if as_columns else readable_datasets()
+    if after:
+        at: BindParameter[Any] = bindparam("after_0")
+        # The OR of "after the cursor" is what no index can seek with; the redundant bound on
+        # the leading column can: page 1,000 costs what page 1 does. It comes first: of
+        # several bounds on one column SQLite seeks with the first (a price filter's bound
+        # would otherwise win and the scan would start at the filter's start).
+        if descending:
+            stmt = stmt.where(first <= at, or_(
+                first < at, and_(first == at, second < bindparam("after_1"))))
+        else:
+            stmt = stmt.where(first >= at, or_(
+                first > at, and_(first == at, second > bindparam("after_1"))))
+    order = [first.desc(), second.desc()] if descending else [first.asc(), second.asc()]
+    return stmt.order_by(*order).limit(bindparam("limit", type_=Integer))
 
 
 # ------------------------------------------------------------- entitlements
