@@ -149,3 +149,54 @@ async def test_the_aircraft_list_writes_the_bytes_of_the_page_of_aircraft_record
         expected = await _model_page(session, page["items"], page["next_cursor"], AircraftOut,
                                      Aircraft)
         assert response.content == expected, (who, query)
+
+
+async def test_the_dataset_lists_write_the_bytes_of_the_page_of_dataset_records(
+    client, world, session
+):
+    preview = {"format": "csv", "columns": [{"name": "t", "type": "Float64"}], "column_count": 1,
+               "rows": [[1e-7], [None], ["ção"]], "left_over": True}
+    await make_dataset(session, world.account_a, name="plain", price_minor=123456,
+                       currency="JPY")
+    await make_dataset(session, world.account_a, name="filed", file_key="d/1",
+                       file_name="a ção.csv", file_size=None, file_sha256="c" * 64,
+                       file_content_type="text/csv", preview=preview, location="Rio, RJ, BR")
+    await make_dataset(session, world.account_b, name="empty preview", preview={},
+                       category=None, format=None, price_minor=4990)
+    await session.commit()
+    for query in ("", "?limit=1", "?sort=-price&limit=2", "?q=filed", "/location/rio",
+                  "/price/49.90"):
+        response = await client.get(f"/api/datasets{query}", headers=world.headers("member_a"))
+        assert response.status_code == 200
+        page = response.json()
+        assert page["items"], query
+        expected = await _model_page(session, page["items"], page["next_cursor"], DatasetOut,
+                                     Dataset)
+        assert response.content == expected, query
+
+
+async def test_the_dataset_list_walks_every_sort_page_by_page_in_the_bytes_of_its_records(
+    client, world, session
+):
+    for price in (4990, 4990, 100, 999999):  # a tie on price: the id decides
+        await make_dataset(session, world.account_a, price_minor=price)
+    await session.commit()
+    headers = world.headers("member_a")
+    every = (await client.get("/api/datasets?limit=200", headers=headers)).json()["items"]
+    for sort in ("price", "-price", "created_at", "-created_at"):
+        seen, cursor = [], None
+        while True:
+            query = f"?sort={sort}&limit=1" + (f"&cursor={cursor}" if cursor else "")
+            response = await client.get(f"/api/datasets{query}", headers=headers)
+            page = response.json()
+            expected = await _model_page(session, page["items"], page["next_cursor"],
+                                         DatasetOut, Dataset)
+            assert response.content == expected, sort
+            seen += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert sorted(d["id"] for d in seen) == sorted(d["id"] for d in every), sort
+        keys = [(float(d["price"]) if "price" in sort else d["created_at"], d["id"])
+                for d in seen]
+        assert keys == sorted(keys, reverse=sort.startswith("-")), sort

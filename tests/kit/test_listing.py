@@ -1,5 +1,6 @@
 """kit.listing writes a list's JSON from plain values: the bytes of the `Page` model of the
-same values, and a JSON column read as text decodes to what the driver would have given."""
+same values, and a JSON column read as text decodes to what the driver would have given; a
+JSON column's stored text copied into the page gives the page of its value."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nubo.kit.listing import page_json, stored_json
+from nubo.kit.listing import Holes, page_json, stored_json, stored_text
 from nubo.kit.pagination import Page
 from nubo.kit.schemas import ResponseModel, json_response
 
@@ -34,8 +35,8 @@ json_values = st.recursive(
 
 @given(json_values)
 def test_a_json_column_read_as_text_decodes_as_the_driver_decodes_it(value: Any) -> None:
-    stored = json.dumps(value)  # what SQLAlchemy writes
-    assert stored_json(stored) == json.loads(stored)
+    for stored in (stored_text(value), json.dumps(value)):  # the engines' form, and the older
+        assert stored_json(stored) == json.loads(stored)
     assert stored_json(None) is None
 
 
@@ -53,3 +54,27 @@ def test_a_page_of_dicts_is_written_as_the_page_model_of_them(docs: list[Any], s
 def test_ids_as_text_are_written_as_the_ids() -> None:
     some = uuid.uuid4()
     assert page_json([{"id": str(some)}], None) == page_json([{"id": some}], None)
+
+
+@given(st.lists(json_values | st.floats(), max_size=5), st.text())
+def test_a_stored_json_text_copied_into_the_page_is_the_page_of_its_value(
+    docs: list[Any], name: str
+) -> None:
+    values = [{"name": name, "doc": doc, "none": None, "again": [doc]} for doc in docs]
+    holes = Holes()
+    copied = [{"name": name, "doc": holes(stored_text(doc)), "none": holes(None),
+               "again": holes(stored_text([doc]))} for doc in docs]
+    assert page_json(copied, "abc", holes) == page_json(values, "abc")
+    # What the page writes of the stored text is what it writes of the decoded value.
+    for doc in docs:
+        assert stored_text(stored_json(stored_text(doc))) == stored_text(doc)
+
+
+def test_a_value_that_looks_like_a_hole_still_gets_the_page_of_the_values() -> None:
+    looks_alike = "".join(("\x00", "hole"))
+    values = [{"name": looks_alike, "doc": {"a": [1.5, "ção"]}}, {"name": "x", "doc": None}]
+    holes = Holes()
+    copied = [{"name": looks_alike, "doc": holes('{"a":[1.5,"ção"]}')},
+              {"name": "x", "doc": holes("null")}]
+    assert b"hole" in page_json(copied, None, holes)
+    assert page_json(copied, None, holes) == page_json(values, None)

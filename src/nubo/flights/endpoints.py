@@ -30,7 +30,7 @@ from nubo.identity.principal import Actor
 from nubo.kit.db import ReadSessions, Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
-from nubo.kit.listing import page_response
+from nubo.kit.listing import Holes, page_response
 from nubo.kit.pagination import Page, Pagination, build_page
 from nubo.kit.tabular import EXPORT_RESPONSES, PARQUET_RESPONSES, ExportFormat, table_response
 from nubo.kit.uploads import media_type, open_upload
@@ -178,7 +178,8 @@ async def list_flights(
     """The account's flights, newest first (operators: every account)."""
     rows = await service.flight_rows(db.read, actor, page, **filters)
     items, cursor = build_page(rows, page, lambda f: (f.created_at, f.id))
-    return page_response([flight_item(f) for f in items], cursor)
+    stored = Holes()
+    return page_response([flight_item(f, stored) for f in items], cursor, stored)
 
 
 # Declared before /{id}, which would otherwise take "export" for an id.

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
-from nubo.kit.listing import stored_json
+from nubo.kit.listing import Holes
 from nubo.kit.s3_multipart import MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.models import BleedStatus, ProcessingStatus
@@ -144,9 +144,10 @@ class FlightOut(ResponseModel):
 _ROW_FIELDS = tuple(name for name in FlightOut.model_fields if name not in ("file", "error"))
 
 
-def flight_item(row: Sequence[Any]) -> dict[str, Any]:
+def flight_item(row: Sequence[Any], stored: Holes) -> dict[str, Any]:
     """A `FlightOut` as the dict its JSON is written from, fields in the model's order, from a
-    row of `repository.LIST_COLUMNS` (ids and codes as text, JSON columns as stored)."""
+    row of `repository.LIST_COLUMNS` (ids and codes as text, JSON columns as stored, copied
+    into the page as they are: `stored`)."""
     (
         id_, account_id, registration, aircraft_type, flight_number, origin, destination,
         departure_at, arrival_at, processing_status, processing_run, bleed_status,
@@ -160,10 +161,10 @@ def flight_item(row: Sequence[Any]) -> dict[str, Any]:
         "destination": destination, "departure_at": departure_at, "arrival_at": arrival_at,
         "processing_status": processing_status, "processing_run": processing_run,
         "bleed_status": bleed_status, "integrity_score": integrity_score,
-        "engine_scores": stored_json(engine_scores), "findings": stored_json(findings),
-        "phases": stored_json(phases), "model_version": model_version,
-        "rows_read": rows_read, "rows_used": rows_used, "coverage": stored_json(coverage),
-        "warnings": stored_json(warnings),
+        "engine_scores": stored(engine_scores), "findings": stored(findings),
+        "phases": stored(phases), "model_version": model_version,
+        "rows_read": rows_read, "rows_used": rows_used, "coverage": stored(coverage),
+        "warnings": stored(warnings),
         "error": None if error_code is None else {
             "code": error_code, "message": error_message or ""
         },

@@ -21,11 +21,14 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 from nubo.kit.errors import NuboError
+from nubo.kit.listing import stored_text
 
 log = logging.getLogger("nubo.db")
 
 
 def create_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> AsyncEngine:
+    # JSON columns hold the text the lists copy into their pages (kit.listing).
+    kwargs.setdefault("json_serializer", stored_text)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_async_engine(

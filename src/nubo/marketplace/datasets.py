@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity import service as identity
@@ -130,6 +130,32 @@ async def search(
     category: str | None = None,
     sort: str = "created_at",
 ) -> list[Dataset]:
+    """The catalogue's search, as datasets (the panel's pages)."""
+    conditions = search_conditions(
+        q=q, location=location, min_price=min_price, max_price=max_price, currency=currency,
+        category=category,
+    )
+    return await repository.page_of_datasets(session, conditions, sort, params)
+
+
+async def search_rows(
+    read: ReadConnection, params: PageParams, *, sort: str = "created_at", **filters: str | None
+) -> list[Row[Any]]:
+    """The catalogue's search (filters: those of `search_conditions`), as
+    `repository.LIST_COLUMNS` rows in one standalone read (`GET /api/datasets`)."""
+    conditions = search_conditions(**filters)
+    return await repository.dataset_rows(read, conditions, sort, params)
+
+
+def search_conditions(
+    *,
+    q: str | None = None,
+    location: str | None = None,
+    min_price: str | None = None,
+    max_price: str | None = None,
+    currency: str | None = None,
+    category: str | None = None,
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if q is not None and normalise(q):
         conditions.append(Dataset.search_text.like(like_pattern(normalise(q)), escape="\\"))
@@ -149,7 +175,7 @@ async def search(
             conditions.append(Dataset.price_minor >= low)
         if high is not None:
             conditions.append(Dataset.price_minor <= high)
-    return await repository.page_of_datasets(session, conditions, sort, params)
+    return conditions
 
 
 def _currency(value: str | None) -> str:
@@ -159,18 +185,20 @@ def _currency(value: str | None) -> str:
         raise Unprocessable(str(exc), code="invalid-currency") from exc
 
 
-async def by_location(session: AsyncSession, location: str, params: PageParams) -> list[Dataset]:
+async def by_location(
+    read: ReadConnection, location: str, params: PageParams
+) -> list[Row[Any]]:
     key = location_key(location)
     if not key:
         raise Unprocessable("location must not be blank", code="invalid-location")
-    return await repository.page_of_datasets(
-        session, [repository.location_matches(key)], "created_at", params
+    return await repository.dataset_rows(
+        read, [repository.location_matches(key)], "created_at", params
     )
 
 
 async def by_price(
-    session: AsyncSession, price: str, currency: str | None, params: PageParams
-) -> list[Dataset]:
+    read: ReadConnection, price: str, currency: str | None, params: PageParams
+) -> list[Row[Any]]:
     code = _currency(currency)
     try:
         amount: Decimal = money.parse_decimal(price)
@@ -182,4 +210,4 @@ async def by_price(
     if minor is None:  # more decimals than the currency has: no dataset can cost that
         return []
     conditions = [Dataset.currency == code, Dataset.price_minor == minor]
-    return await repository.page_of_datasets(session, conditions, "price", params)
+    return await repository.dataset_rows(read, conditions, "price", params)

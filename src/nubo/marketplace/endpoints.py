@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.auth import BillingRead, CurrentUser, DatasetsRead, Operator
@@ -17,8 +18,8 @@ from nubo.identity.principal import Actor
 from nubo.kit.db import ReadSessions, Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import PROBLEM_JSON, Problem, Unprocessable
+from nubo.kit.listing import page_response
 from nubo.kit.pagination import Page, Pagination, build_page
-from nubo.kit.schemas import json_response
 from nubo.kit.tabular import EXPORT_RESPONSES, table_response
 from nubo.kit.types import utcnow
 from nubo.kit.uploads import open_upload
@@ -48,8 +49,9 @@ from nubo.marketplace.schemas import (
     SubscriptionIn,
     SubscriptionOut,
     TransactionOut,
+    dataset_item,
 )
-from nubo.models import BillingRunStatus, Dataset, InvoiceStatus, SubscriptionStatus
+from nubo.models import BillingRunStatus, InvoiceStatus, SubscriptionStatus
 from nubo.platform import JobsDep, StoreDep
 from nubo.web.i18n import negotiate
 from nubo.web.session import BillingReadOrSession, DatasetsReadOrSession, OperatorWriter
@@ -78,9 +80,10 @@ def _month_query(value: str | None) -> str | None:
         raise Unprocessable(str(exc), code="invalid-month") from exc
 
 
-def _dataset_page(rows: list[Dataset], page: Pagination, sort: str) -> Response:
+def _dataset_page(rows: list[Row[Any]], page: Pagination, sort: str) -> Response:
+    """A page of `repository.LIST_COLUMNS` rows, written as the `Page[DatasetOut]` of them."""
     items, cursor = build_page(rows, page, lambda d: repository.sort_key(sort, d))
-    return json_response(Page(items=[DatasetOut.of(d) for d in items], next_cursor=cursor))
+    return page_response([dataset_item(d) for d in items], cursor)
 
 
 # ------------------------------------------------------------------ datasets
@@ -99,7 +102,7 @@ async def create_dataset(data: DatasetCreate, actor: Operator, session: Session)
 @datasets_router.get("", response_model=Page[DatasetOut])
 async def list_datasets(
     _: DatasetsRead,
-    session: Session,
+    db: StandaloneDb,
     page: Pagination,
     q: Text = None,
     location: Text = None,
@@ -110,8 +113,8 @@ async def list_datasets(
     sort: DatasetSort = "created_at",
 ) -> Response:
     """Search the catalogue: text, location, price range, category; sorted and paginated."""
-    rows = await datasets.search(
-        session,
+    rows = await datasets.search_rows(
+        db.read,
         page,
         q=q,
         location=location,
@@ -128,26 +131,26 @@ async def list_datasets(
 async def datasets_by_location(
     location: Annotated[str, Path(max_length=200)],
     _: DatasetsRead,
-    session: Session,
+    db: StandaloneDb,
     page: Pagination,
 ) -> Response:
     """Datasets at a location: the city alone or with its region/country.
 
     Case, accents and spacing are ignored: `sao paulo` finds "São Paulo, BR".
     """
-    return _dataset_page(await datasets.by_location(session, location, page), page, "created_at")
+    return _dataset_page(await datasets.by_location(db.read, location, page), page, "created_at")
 
 
 @datasets_router.get("/price/{price}", response_model=Page[DatasetOut])
 async def datasets_by_price(
     price: Annotated[str, Path(max_length=32)],
     _: DatasetsRead,
-    session: Session,
+    db: StandaloneDb,
     page: Pagination,
     currency: CurrencyQuery = None,
 ) -> Response:
     """Datasets at exactly this price (in `currency`, default BRL)."""
-    return _dataset_page(await datasets.by_price(session, price, currency, page), page, "price")
+    return _dataset_page(await datasets.by_price(db.read, price, currency, page), page, "price")
 
 
 @datasets_router.get("/{datasetId}", response_model=DatasetOut)

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection
-from nubo.kit.pagination import Key, PageParams, decode_cursor, keyset
+from nubo.kit.listing import json_text, uuid_text
+from nubo.kit.pagination import Key, PageParams, decode_cursor
 from nubo.marketplace.text import like_literal
 from nubo.models import (
     Dataset,
@@ -27,9 +40,10 @@ from nubo.models import (
 # ------------------------------------------------------------------ datasets
 
 
-def readable_datasets() -> Select[Dataset]:
-    """The catalogue is public to every signed-in user; deleted datasets do not exist."""
-    return select(Dataset).where(Dataset.deleted_at.is_(None))
+def readable_datasets(*columns: Any) -> Select[Any]:
+    """The catalogue is public to every signed-in user; deleted datasets do not exist.
+    Of `columns`, or of the entity without them."""
+    return select(*(columns or (Dataset,))).where(Dataset.deleted_at.is_(None))
 
 
 def location_matches(key: str) -> ColumnElement[bool]:
@@ -75,27 +89,72 @@ SORTS: dict[str, tuple[list[Any], list[Any], bool]] = {
 }
 
 
-def sort_key(sort: str, d: Dataset) -> tuple[Any, ...]:
+def sort_key(sort: str, d: Any) -> tuple[Any, ...]:
+    """The cursor's values of a dataset or of its LIST_COLUMNS row."""
     return (d.price_minor, d.id) if sort.endswith("price") else (d.created_at, d.id)
+
+
+# What `GET /api/datasets` reads of a dataset (`schemas.dataset_item` takes them in this
+# order): columns, not entities, ids as text and the preview as its stored JSON text
+# (kit.listing); the sort keys (price_minor, created_at, id) are among them.
+LIST_COLUMNS = (
+    uuid_text(Dataset.id), Dataset.name, Dataset.description, Dataset.location,
+    Dataset.price_minor, Dataset.currency, Dataset.category, Dataset.format,
+    uuid_text(Dataset.provider_account_id), Dataset.file_key, Dataset.file_name,
+    Dataset.file_size, Dataset.file_sha256, Dataset.file_content_type,
+    json_text(Dataset.preview), Dataset.created_at, Dataset.updated_at,
+)
 
 
 async def page_of_datasets(
     session: AsyncSession, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
 ) -> list[Dataset]:
-    columns, keys, descending = SORTS[sort]
-    bound: list[ColumnElement[bool]] = []
+    stmt, values = _page_of_datasets(False, conditions, sort, params)
+    return list((await session.execute(stmt, values)).scalars().all())
+
+
+async def dataset_rows(
+    read: ReadConnection, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
+) -> list[Row[Any]]:
+    """`page_of_datasets` as LIST_COLUMNS rows, in one standalone read: one statement
+    needs no unit of work around it."""
+    stmt, values = _page_of_datasets(True, conditions, sort, params)
+    async with read() as conn:
+        return list((await conn.execute(stmt, values)).all())
+
+
+def _page_of_datasets(
+    as_columns: bool, conditions: list[ColumnElement[bool]], sort: str, params: PageParams
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement of one page (`limit + 1` rows, for `build_page`) and its values."""
+    values: dict[str, Any] = {"limit": params.limit + 1}
     if params.cursor:
-        # keyset() writes "after the cursor" as an OR, which no index can seek with; the
-        # redundant bound on the leading column can: page 1,000 costs what page 1 does. It
-        # comes first: of several bounds on one column SQLite seeks with the first (a price
-        # filter's bound would otherwise win and the scan would start at the filter's start).
-        first = decode_cursor(params.cursor, keys)[0]
-        bound.append(columns[0] <= first if descending else columns[0] >= first)
-    stmt = keyset(
-        readable_datasets().where(*bound, *conditions), params, columns, keys,
-        descending=descending,
-    )
-    return list((await session.execute(stmt)).scalars().all())
+        values["after_0"], values["after_1"] = decode_cursor(params.cursor, SORTS[sort][1])
+    stmt = _ordered_page(as_columns, sort, bool(params.cursor))
+    return (stmt.where(*conditions) if conditions else stmt), values
+
+
+@cache
+def _ordered_page(as_columns: bool, sort: str, after: bool) -> Select[Any]:
+    """A page in `sort` order, after the bound `after_0, after_1` (the cursor's values),
+    every value a bound parameter: built once per shape; filters are added to it. Built per
+    request, its construction and cache key cost more than the unfiltered list's rows."""
+    (first, second), _, descending = SORTS[sort]
+    stmt = readable_datasets(*LIST_COLUMNS) if as_columns else readable_datasets()
+    if after:
+        at: BindParameter[Any] = bindparam("after_0")
+        # The OR of "after the cursor" is what no index can seek with; the redundant bound on
+        # the leading column can: page 1,000 costs what page 1 does. It comes first: of
+        # several bounds on one column SQLite seeks with the first (a price filter's bound
+        # would otherwise win and the scan would start at the filter's start).
+        if descending:
+            stmt = stmt.where(first <= at, or_(
+                first < at, and_(first == at, second < bindparam("after_1"))))
+        else:
+            stmt = stmt.where(first >= at, or_(
+                first > at, and_(first == at, second > bindparam("after_1"))))
+    order = [first.desc(), second.desc()] if descending else [first.asc(), second.asc()]
+    return stmt.order_by(*order).limit(bindparam("limit", type_=Integer))
 
 
 # ------------------------------------------------------------- entitlements

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from fractions import Fraction
 from typing import Annotated, Any, Literal
@@ -10,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from nubo.kit.listing import stored_json
 from nubo.kit.schemas import RequestModel, ResponseModel
 from nubo.marketplace import money
 from nubo.marketplace.months import MonthError, parse_month, period_end_after
@@ -139,6 +141,29 @@ class DatasetOut(ResponseModel):
             created_at=d.created_at,
             updated_at=d.updated_at,
         )
+
+
+def dataset_item(row: Sequence[Any]) -> dict[str, Any]:
+    """A `DatasetOut` as the dict its JSON is written from, fields in the model's order, from a
+    row of `repository.LIST_COLUMNS` (ids as text, the preview as stored)."""
+    (
+        id_, name, description, location, price_minor, currency, category, format_,
+        provider_account_id, file_key, file_name, file_size, file_sha256, file_content_type,
+        preview, created_at, updated_at,
+    ) = row
+    shown = stored_json(preview)
+    return {
+        "id": id_, "name": name, "description": description, "location": location,
+        "price": money.format_minor(price_minor, currency), "currency": currency,
+        "category": category, "format": format_, "provider_account_id": provider_account_id,
+        "file": None if file_key is None else {
+            "name": file_name, "size": file_size or 0, "sha256": file_sha256,
+            "content_type": file_content_type,
+        },
+        # Validated as `DatasetOut.of` does (it keeps the model's fields only).
+        "preview": DatasetPreview.model_validate(shown) if shown else None,
+        "created_at": created_at, "updated_at": updated_at,
+    }
 
 
 class PurchaseIn(RequestModel):
