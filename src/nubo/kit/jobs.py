@@ -350,7 +350,12 @@ class ProcrastinateQueue(JobQueue):
         self.stalled_after_s = stalled_after_s
         self.app = procrastinate.App(
             connector=procrastinate.PsycopgConnector(
-                conninfo=self.conninfo, min_size=1, max_size=4, pool_factory=_pool
+                conninfo=self.conninfo, min_size=1, max_size=4, pool_factory=_pool,
+                # Each of Procrastinate's queries is one statement (a function call that
+                # fetches, finishes or defers a job), atomic on its own: in autocommit it
+                # is one round trip, where psycopg would send BEGIN and COMMIT around it
+                # (a worker's fetch and finish took six round trips per job, now two).
+                configure=_autocommit,
             )
         )
         self._registered: set[str] = set()
@@ -531,6 +536,10 @@ def _pool(**kwargs: Any) -> Any:
 
     kwargs["check"] = _check_if_spoken_to
     return psycopg_pool.AsyncConnectionPool(**kwargs)
+
+
+async def _autocommit(conn: Any) -> None:
+    await conn.set_autocommit(True)
 
 
 async def _check_if_spoken_to(conn: Any) -> None:
