@@ -43,7 +43,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from nubo.kit.db import commit_unit, rollback_unit
 from nubo.kit.storage import ObjectStore
@@ -136,6 +136,25 @@ class JobContext(Generic[S]):
             except BaseException:
                 await rollback_unit(session)
                 raise
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[AsyncConnection]:
+        """A unit of work of one statement, which the database runs as its own transaction
+        (autocommit): no BEGIN and COMMIT round trips around it. For PostgreSQL, where one
+        statement can change several tables (data-modifying WITH clauses)."""
+        bind = self.sessionmaker.kw["bind"]
+        if isinstance(bind, AsyncConnection):
+            # Sessions joined to one connection's transaction (tests): an ordinary unit.
+            async with self.unit() as session:
+                yield await session.connection()
+            return
+        async with bind.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name (`postgresql`, `sqlite`)."""
+        return str(self.sessionmaker.kw["bind"].dialect.name)
 
     async def run_cpu(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run CPU-bound ``fn`` off the event loop (the executor, or a thread)."""
