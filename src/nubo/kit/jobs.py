@@ -164,11 +164,15 @@ class JobContext(Generic[S]):
         return await asyncio.to_thread(fn, *args, **kwargs)
 
 
-async def run_job(ctx: JobContext, name: str, kwargs: dict[str, Any]) -> None:
+async def run_job(
+    ctx: JobContext, name: str, kwargs: dict[str, Any], *, log_done: bool = True
+) -> None:
     """The job wrapper, the same in both modes: find the task, run it, log the outcome.
 
     Exceptions propagate so the runner can retry (Procrastinate) or log (in-process);
     expected failures (bad input files) are a *result* the handler records, not an error.
+    `log_done` false: the runner logs each job's end and duration itself (Procrastinate),
+    and a second line per job would only cost the worker.
     """
     spec = TASKS.get(name)
     if spec is None:
@@ -179,7 +183,8 @@ async def run_job(ctx: JobContext, name: str, kwargs: dict[str, Any]) -> None:
     except Exception:
         log.exception("job %s %s failed", name, kwargs)
         raise
-    log.info("job %s %s done in %.3f s", name, kwargs, time.perf_counter() - started)
+    if log_done:
+        log.info("job %s %s done in %.3f s", name, kwargs, time.perf_counter() - started)
 
 
 class JobQueue(ABC):
@@ -394,7 +399,7 @@ class ProcrastinateQueue(JobQueue):
                 context: procrastinate.JobContext, _name: str = spec.name, **kwargs: Any
             ) -> None:
                 ctx = context.additional_context["nubo"]
-                await run_job(ctx, _name, kwargs)
+                await run_job(ctx, _name, kwargs, log_done=False)
 
             self.app.task(
                 name=spec.name,
