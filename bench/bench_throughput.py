@@ -17,7 +17,8 @@ thread (POLARS_MAX_THREADS=1), so "per core" means what it says.
    the previous step, so the trends grow) are inserted `queued` with their files, the
    workers are started and idle, then every job is deferred at once and the clock runs
    until the last flight is `processed` (its `processed_at`). Reported: the workers' own CPU
-   per flight (user+system of the worker processes; PostgreSQL's is not counted) and the
+   per flight (user+system of the worker processes, the system part printed beside it;
+   PostgreSQL's is not counted) and the
    ratio per core, the ceiling's CPU per flight over it: the goal (>= 0.8) and its verdict
    are on this ratio, which contention from other work on the machine disturbs far less
    than the rate. Also the rate: flights per minute, per worker over the ceiling (a worker
