@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nubo import runtime
@@ -197,6 +197,29 @@ async def test_the_unit_of_work_commits_or_rolls_back(ctx):
             .all()
         )
         assert found == [email]
+        await session.execute(delete(Account).where(Account.email == email))
+
+
+async def test_a_statement_unit_is_committed_by_its_statement_and_units_stay_transactions(
+    ctx, database_url: str
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a unit of one statement is for PostgreSQL's data-modifying WITH clauses")
+    email = f"statement-{uuid.uuid4().hex[:8]}@example.com"
+    async with ctx.statement() as conn:
+        await conn.execute(insert(Account).values(id=uuid.uuid4(), name="One", email=email))
+        async with ctx.sessionmaker() as other:  # seen elsewhere before the unit ends
+            seen = await other.execute(select(Account.email).where(Account.email == email))
+            assert seen.scalar_one_or_none() == email
+    # The pooled connection goes back to units of several statements, rolled back whole.
+    with pytest.raises(RuntimeError):
+        async with ctx.unit() as session:
+            session.add(Account(name="Two", email="2" + email))
+            await session.flush()
+            raise RuntimeError("boom")
+    async with ctx.unit() as session:
+        found = await session.execute(select(Account.email).where(Account.email.like(f"%{email}")))
+        assert found.scalars().all() == [email]
         await session.execute(delete(Account).where(Account.email == email))
 
 

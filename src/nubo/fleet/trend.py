@@ -25,7 +25,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.bleed.model import Artefact, load_artefact
@@ -153,48 +153,60 @@ class FlightRef:
     flown_at: datetime
 
 
-def _tail_appends(tail: Row[Any], flight: FlightRef) -> bool:
+# A tail not read yet (None is an aircraft without a row).
+_UNREAD: Any = object()
+
+
+def tail_appends(tail: Any, flight: FlightRef) -> bool:
+    """Whether the flight comes after every point of the aircraft `tail` (a row of
+    `trend_repository.tail`): its stored state is the state just before the flight."""
     return appends_to(tail, flight.flown_at, flight.id, bool(tail.reset_pending),
                       tail.latest_version, bool(tail.recorded))
 
 
-async def state_before_ref(session: AsyncSession, flight: FlightRef) -> TrendState | None:
-    """`state_before` in one locked statement in the common case."""
-    tail = await trend_repository.tail(session, flight.account_id, flight.registration, flight.id)
+async def state_before_ref(
+    session: AsyncSession, flight: FlightRef, tail: Any = _UNREAD
+) -> TrendState | None:
+    """`state_before` in one statement in the common case; `tail`: the aircraft's tail
+    already read (None: it has no row yet) by the statement that claimed the flight."""
+    if tail is _UNREAD:
+        tail = await trend_repository.tail(session, flight.account_id, flight.registration,
+                                           flight.id)
     if tail is None:
         return None
-    if _tail_appends(tail, flight):
+    if tail_appends(tail, flight):
         return cast(TrendState | None, tail.trend_state)
     return await _replayed(session, tail.id, flight.id, flight.flown_at)
 
 
 async def record_appended(
-    session: AsyncSession, flight: FlightRef, result: FlightResult, *, webhooks: bool = True
+    session: AsyncSession, flight: FlightRef, result: FlightResult, *, webhooks: bool = True,
+    tail: Any = _UNREAD,
 ) -> bool:
     """`record` in the common case (the flight counts, its aircraft exists and the flight
-    comes after every point of it): one locked read, the point added and folded into the
-    stored state with one statement each. False, with nothing written, otherwise: then
-    `record` does it. `webhooks` false: the account has no endpoint enabled (the caller
-    knows), so a status change has no one to tell."""
+    comes after every point of it): one locked read, then the point added and folded into
+    the stored state. False, with nothing written, otherwise: then `record` does it.
+    `webhooks` false: the account has no endpoint enabled (the caller knows), so a status
+    change has no one to tell. `tail`: the aircraft's tail already read under lock in this
+    unit (None: it has no row)."""
     if not counts(result):
         return False
-    tail = await trend_repository.tail(session, flight.account_id, flight.registration, flight.id)
-    if tail is None or not _tail_appends(tail, flight):
+    if tail is _UNREAD:
+        tail = await trend_repository.tail(session, flight.account_id, flight.registration,
+                                           flight.id)
+    if tail is None or not tail_appends(tail, flight):
         return False
     now = utcnow()
-    await trend_repository.add_point(session, {
-        "flight_id": flight.id, "aircraft_id": tail.id, "flown_at": flight.flown_at,
-        "residuals": result.residuals, "flight_status": result.flight_status,
-        "trend_status": result.trend_status, "bleed_status": result.bleed_status,
-        "integrity_score": result.integrity_score, "engine_scores": result.engine_scores,
-        "model_version": result.model_version,
-    })
     state, _, _ = update_trend(tail.trend_state, result.residuals, artefact())
     aircraft_type = tail.aircraft_type or flight.aircraft_type
-    await trend_repository.fold_in(
-        session, tail.id, aircraft_type=flight.aircraft_type, trend_state=state,
-        flight_id=flight.id, flown_at=flight.flown_at, status=result.bleed_status,
-        score=result.integrity_score, now=now,
+    await trend_repository.add_point_and_fold_in(
+        session, tail.id,
+        point={"residuals": result.residuals, "flight_status": result.flight_status,
+               "trend_status": result.trend_status, "engine_scores": result.engine_scores,
+               "model_version": result.model_version},
+        aircraft_type=flight.aircraft_type, trend_state=state, flight_id=flight.id,
+        flown_at=flight.flown_at, status=result.bleed_status, score=result.integrity_score,
+        now=now,
     )
     if webhooks and result.bleed_status != tail.latest_status:  # as `_fold_in` does
         await outbox.emit(session, flight.account_id, AIRCRAFT_STATUS_CHANGED, {

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Row, Select, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.models import Aircraft, EngineReset, TrendPoint
@@ -19,16 +19,17 @@ _POINTS = cast(Table, TrendPoint.__table__)
 _RESETS = cast(Table, EngineReset.__table__)
 _A = _AIRCRAFT.c
 
-_TAIL = (
-    select(
-        _A.id,
-        _A.aircraft_type,
-        _A.registration,
-        _A.flights_processed,
-        _A.latest_flight_id,
-        _A.latest_flight_at,
-        _A.latest_status,
-        _A.trend_state,
+# The aircraft's columns a job's trend reads, by name.
+TAIL_COLUMNS = ("id", "aircraft_type", "registration", "flights_processed", "latest_flight_id",
+                "latest_flight_at", "latest_status", "trend_state")
+
+
+def tail_of(account_id: Any, registration: Any, flight_id: Any) -> Select[Any]:
+    """The aircraft of (`account_id`, `registration`) with what decides whether the flight
+    `flight_id` appends to its trend: bound parameters, or the columns of a flight row the
+    statement around it holds (`flights/job_repository.py`)."""
+    return select(
+        *(_A[name] for name in TAIL_COLUMNS),
         # `repository.trend_tail`, correlated with the row: a reset effective after the
         # latest flight (any while there is none), that flight's model version, and
         # whether this flight has a point already.
@@ -42,14 +43,14 @@ _TAIL = (
         .where(_POINTS.c.flight_id == _A.latest_flight_id)
         .scalar_subquery()
         .label("latest_version"),
-        exists().where(_POINTS.c.flight_id == bindparam("p_flight_id")).label("recorded"),
-    )
-    .where(
-        _A.account_id == bindparam("p_account_id"),
-        _A.registration == bindparam("p_registration"),
-    )
-    .with_for_update(of=_AIRCRAFT)
-)
+        exists().where(_POINTS.c.flight_id == flight_id).correlate_except(_POINTS)
+        .label("recorded"),
+    ).where(_A.account_id == account_id, _A.registration == registration)
+
+
+_TAIL = tail_of(
+    bindparam("p_account_id"), bindparam("p_registration"), bindparam("p_flight_id")
+).with_for_update(of=_AIRCRAFT)
 
 _ADD_POINT = insert(_POINTS)
 
@@ -71,6 +72,21 @@ _FOLD_IN = (
 )
 
 
+# PostgreSQL: the point added in the statement that folds it in (a data-modifying WITH
+# clause), one round trip instead of two; SQLite runs the two.
+_POINT_NAMES = ("residuals", "flight_status", "trend_status", "engine_scores", "model_version")
+_FOLD_IN_WITH_POINT = _FOLD_IN.add_cte(
+    insert(_POINTS)
+    .values(
+        flight_id=bindparam("p_flight_id"), aircraft_id=bindparam("p_id"),
+        flown_at=bindparam("p_flown_at"), bleed_status=bindparam("p_status"),
+        integrity_score=bindparam("p_score"),
+        **{name: bindparam(f"p_point_{name}") for name in _POINT_NAMES},
+    )
+    .cte("point")
+)
+
+
 async def tail(
     session: AsyncSession, account_id: uuid.UUID, registration: str, flight_id: uuid.UUID
 ) -> Row[Any] | None:
@@ -82,15 +98,11 @@ async def tail(
     return (await conn.execute(_TAIL, params)).first()
 
 
-async def add_point(session: AsyncSession, values: dict[str, Any]) -> None:
-    conn = await session.connection()
-    await conn.execute(_ADD_POINT, values)
-
-
-async def fold_in(
+async def add_point_and_fold_in(
     session: AsyncSession,
     aircraft_id: uuid.UUID,
     *,
+    point: dict[str, Any],
     aircraft_type: str | None,
     trend_state: dict[str, Any] | None,
     flight_id: uuid.UUID,
@@ -99,10 +111,21 @@ async def fold_in(
     score: float | None,
     now: datetime,
 ) -> None:
-    """The aircraft after one more point at the end of its trend."""
+    """The flight's point (`point`: its `_POINT_NAMES` values; its flight, aircraft, time,
+    status and score are the fold's) and the aircraft after it, at the end of its trend."""
     conn = await session.connection()
-    await conn.execute(_FOLD_IN, {
+    params = {
         "p_id": aircraft_id, "p_aircraft_type": aircraft_type, "p_trend_state": trend_state,
         "p_flight_id": flight_id, "p_flown_at": flown_at, "p_status": status, "p_score": score,
         "p_now": now,
+    }
+    if conn.dialect.name == "postgresql":
+        params.update({f"p_point_{name}": point[name] for name in _POINT_NAMES})
+        await conn.execute(_FOLD_IN_WITH_POINT, params)
+        return
+    await conn.execute(_ADD_POINT, {
+        "flight_id": flight_id, "aircraft_id": aircraft_id, "flown_at": flown_at,
+        "bleed_status": status, "integrity_score": score,
+        **{name: point[name] for name in _POINT_NAMES},
     })
+    await conn.execute(_FOLD_IN, params)

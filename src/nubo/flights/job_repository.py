@@ -13,17 +13,38 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, and_, bindparam, exists, insert, or_, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Integer,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from nubo.fleet import trend_repository
 from nubo.flights.repository import Claim
-from nubo.models import Flight, FlightEvent, ProcessingStatus, WebhookEndpoint
+from nubo.models import Aircraft, Flight, FlightEvent, ProcessingStatus, WebhookEndpoint
 
 _FLIGHTS = cast(Table, Flight.__table__)
 _EVENTS = cast(Table, FlightEvent.__table__)
 _ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
+_AIRCRAFT = cast(Table, Aircraft.__table__)
 _F = _FLIGHTS.c
 
 # What the job needs of its flight at the claim.
@@ -58,6 +79,8 @@ _CLAIM = (
 
 # The result's JSON columns are not read back: the job holds them.
 RESULT_JSON = ("engine_scores", "findings", "phases", "coverage", "warnings")
+# The flight's columns `record_processed` returns.
+FLIGHT_COLUMNS = frozenset(c.name for c in _FLIGHTS.c if c.name not in RESULT_JSON)
 
 _RECORD_PROCESSED = (
     update(_FLIGHTS)
@@ -88,7 +111,7 @@ _RECORD_PROCESSED = (
         error_message=None,
     )
     .returning(
-        *(c for c in _FLIGHTS.c if c.name not in RESULT_JSON),
+        *(c for c in _FLIGHTS.c if c.name in FLIGHT_COLUMNS),
         # Whether the account has a webhook endpoint enabled: most have none, and then
         # the outbox need not be asked (one query fewer).
         exists()
@@ -148,3 +171,98 @@ async def add_event(
     params = {"p_flight_id": flight_id, "p_status": status, "p_message": message,
               "p_data": data, "p_at": at}
     return int((await conn.execute(_ADD_EVENT, params)).scalar_one())
+
+
+# PostgreSQL runs a statement's data-modifying WITH clauses too: there, the start of a job
+# (the claim, its event, the trend it analyses against) is one statement, run as its own
+# transaction without BEGIN and COMMIT, and the result's row, its event and the locked
+# aircraft are one more. Each round trip saved is a wake-up of the worker's event loop and
+# of PostgreSQL, and the driver's work around it (docs/decisions/processing-job-statements.md).
+# SQLite has no such clauses: it runs the statements above one by one.
+
+TAIL_PREFIX = "tail_"
+_TAIL_NAMES = (*trend_repository.TAIL_COLUMNS, "reset_pending", "latest_version", "recorded")
+
+
+def _event_of(flight: Any, data: Any, at_name: str, status: ProcessingStatus, message: str,
+              *where: Any) -> Any:
+    """An INSERT of one event of the flight row `flight` (a WITH clause) holds."""
+    row = select(flight.c.id, literal(status.value), literal(message), data,
+                 bindparam(at_name, type_=DateTime(timezone=True))).where(*where)
+    return insert(_EVENTS).from_select(
+        ["flight_id", "status", "message", "data", "created_at"], row
+    ).returning(_EVENTS.c.id)
+
+
+def _with_tail(flight: Any, event: Any, *, lock: bool) -> Select[Any]:
+    """The flight row of a WITH clause, its event's id and its aircraft's trend tail
+    (`tail_`-prefixed; null when it has no aircraft yet)."""
+    tail_select = trend_repository.tail_of(flight.c.account_id, flight.c.registration,
+                                           flight.c.id)
+    if lock:
+        tail_select = tail_select.with_for_update(of=_AIRCRAFT)
+    tail = tail_select.lateral("tail")
+    return (
+        select(flight, event.c.id.label("event_id"),
+               *(tail.c[name].label(TAIL_PREFIX + name) for name in _TAIL_NAMES))
+        .select_from(flight.outerjoin(tail, true()).outerjoin(event, true()))
+    )
+
+
+def _start_statement() -> Select[Any]:
+    claimed = _CLAIM.cte("claimed")
+    data = func.json_build_object(
+        literal_column("'run'"), bindparam("p_event_run", type_=Integer),
+        literal_column("'attempt'"), claimed.c.processing_attempts, type_=JSON,
+    )
+    # An attempt past the last allowed one gives up instead (`flights.tasks._start`).
+    event = _event_of(claimed, data, "p_event_at", ProcessingStatus.processing,
+                      "processing started",
+                      claimed.c.processing_attempts <= bindparam("p_max_attempts")).cte("event")
+    return _with_tail(claimed, event, lock=False)
+
+
+def _finish_statement() -> Select[Any]:
+    written = _RECORD_PROCESSED.cte("written")
+    event = _event_of(written, bindparam("p_event_data", type_=JSON), "p_event_at",
+                      ProcessingStatus.processed, "processing finished").cte("event")
+    return _with_tail(written, event, lock=True)
+
+
+_START = _start_statement()
+_FINISH = _finish_statement()
+
+
+async def start(
+    conn: AsyncConnection, held: Claim, lease: timedelta, now: datetime, max_attempts: int
+) -> Row[Any] | None:
+    """PostgreSQL: `claim`, the "processing started" event (unless this attempt is past
+    `max_attempts`) and the aircraft's tail (`tail_` columns, not locked: the result's
+    unit reads it again under lock) in one statement; None when there is no claim."""
+    params = {"p_id": held.flight_id, "p_run": held.run, "p_now": now,
+              "p_token": held.token, "p_lease": now + lease, "p_event_run": held.run,
+              "p_event_at": now, "p_max_attempts": max_attempts}
+    return (await conn.execute(_START, params)).first()
+
+
+async def record_processed_with_event(
+    session: AsyncSession, held: Claim, now: datetime, values: dict[str, Any],
+    event_data: dict[str, Any],
+) -> Row[Any] | None:
+    """PostgreSQL: `record_processed`, the "processing finished" event with `event_data`,
+    and the aircraft's tail locked (`tail_` columns), in one statement; None when the
+    claim is gone."""
+    conn = await session.connection()
+    params = {"p_id": held.flight_id, "p_run": held.run, "p_token": held.token, "p_now": now,
+              "p_event_at": now, "p_event_data": event_data}
+    params.update({f"p_{name}": value for name, value in values.items()})
+    return (await conn.execute(_FINISH, params)).first()
+
+
+def tail(row: Row[Any]) -> Any:
+    """The aircraft's tail a row of `start` or `record_processed_with_event` carries, or
+    None when the flight's aircraft has no row yet."""
+    mapping = row._mapping
+    if mapping[TAIL_PREFIX + "id"] is None:
+        return None
+    return SimpleNamespace(**{name: mapping[TAIL_PREFIX + name] for name in _TAIL_NAMES})

@@ -101,6 +101,8 @@ def _lease(ctx: JobContext) -> timedelta:
 
 
 async def _start(ctx: JobContext, held: Claim) -> Work | None:
+    if ctx.dialect == "postgresql":
+        return await _start_in_one_statement(ctx, held)
     async with ctx.unit() as session:
         now = utcnow()
         row = await job_repository.claim(session, held, _lease(ctx), now)
@@ -119,15 +121,49 @@ async def _start(ctx: JobContext, held: Claim) -> Work | None:
             session, ref, ProcessingStatus.processing, "processing started",
             {"run": held.run, "attempt": row.processing_attempts}, now,
         )
-        return Work(
-            key=row.file_key,
-            aircraft_type=row.aircraft_type,
-            trend_state=await fleet_trend.state_before_ref(session, ref),
-            feature_key=features.feature_key(row.account_id, row.registration, ref.flown_at,
-                                             row.id),
-            series_key=flight_series.series_key(row.account_id, row.registration, row.id),
-            flight=ref,
-        )
+        return _work(row, ref, await fleet_trend.state_before_ref(session, ref))
+
+
+async def _start_in_one_statement(ctx: JobContext, held: Claim) -> Work | None:
+    """`_start` on PostgreSQL: the claim, its event and the aircraft's trend tail are one
+    statement, committed on its own (docs/decisions/processing-job-statements.md)."""
+    async with ctx.statement() as conn:
+        row = await job_repository.start(conn, held, _lease(ctx), utcnow(),
+                                         ctx.settings.jobs_max_attempts)
+    if row is None:
+        log.info("flight %s run %s: nothing to claim", held.flight_id, held.run)
+        return None
+    if row.processing_attempts > ctx.settings.jobs_max_attempts:
+        await _give_up(ctx, held)  # no event was written: as `_start`
+        return None
+    ref = _ref(row)
+    tail = job_repository.tail(row)
+    if tail is None or fleet_trend.tail_appends(tail, ref):
+        return _work(row, ref, tail.trend_state if tail is not None else None)
+    async with ctx.unit() as session:  # a flight that lands between others: replayed
+        return _work(row, ref, await fleet_trend.state_before_ref(session, ref, tail))
+
+
+async def _give_up(ctx: JobContext, held: Claim) -> None:
+    """Every earlier attempt died mid-way (a worker killed, a file that takes the process
+    down): stop retrying and say so, and the queue keeps flowing."""
+    async with ctx.unit() as session:
+        if not await repository.still_ours(session, held):
+            return
+        flight = await repository.flight_by_id(session, held.flight_id)
+        await apply_outcome(session, flight, _gave_up(flight, flight.processing_attempts - 1),
+                            held.run)
+
+
+def _work(row: Any, ref: fleet_trend.FlightRef, state: TrendState | None) -> Work:
+    return Work(
+        key=row.file_key,
+        aircraft_type=row.aircraft_type,
+        trend_state=state,
+        feature_key=features.feature_key(row.account_id, row.registration, ref.flown_at, row.id),
+        series_key=flight_series.series_key(row.account_id, row.registration, row.id),
+        flight=ref,
+    )
 
 
 def _ref(row: Any) -> fleet_trend.FlightRef:
@@ -222,10 +258,6 @@ async def _record_processed(
     lock), the event, the webhooks' outbox, the trend point folded in."""
     now = utcnow()
     values = _result_values(result)
-    row = await job_repository.record_processed(session, held, now, values)
-    if row is None:
-        log.info("flight %s run %s: claim lost, result dropped", held.flight_id, held.run)
-        return
     summary = {
         "run": held.run,
         "bleed_status": result.bleed_status,
@@ -233,15 +265,28 @@ async def _record_processed(
         "rows_used": result.rows_used,
         "warnings": result.warnings,
     }
-    await _add_event(session, ref, ProcessingStatus.processed, "processing finished", summary,
-                     now)
+    postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
+    if postgresql:
+        # The row, its event and the aircraft's tail (locked) in one statement.
+        row = await job_repository.record_processed_with_event(session, held, now, values,
+                                                               summary)
+    else:
+        row = await job_repository.record_processed(session, held, now, values)
+    if row is None:
+        log.info("flight %s run %s: claim lost, result dropped", held.flight_id, held.run)
+        return
+    if not postgresql:
+        await _add_event(session, ref, ProcessingStatus.processed, "processing finished",
+                         summary, now)
     if row.webhooks:
         # The flight as the API shows it, from the row and the result just written.
         written = {name: values[name] for name in job_repository.RESULT_JSON}
-        record = SimpleNamespace(**row._mapping, **written)
+        columns = {k: v for k, v in row._mapping.items() if k in job_repository.FLIGHT_COLUMNS}
+        record = SimpleNamespace(**columns, **written)
         await outbox.emit(session, ref.account_id, FLIGHT_PROCESSED,
                           lambda: _flight_data(record))  # type: ignore[arg-type]
-    if not await fleet_trend.record_appended(session, ref, result, webhooks=row.webhooks):
+    tail = {"tail": job_repository.tail(row)} if postgresql else {}
+    if not await fleet_trend.record_appended(session, ref, result, webhooks=row.webhooks, **tail):
         flight = await repository.flight_by_id(session, held.flight_id)
         await fleet_trend.record(session, flight, result)
 
