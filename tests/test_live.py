@@ -158,3 +158,24 @@ async def test_a_closed_stream_gives_its_place_back(app, client, world):
                                   {**world.headers("admin_a"), "Last-Event-ID": "0"},
                                   stop=lambda events, _c: bool(events))
     assert events and hub.streams() == 0
+
+
+async def test_the_check_for_unannounced_events_reads_beside_a_writer(
+    database_url: str, engine: Any
+):
+    """It ran every `events_poll_s` in a transaction that took SQLite's write lock, so
+    every writer queued behind it (and it behind them)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the write lock is SQLite's")
+    import sqlite3
+
+    writer = sqlite3.connect(database_url.split("///", 1)[1], isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # a writer in the middle of its unit
+        listener = Listener(engine, database_url, fallback_s=60, local_check_s=60,
+                            listen=False)
+        newest = await asyncio.wait_for(listener._newest(), 5)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert newest >= 0

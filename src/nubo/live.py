@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from nubo.kit.db import after_commit
+from nubo.kit.db import after_commit, engine_reader
 from nubo.kit.errors import TooManyRequests
 from nubo.models import FlightEvent
 
@@ -238,7 +238,9 @@ class Live:
         self.hub.resync_all()  # streams still open fall back to reading the table
 
     async def _newest(self) -> int:
-        async with self.engine.connect() as conn:
+        # A read: on SQLite it must not take the write lock (writers would queue behind a
+        # check every `local_check_s`, and a check cancelled mid-statement would keep it).
+        async with engine_reader(self.engine)() as conn:
             return int((await conn.execute(select(func.coalesce(func.max(FlightEvent.id), 0))))
                        .scalar_one())
 
