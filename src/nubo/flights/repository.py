@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
-from nubo.kit.db import ReadConnection
+from nubo.kit.db import ReadConnection, fetch_rows
 from nubo.kit.listing import code_text, json_text, uuid_text
 from nubo.kit.types import utcnow
 from nubo.models import Account, Flight, FlightEvent, ProcessingStatus, Role
@@ -123,7 +123,7 @@ async def list_page(
         params["after_at"], params["after_id"] = after
     stmt = _list_page(operator, tuple(sorted(values)), after is not None)
     async with read() as conn:
-        return list((await conn.execute(stmt, params)).all())
+        return await fetch_rows(conn, stmt, params)
 
 
 async def get_readable(
