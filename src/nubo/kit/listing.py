@@ -16,42 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic_core import from_json, to_json
-from sqlalchemy import Dialect, Label, String, Text, TypeDecorator, Uuid, cast, type_coerce
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import Label, String, Text, Uuid, cast, type_coerce
 from starlette.responses import Response
 
 
 def uuid_text(column: Any) -> Label[str]:
-    """A UUID column read as its canonical text: what the JSON writes, made by the database
-    (PostgreSQL casts it; SQLite stores hex, converted as a `Uuid` column's) rather than by
-    `uuid.UUID.__str__` (a microsecond each) or the serialiser."""
-    return _UuidText(column).label(column.key)
-
-
-class _UuidTextType(TypeDecorator[str]):
-    impl = Uuid(as_uuid=False)
-    cache_ok = True
-
-    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
-        if dialect.name == "postgresql":
-            return None  # the query cast it: the driver hands over the text
-        return super().result_processor(dialect, coltype)
-
-
-class _UuidText(FunctionElement[str]):
-    type = _UuidTextType()
-    inherit_cache = True
-
-
-@compiles(_UuidText)
-def _uuid_column(element: _UuidText, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.clauses, **kw))
-
-
-@compiles(_UuidText, "postgresql")
-def _uuid_cast(element: _UuidText, compiler: Any, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+    """A UUID column read as its canonical text: what the JSON writes, made by the driver
+    (asyncpg) rather than by `uuid.UUID.__str__` (a microsecond each) or the serialiser."""
+    return type_coerce(column, Uuid(as_uuid=False)).label(column.key)
 
 
 def code_text(column: Any) -> Label[str]:
