@@ -136,3 +136,19 @@ async def test_export_memory_is_bounded_by_a_batch_not_the_length(app, world, se
     big_size, big_peak = await peak()
     assert big_size > 3.5 * small_size
     assert big_peak < 1.5 * small_peak, (small_peak, big_peak)
+
+
+def test_the_exports_document_the_filters_of_the_list(app):
+    # The list parses its query as one model, the exports with `flight_filters`: the same
+    # parameters either way.
+    paths = app.openapi()["paths"]
+
+    def parameters(path: str) -> list[dict[str, object]]:
+        return [p for p in paths[path]["get"]["parameters"] if p["name"] != "format"]
+
+    filters = [p for p in parameters("/api/flight") if p["name"] not in ("limit", "cursor")]
+    assert [p["name"] for p in filters] == [
+        "registration", "status", "bleed_status", "from", "to", "account_id"
+    ]
+    assert parameters("/api/flight/export") == filters
+    assert parameters("/api/flight/findings/export") == filters

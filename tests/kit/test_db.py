@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import Request
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import delete, text, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Enum,
+    Float,
+    MetaData,
+    Table,
+    Uuid,
+    bindparam,
+    delete,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import NullPool
 
 from nubo.app import bind_engine, create_app
-from nubo.kit.db import Session, create_engine, engine_reader, unit_of
+from nubo.kit.db import Session, create_engine, engine_reader, fetch_rows, unit_of
+from nubo.kit.errors import database_unreachable
 from nubo.kit.jobs import JobContext
-from nubo.kit.types import utcnow
+from nubo.kit.listing import json_text, uuid_text
+from nubo.kit.types import UTCDateTime, utcnow
 from nubo.models import Account, RateLimitWindow
 from nubo.runtime import job_context
 from tests.flights.live import Live, start_live
@@ -263,3 +283,67 @@ async def test_a_postgresql_that_refuses_sessions_answers_503(settings, database
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         await admin.dispose()
+
+
+class _Kind(enum.Enum):
+    one = "one"
+    two = "two"
+
+
+_PROBE = Table(
+    "fetch_rows_probe", MetaData(),
+    Column("id", Uuid, primary_key=True), Column("kind", Enum(_Kind, native_enum=False)),
+    Column("at", UTCDateTime), Column("score", Float), Column("doc", JSON),
+    prefixes=["TEMPORARY"],
+)
+_PROBE_READ = (
+    select(uuid_text(_PROBE.c.id), _PROBE.c.kind, _PROBE.c.at, _PROBE.c.score,
+           json_text(_PROBE.c.doc))
+    .where(_PROBE.c.kind == bindparam("kind"), _PROBE.c.at < bindparam("before"))
+    .order_by(_PROBE.c.at)
+)
+
+
+async def test_rows_fetched_for_a_list_are_those_sqlalchemy_reads(engine):
+    at = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    async with engine.connect() as conn:
+        await conn.run_sync(_PROBE.create)
+        await conn.execute(_PROBE.insert(), [
+            {"id": uuid.uuid4(), "kind": kind, "at": at + timedelta(hours=i),
+             "score": 0.1 * i if i else None, "doc": {"i": i, "é": [1.5, None]}}
+            for i, kind in enumerate([_Kind.one, _Kind.two, _Kind.one, _Kind.one])
+        ])
+        params = {"kind": _Kind.one, "before": at + timedelta(hours=3)}
+        for _ in range(2):  # the first read plans the statement, the second reuses it
+            fetched = await fetch_rows(conn, _PROBE_READ, params)
+            read = (await conn.execute(_PROBE_READ, params)).all()
+            assert [tuple(r) for r in fetched] == [tuple(r) for r in read] and len(read) == 2
+            assert [(r.id, r.at) for r in fetched] == [(r.id, r.at) for r in read]
+            assert all(isinstance(r.id, str) for r in fetched)
+        await conn.run_sync(_PROBE.drop)
+        await conn.rollback()
+
+
+async def test_a_list_read_on_a_connection_the_server_dropped_answers_503_and_recovers(
+    settings, database_url
+):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a session dropped by the server is a PostgreSQL state")
+    engine = create_engine(database_url, pool_size=1)
+    read = engine_reader(engine)
+    stmt = select(literal_column("1").label("one"))
+    try:
+        async with read() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        admin = create_engine(database_url, poolclass=NullPool)
+        async with admin.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        await admin.dispose()
+        with pytest.raises(DBAPIError) as caught:
+            async with read() as conn:  # the pool's one connection, dead
+                await fetch_rows(conn, stmt, {})
+        assert database_unreachable(caught.value)  # what the error handler answers 503
+        async with read() as conn:  # the dead connection was replaced
+            assert [tuple(r) for r in await fetch_rows(conn, stmt, {})] == [(1,)]
+    finally:
+        await engine.dispose()

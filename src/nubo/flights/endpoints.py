@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, Field
 from sse_starlette import EventSourceResponse
 from starlette.types import Receive, Scope, Send
 
@@ -31,7 +31,8 @@ from nubo.kit.db import ReadSessions, Session, StandaloneDb
 from nubo.kit.edge import streams_body
 from nubo.kit.errors import Unprocessable, UnsupportedMediaType
 from nubo.kit.listing import Holes, page_response
-from nubo.kit.pagination import Page, Pagination, build_page
+from nubo.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, PageParams, build_page
+from nubo.kit.query import QueryModel
 from nubo.kit.tabular import EXPORT_RESPONSES, PARQUET_RESPONSES, ExportFormat, table_response
 from nubo.kit.uploads import media_type, open_upload
 from nubo.live import Hub, Subscription
@@ -171,12 +172,42 @@ async def flight_filters(
 FlightFilters = Annotated[dict[str, Any], Depends(flight_filters)]
 
 
-@router.get("", response_model=Page[FlightOut], summary="The account's flights, newest first")
+class FlightListQuery(BaseModel):
+    """The list's query parameters: `Pagination`'s and `flight_filters`' (the same names,
+    limits and errors), validated at once (`kit.query`)."""
+
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
+    cursor: Annotated[str | None, Field(max_length=512)] = None
+    registration: Annotated[str | None, Field(max_length=16)] = None
+    status: ProcessingStatus | None = None
+    bleed_status: BleedStatus | None = None
+    departed_from: Annotated[AwareDatetime | None, Field(alias="from")] = None
+    departed_to: Annotated[AwareDatetime | None, Field(alias="to")] = None
+    account_id: uuid.UUID | None = None
+
+    def page(self) -> PageParams:
+        return PageParams(limit=self.limit, cursor=self.cursor)
+
+    def filters(self) -> dict[str, Any]:
+        """The values of `flight_filters`, by its names."""
+        return self.model_dump(exclude={"limit", "cursor"})
+
+
+_LIST_QUERY = QueryModel(FlightListQuery)
+
+
+@router.get(
+    "",
+    response_model=Page[FlightOut],
+    summary="The account's flights, newest first",
+    openapi_extra=_LIST_QUERY.openapi,
+)
 async def list_flights(
-    actor: FlightsRead, db: StandaloneDb, page: Pagination, filters: FlightFilters
+    actor: FlightsRead, db: StandaloneDb, query: Annotated[FlightListQuery, Depends(_LIST_QUERY)]
 ) -> Response:
     """The account's flights, newest first (operators: every account)."""
-    rows = await service.flight_rows(db.read, actor, page, **filters)
+    page = query.page()
+    rows = await service.flight_rows(db.read, actor, page, **query.filters())
     items, cursor = build_page(rows, page, lambda f: (f.created_at, f.id))
     stored = Holes()
     return page_response([flight_item(f, stored) for f in items], cursor, stored)

@@ -25,8 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
-from nubo.kit.db import ReadConnection
-from nubo.kit.listing import code_text, json_text, uuid_text
+from nubo.kit.db import ReadConnection, fetch_rows
+from nubo.kit.listing import code_text, json_text, uuid_cast_text
 from nubo.kit.types import utcnow
 from nubo.models import Account, Flight, FlightEvent, ProcessingStatus, Role
 
@@ -72,7 +72,7 @@ def filtered(stmt: Rows, values: dict[str, Any]) -> Rows:
 # object is built per row; ids, codes and JSON documents as the text the page and the JSON
 # write (kit.listing).
 LIST_COLUMNS = (
-    uuid_text(Flight.id), uuid_text(Flight.account_id), Flight.registration,
+    uuid_cast_text(Flight.id), uuid_cast_text(Flight.account_id), Flight.registration,
     Flight.aircraft_type, Flight.flight_number, Flight.origin, Flight.destination,
     Flight.departure_at, Flight.arrival_at, code_text(Flight.processing_status),
     Flight.processing_run, code_text(Flight.bleed_status),
@@ -123,7 +123,7 @@ async def list_page(
         params["after_at"], params["after_id"] = after
     stmt = _list_page(operator, tuple(sorted(values)), after is not None)
     async with read() as conn:
-        return list((await conn.execute(stmt, params)).all())
+        return await fetch_rows(conn, stmt, params)
 
 
 async def get_readable(

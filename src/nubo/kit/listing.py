@@ -16,7 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic_core import from_json, to_json
-from sqlalchemy import Label, String, Text, Uuid, cast, type_coerce
+from sqlalchemy import Dialect, Label, String, Text, TypeDecorator, Uuid, cast, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from starlette.responses import Response
 
 
@@ -24,6 +26,39 @@ def uuid_text(column: Any) -> Label[str]:
     """A UUID column read as its canonical text: what the JSON writes, made by the driver
     (asyncpg) rather than by `uuid.UUID.__str__` (a microsecond each) or the serialiser."""
     return type_coerce(column, Uuid(as_uuid=False)).label(column.key)
+
+
+def uuid_cast_text(column: Any) -> Label[str]:
+    """`uuid_text`, made by PostgreSQL (`CAST(... AS TEXT)`: the driver hands over the text,
+    nothing is converted in Python; SQLite's hex converted as a `Uuid` column's). Only in a
+    statement that reads the column out, not in a subquery whose column is compared again
+    (`uuid = text` has no operator)."""
+    return _UuidText(column).label(column.key)
+
+
+class _UuidTextType(TypeDecorator[str]):
+    impl = Uuid(as_uuid=False)
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name == "postgresql":
+            return None  # the statement cast it
+        return super().result_processor(dialect, coltype)
+
+
+class _UuidText(FunctionElement[str]):
+    type = _UuidTextType()
+    inherit_cache = True
+
+
+@compiles(_UuidText)
+def _uuid_column(element: _UuidText, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_UuidText, "postgresql")
+def _uuid_cast(element: _UuidText, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
 
 
 def code_text(column: Any) -> Label[str]:
