@@ -74,6 +74,25 @@ async def database_url(
         await _drop_postgres_database(name)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def fresh_url(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[str]:
+    """An empty database of the test's own, not migrated (migration tests)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'nubo.db'}"
+        return
+    try:
+        url, name = await _create_postgres_database()
+    except Exception as exc:
+        service_missing("PostgreSQL", exc)
+        raise
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(name)
+
+
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url, pool_size=5)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from sqlalchemy import JSON, Text, Uuid, cast, column, literal, select, table
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -17,7 +15,6 @@ from nubo.kit.db import create_engine
 from nubo.kit.listing import stored_text
 from nubo.kit.migrate import alembic_config, upgrade
 from nubo.models import Flight, ProcessingStatus
-from tests.conftest import _create_postgres_database, _drop_postgres_database, service_missing
 from tests.fixtures.world import make_account
 
 COLUMNS = ("engine_scores", "findings", "phases", "coverage", "warnings")
@@ -45,22 +42,6 @@ async def test_a_flights_json_columns_are_stored_as_the_list_writes_them(session
     texts = await _texts(session, flight.id)
     assert texts == {name: stored_text(value) for name, value in VALUES.items()}
     assert texts["findings"] != json.dumps(VALUES["findings"])  # not json.dumps's form
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def fresh_url(request, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'nubo.db'}"
-        return
-    try:
-        url, name = await _create_postgres_database()
-    except Exception as exc:
-        service_missing("PostgreSQL", exc)
-        raise
-    try:
-        yield url
-    finally:
-        await _drop_postgres_database(name)
 
 
 def _json_of(dialect: str):

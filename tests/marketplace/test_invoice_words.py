@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import Uuid, column, select, table
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -17,7 +15,6 @@ from nubo.kit.migrate import alembic_config, upgrade
 from nubo.kit.types import utcnow
 from nubo.marketplace.months import month_of
 from nubo.models import BillingRun, BillingRunStatus, InvoiceLine, InvoiceLineKind
-from tests.conftest import _create_postgres_database, _drop_postgres_database, service_missing
 from tests.fixtures.world import make_account
 from tests.marketplace.factories import (
     make_dataset,
@@ -56,22 +53,6 @@ async def test_a_dataset_name_is_escaped_in_the_page(client, session, world):
     client.cookies.set("nubo_session", cookie)
     page = (await client.get(f"/invoices/{invoice.id}")).text
     assert "Compra: &lt;b&gt;Rain&lt;/b&gt;" in page and "<b>Rain</b>" not in page
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def fresh_url(request, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'nubo.db'}"
-        return
-    try:
-        url, name = await _create_postgres_database()
-    except Exception as exc:
-        service_missing("PostgreSQL", exc)
-        raise
-    try:
-        yield url
-    finally:
-        await _drop_postgres_database(name)
 
 
 def _downgrade(connection, revision: str) -> None:
