@@ -139,8 +139,7 @@ async def test_export_memory_is_bounded_by_a_batch_not_the_length(app, world, se
 
 
 def test_the_exports_document_the_filters_of_the_list(app):
-    # The list parses its query as one model, the exports with `flight_filters`: the same
-    # parameters either way.
+    # The list's query model extends the exports' filters: the same parameters either way.
     paths = app.openapi()["paths"]
 
     def parameters(path: str) -> list[dict[str, object]]:

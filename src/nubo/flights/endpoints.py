@@ -150,34 +150,17 @@ async def upload_file(
     return FlightOut.of(flight)
 
 
-async def flight_filters(
-    registration: Annotated[str | None, Query(max_length=16)] = None,
-    status_: Annotated[ProcessingStatus | None, Query(alias="status")] = None,
-    bleed_status: BleedStatus | None = None,
-    departed_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    departed_to: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-    account_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    """The filters of the flights list, shared by its exports."""
-    return {
-        "registration": registration,
-        "status": status_,
-        "bleed_status": bleed_status,
-        "departed_from": departed_from,
-        "departed_to": departed_to,
-        "account_id": account_id,
-    }
-
-
-FlightFilters = Annotated[dict[str, Any], Depends(flight_filters)]
-
-
-class FlightListQuery(BaseModel):
-    """The list's query parameters: `Pagination`'s and `flight_filters`' (the same names,
-    limits and errors), validated at once (`kit.query`)."""
+class _PageQuery(BaseModel):
+    """`Pagination`'s parameters (the same names, limits and errors)."""
 
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
     cursor: Annotated[str | None, Field(max_length=512)] = None
+
+
+class FlightFilterQuery(BaseModel):
+    """The filters of the flights list, shared by its exports, validated at once
+    (`kit.query`)."""
+
     registration: Annotated[str | None, Field(max_length=16)] = None
     status: ProcessingStatus | None = None
     bleed_status: BleedStatus | None = None
@@ -185,14 +168,20 @@ class FlightListQuery(BaseModel):
     departed_to: Annotated[AwareDatetime | None, Field(alias="to")] = None
     account_id: uuid.UUID | None = None
 
+    def filters(self) -> dict[str, Any]:
+        """The filters' values, by the service's names."""
+        return self.model_dump(exclude=set(_PageQuery.model_fields))
+
+
+class FlightListQuery(FlightFilterQuery, _PageQuery):
+    """The list's query parameters: a page and the filters."""
+
     def page(self) -> PageParams:
         return PageParams(limit=self.limit, cursor=self.cursor)
 
-    def filters(self) -> dict[str, Any]:
-        """The values of `flight_filters`, by its names."""
-        return self.model_dump(exclude={"limit", "cursor"})
 
-
+_FILTER_QUERY = QueryModel(FlightFilterQuery)
+FlightFilters = Annotated[FlightFilterQuery, Depends(_FILTER_QUERY)]
 _LIST_QUERY = QueryModel(FlightListQuery)
 
 
@@ -214,7 +203,10 @@ async def list_flights(
 
 
 # Declared before /{id}, which would otherwise take "export" for an id.
-@router.get("/export", response_class=StreamingResponse, responses=PARQUET_RESPONSES)
+@router.get(
+    "/export", response_class=StreamingResponse, responses=PARQUET_RESPONSES,
+    openapi_extra=_FILTER_QUERY.openapi,
+)
 async def export_flights(
     actor: BearerOrSession,
     sessions: ReadSessions,
@@ -228,11 +220,15 @@ async def export_flights(
     cookie (its "Export CSV" link).
     """
     return table_response(
-        exports.FLIGHT_COLUMNS, exports.flights_table(sessions, actor, filters), "flights", format_
+        exports.FLIGHT_COLUMNS, exports.flights_table(sessions, actor, filters.filters()),
+        "flights", format_,
     )
 
 
-@router.get("/findings/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES)
+@router.get(
+    "/findings/export", response_class=StreamingResponse, responses=EXPORT_RESPONSES,
+    openapi_extra=_FILTER_QUERY.openapi,
+)
 async def export_findings(
     actor: FlightsRead, sessions: ReadSessions, filters: FlightFilters
 ) -> StreamingResponse:
@@ -241,7 +237,8 @@ async def export_findings(
     The filters of `GET /api/flight` choose the flights. Streamed as it is read.
     """
     return table_response(
-        exports.FINDING_COLUMNS, exports.findings_table(sessions, actor, filters), "findings"
+        exports.FINDING_COLUMNS, exports.findings_table(sessions, actor, filters.filters()),
+        "findings",
     )
 
 

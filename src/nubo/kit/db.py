@@ -330,8 +330,7 @@ class _Plan:
 
     __slots__ = ("binds", "names", "results", "row", "sql")
 
-    def __init__(self, stmt: Select[Any], dialect: Any, oids: list[int]) -> None:
-        compiled = stmt.compile(dialect=dialect)
+    def __init__(self, stmt: Select[Any], compiled: Any, dialect: Any, oids: list[int]) -> None:
         self.sql = compiled.string
         self.names = list(compiled.positiontup or ())
         self.binds = [compiled.binds[name].type.bind_processor(dialect) for name in self.names]
@@ -365,7 +364,7 @@ _PLANS: weakref.WeakKeyDictionary[Select[Any], _Plan] = weakref.WeakKeyDictionar
 
 
 async def _plan(driver: Any, stmt: Select[Any], dialect: Any) -> _Plan:
-    sql = stmt.compile(dialect=dialect).string
-    oids = [attr.type.oid for attr in (await driver.prepare(sql)).get_attributes()]
-    plan = _PLANS[stmt] = _Plan(stmt, dialect, oids)
+    compiled = stmt.compile(dialect=dialect)
+    oids = [attr.type.oid for attr in (await driver.prepare(compiled.string)).get_attributes()]
+    plan = _PLANS[stmt] = _Plan(stmt, compiled, dialect, oids)
     return plan
