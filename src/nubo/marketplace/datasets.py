@@ -119,22 +119,12 @@ def _price_bound(value: str, currency: str, rounding: str) -> int:
 
 
 async def search(
-    session: AsyncSession,
-    params: PageParams,
-    *,
-    q: str | None = None,
-    location: str | None = None,
-    min_price: str | None = None,
-    max_price: str | None = None,
-    currency: str | None = None,
-    category: str | None = None,
-    sort: str = "created_at",
+    session: AsyncSession, params: PageParams, *, sort: str = "created_at",
+    **filters: str | None,
 ) -> list[Dataset]:
-    """The catalogue's search, as datasets (the panel's pages)."""
-    conditions = search_conditions(
-        q=q, location=location, min_price=min_price, max_price=max_price, currency=currency,
-        category=category,
-    )
+    """The catalogue's search (filters: those of `search_conditions`), as datasets (the
+    panel's pages)."""
+    conditions = search_conditions(**filters)
     return await repository.page_of_datasets(session, conditions, sort, params)
 
 
