@@ -229,7 +229,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 
 
 async def check_accessibility(tab) -> None:
-    """axe-core on the page as shown: no serious or critical violation."""
+    """axe-core on the page as shown: no serious or critical violation.
+
+    Call it once the page the test opened is shown (an `expect` on its content first): axe
+    run while a navigation replaces the document fails on a document that is gone."""
+    await tab.wait_for_load_state("load")
     if not await tab.evaluate("typeof window.axe !== 'undefined'"):
         await tab.evaluate(AXE.read_text() + "\n;undefined")
     results = await tab.evaluate("axe.run(document).then(r => r.violations.map("

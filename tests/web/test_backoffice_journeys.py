@@ -109,6 +109,7 @@ async def test_an_operator_creates_a_dataset_and_uploads_its_file_with_progress(
         "Operador")
     await check_accessibility(page)
     await page.get_by_role("link", name="Conjuntos de dados").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Conjuntos de dados")
     await check_accessibility(page)
     name = f"Chuva {uuid.uuid4().hex[:6]}"
     create = page.locator("form[method='post'][action='/backoffice/datasets']")

@@ -138,6 +138,7 @@ async def test_customer_finds_buys_downloads_subscribes_cancels_and_reads_the_in
         (await api.post("/api/invoices", json={"account_id": account_id, "month": month})
          ).raise_for_status()
     await page.get_by_role("navigation").get_by_role("link", name=words["invoices"]).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(words["invoices"])
     await check_accessibility(page)
     await page.locator("tbody tr th a").first.click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text(words["invoice"])
