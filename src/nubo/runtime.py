@@ -16,6 +16,7 @@ from starlette.datastructures import State
 from nubo.kit import jobs
 from nubo.kit.db import ReadConnection, WriteConnection
 from nubo.kit.gctune import tune_after_startup
+from nubo.kit.malloc import keep_top_pad
 from nubo.kit.storage import ObjectStore, StorageUnavailable
 from nubo.live import Live
 from nubo.ops.endpoints import ReadinessCheck
@@ -192,7 +193,10 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
             await sweep(ctx)
     except Exception:
         log.exception("start-up sweep failed; the periodic sweep will retry")
-    tune_after_startup(state_of(app).settings.gc_tuning)
+    settings = state_of(app).settings
+    tune_after_startup(settings.gc_tuning)
+    if inprocess:  # the analyses run in this process's threads
+        keep_top_pad(settings.malloc_top_pad_mb << 20)
     try:
         yield
     finally:

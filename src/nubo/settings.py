@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Freeze the start-up heap and collect young objects less often (kit/gctune.py); off
     # only to measure the difference.
     gc_tuning: bool = True
+    # Freed memory each heap keeps mapped, so a job's analysis in a thread does not fault
+    # the same pages in again per flight (kit/malloc.py); 0 leaves glibc's default.
+    malloc_top_pad_mb: int = Field(default=16, ge=0, le=1024)
 
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "nubo"

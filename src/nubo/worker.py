@@ -9,6 +9,7 @@ import signal
 from nubo.kit import jobs
 from nubo.kit.db import create_engine, create_sessionmaker
 from nubo.kit.gctune import tune_after_startup
+from nubo.kit.malloc import keep_top_pad
 from nubo.runtime import build_queue, build_store
 from nubo.settings import Settings
 from nubo.webhooks import outbox
@@ -39,6 +40,7 @@ async def worker_main(settings: Settings, *, concurrency: int | None = None) -> 
         await queue.start(ctx, worker=True)
         outbox.use_queue(queue)  # deliveries of events a job records go out at its commit
         tune_after_startup(settings.gc_tuning)
+        keep_top_pad(settings.malloc_top_pad_mb << 20)
         log.info("worker started (%s, concurrency %d)", queue.mode, settings.jobs_concurrency)
         waiter = asyncio.create_task(stop.wait())
         runner = (
