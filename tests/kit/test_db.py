@@ -24,6 +24,7 @@ from sqlalchemy import (
     Uuid,
     bindparam,
     delete,
+    insert,
     literal_column,
     select,
     text,
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from nubo.app import bind_engine, create_app
-from nubo.kit.db import Session, create_engine, engine_reader, fetch_rows, unit_of
+from nubo.kit.db import Session, create_engine, engine_reader, fetch_rows, unit_of, write_rows
 from nubo.kit.errors import database_unreachable
 from nubo.kit.jobs import JobContext
 from nubo.kit.listing import json_text, uuid_text
@@ -347,3 +348,48 @@ async def test_a_list_read_on_a_connection_the_server_dropped_answers_503_and_re
             assert [tuple(r) for r in await fetch_rows(conn, stmt, {})] == [(1,)]
     finally:
         await engine.dispose()
+
+
+_PROBE_WRITE = (
+    update(_PROBE)
+    .where(_PROBE.c.kind == _Kind.one, _PROBE.c.at < bindparam("before"))  # a fixed value
+    .values(score=bindparam("score"))
+    .returning(uuid_text(_PROBE.c.id), _PROBE.c.kind, _PROBE.c.at, _PROBE.c.score)
+)
+
+
+async def test_a_write_runs_as_sqlalchemy_runs_it_and_returns_its_rows(engine):
+    at = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    async with engine.connect() as conn:
+        await conn.run_sync(_PROBE.create)
+        await conn.execute(_PROBE.insert(), [
+            {"id": uuid.uuid4(), "kind": kind, "at": at + timedelta(hours=i), "score": None}
+            for i, kind in enumerate([_Kind.one, _Kind.two, _Kind.one])
+        ])
+        await conn.commit()
+        for score in (0.5, 0.25):  # the first write plans the statement, the second reuses it
+            written = await write_rows(conn, _PROBE_WRITE, {"before": at + timedelta(hours=3),
+                                                            "score": score})
+            assert sorted((r.kind, r.score) for r in written) == [(_Kind.one, score)] * 2
+            assert {r.at for r in written} == {at, at + timedelta(hours=2)}
+        await conn.rollback()  # the writes were in the connection's transaction
+        scores = (await conn.execute(select(_PROBE.c.score))).scalars().all()
+        assert scores == [None, None, None]
+        await conn.run_sync(_PROBE.drop)
+        await conn.commit()
+
+
+async def test_a_write_without_returning_gives_no_rows_and_a_failed_one_raises(engine):
+    async with engine.connect() as conn:
+        await conn.run_sync(_PROBE.create)
+        stmt = insert(_PROBE).values(id=bindparam("id"), kind=_Kind.two)
+        row_id = uuid.uuid4()
+        assert await write_rows(conn, stmt, {"id": row_id}) == []
+        assert (await conn.execute(select(_PROBE.c.kind))).scalars().all() == [_Kind.two]
+        with pytest.raises(Exception) as caught:  # the same primary key again
+            await write_rows(conn, stmt, {"id": row_id})
+        assert any(word in str(caught.value).lower() for word in ("duplicate", "unique"))
+        if conn.dialect.name == "postgresql":  # its state unknown: not returned to the pool
+            assert conn.invalidated
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(literal_column("1")))).scalar_one() == 1

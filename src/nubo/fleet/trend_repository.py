@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import Row, Select, Table, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nubo.kit.db import write_rows
 from nubo.models import Aircraft, EngineReset, TrendPoint
 
 _AIRCRAFT = cast(Table, Aircraft.__table__)
@@ -121,7 +122,7 @@ async def add_point_and_fold_in(
     }
     if conn.dialect.name == "postgresql":
         params.update({f"p_point_{name}": point[name] for name in _POINT_NAMES})
-        await conn.execute(_FOLD_IN_WITH_POINT, params)
+        await write_rows(conn, _FOLD_IN_WITH_POINT, params)
         return
     await conn.execute(_ADD_POINT, {
         "flight_id": flight_id, "aircraft_id": aircraft_id, "flown_at": flown_at,

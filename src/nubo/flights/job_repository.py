@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from nubo.fleet import trend_repository
 from nubo.flights.repository import Claim
+from nubo.kit.db import write_rows
 from nubo.models import Aircraft, Flight, FlightEvent, ProcessingStatus, WebhookEndpoint
 
 _FLIGHTS = cast(Table, Flight.__table__)
@@ -242,7 +243,8 @@ async def start(
     params = {"p_id": held.flight_id, "p_run": held.run, "p_now": now,
               "p_token": held.token, "p_lease": now + lease, "p_event_run": held.run,
               "p_event_at": now, "p_max_attempts": max_attempts}
-    return (await conn.execute(_START, params)).first()
+    rows = await write_rows(conn, _START, params)
+    return rows[0] if rows else None
 
 
 async def record_processed_with_event(
@@ -256,13 +258,14 @@ async def record_processed_with_event(
     params = {"p_id": held.flight_id, "p_run": held.run, "p_token": held.token, "p_now": now,
               "p_event_at": now, "p_event_data": event_data}
     params.update({f"p_{name}": value for name, value in values.items()})
-    return (await conn.execute(_FINISH, params)).first()
+    rows = await write_rows(conn, _FINISH, params)
+    return rows[0] if rows else None
 
 
 def tail(row: Row[Any]) -> Any:
     """The aircraft's tail a row of `start` or `record_processed_with_event` carries, or
     None when the flight's aircraft has no row yet."""
-    mapping = row._mapping
+    mapping = row._asdict()
     if mapping[TAIL_PREFIX + "id"] is None:
         return None
     return SimpleNamespace(**{name: mapping[TAIL_PREFIX + name] for name in _TAIL_NAMES})

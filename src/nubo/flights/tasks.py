@@ -281,7 +281,7 @@ async def _record_processed(
     if row.webhooks:
         # The flight as the API shows it, from the row and the result just written.
         written = {name: values[name] for name in job_repository.RESULT_JSON}
-        columns = {k: v for k, v in row._mapping.items() if k in job_repository.FLIGHT_COLUMNS}
+        columns = {k: v for k, v in row._asdict().items() if k in job_repository.FLIGHT_COLUMNS}
         record = SimpleNamespace(**columns, **written)
         await outbox.emit(session, ref.account_id, FLIGHT_PROCESSED,
                           lambda: _flight_data(record))  # type: ignore[arg-type]

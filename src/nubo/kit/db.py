@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Select, event
+from sqlalchemy import Executable, Select, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -324,27 +324,70 @@ async def fetch_rows(conn: AsyncConnection, stmt: Select[Any], params: dict[str,
     return list((await conn.execute(stmt, params)).all())
 
 
+async def write_rows(
+    conn: AsyncConnection, stmt: Executable, params: dict[str, Any]
+) -> list[Any]:
+    """A write built once and run often (a job's claim or result), as `conn.execute(stmt,
+    params)` runs it, with the rows it returns (its RETURNING, or the SELECT over its
+    data-modifying WITH clauses) as `fetch_rows` gives them.
+
+    On PostgreSQL the statement runs on the driver's own connection, prepared once, inside
+    the transaction `conn` is in (begun first if SQLAlchemy has not yet: it begins lazily,
+    at the first statement). Unlike a read, a failure is not tried again through SQLAlchemy
+    (the write may have happened): the connection is invalidated, since its state is not
+    known, and the driver's error raised for the unit of work to roll back.
+    """
+    if conn.dialect.name != "postgresql":
+        result = await conn.execute(stmt, params)
+        return list(result.all()) if result.returns_rows else []
+    if not conn.in_transaction():
+        await conn.begin()  # as `conn.execute` would (autobegin); `conn` ends it
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    try:
+        adapter: Any = raw.dbapi_connection
+        if adapter._transaction is None:  # SQLAlchemy's asyncpg adapter sends BEGIN lazily
+            await adapter._start_transaction()  # (nothing in autocommit)
+        plan = _PLANS.get(stmt) or await _plan(driver, stmt, conn.dialect)
+        if not plan.returns:
+            await driver.execute(plan.sql, *plan.arguments(params))
+            return []
+        return plan.rows(await driver.fetch(plan.sql, *plan.arguments(params)))
+    except BaseException:
+        await conn.invalidate()
+        raise
+
+
 class _Plan:
     """A statement as the driver takes it: its SQL, its parameters in order with
-    SQLAlchemy's conversions (an enum to its value...), and its columns' conversions."""
+    SQLAlchemy's conversions (an enum to its value...) and the values of those the
+    statement holds itself, and its columns' conversions."""
 
-    __slots__ = ("binds", "names", "results", "row", "sql")
+    __slots__ = ("binds", "fixed", "names", "results", "returns", "row", "sql")
 
-    def __init__(self, stmt: Select[Any], compiled: Any, dialect: Any, oids: list[int]) -> None:
+    def __init__(self, stmt: Any, compiled: Any, dialect: Any, oids: list[int]) -> None:
         self.sql = compiled.string
         self.names = list(compiled.positiontup or ())
         self.binds = [compiled.binds[name].type.bind_processor(dialect) for name in self.names]
+        self.fixed = {name: bind.value for name, bind in compiled.binds.items()
+                      if not bind.required}
+        columns = stmt.exported_columns
+        self.returns = len(columns) > 0
         self.results = [
             (i, convert)
-            for i, (column, oid) in enumerate(zip(stmt.selected_columns, oids, strict=True))
+            for i, (column, oid) in enumerate(zip(columns, oids, strict=True))
             if (convert := column.type.result_processor(dialect, oid)) is not None
         ]
-        self.row = namedtuple("Row", stmt.selected_columns.keys())  # type: ignore[misc]
+        self.row = namedtuple("Row", columns.keys())  # type: ignore[misc]
 
     def arguments(self, params: dict[str, Any]) -> list[Any]:
+        fixed = self.fixed
         return [
             value if bind is None or value is None else bind(value)
-            for bind, value in zip(self.binds, (params[n] for n in self.names), strict=True)
+            for bind, value in zip(
+                self.binds, (params[n] if n in params else fixed[n] for n in self.names),
+                strict=True,
+            )
         ]
 
     def rows(self, records: list[Any]) -> list[Any]:
@@ -360,10 +403,10 @@ class _Plan:
         return rows
 
 
-_PLANS: weakref.WeakKeyDictionary[Select[Any], _Plan] = weakref.WeakKeyDictionary()
+_PLANS: weakref.WeakKeyDictionary[Executable, _Plan] = weakref.WeakKeyDictionary()
 
 
-async def _plan(driver: Any, stmt: Select[Any], dialect: Any) -> _Plan:
+async def _plan(driver: Any, stmt: Any, dialect: Any) -> _Plan:
     compiled = stmt.compile(dialect=dialect)
     oids = [attr.type.oid for attr in (await driver.prepare(compiled.string)).get_attributes()]
     plan = _PLANS[stmt] = _Plan(stmt, compiled, dialect, oids)
