@@ -505,3 +505,22 @@ async def test_a_storage_outage_is_retried_then_fails_naming_it(
     retries = [("queued", "storage-unavailable")] * (settings.jobs_max_attempts - 1)
     assert seen == [*retries, ("failed", "storage-unavailable")]
     assert "gave up after" in (flight.error_message or "")
+
+
+@pytest.mark.parametrize("dropped", [False, True])
+def test_an_analysis_whose_claim_was_dropped_stores_nothing(tmp_path: Path, dropped: bool):
+    from nubo.bleed.simulate import simulate_flight
+
+    path = tmp_path / "flight.csv"
+    path.write_text(simulate_flight(seed=7, duration_h=1.0, rate_hz=1.0).write_csv())
+    store = ObjectStore.from_url(f"file://{tmp_path / 'store'}")
+    work = tasks.Work(key="f.csv", aircraft_type="A320", trend_state=None,
+                      feature_key="features/f.parquet", series_key="series/f.parquet")
+    flag = threading.Event()
+    if dropped:  # the job's claim was lost while the thread analysed
+        flag.set()
+    outcome = tasks._analyzed_and_stored(store, work, path, flag)
+    assert outcome.result is not None
+    stored = sorted(p.relative_to(tmp_path / "store").as_posix()
+                    for p in (tmp_path / "store").rglob("*.parquet"))
+    assert stored == ([] if dropped else ["features/f.parquet", "series/f.parquet"])

@@ -285,6 +285,19 @@ def dead_s3_store() -> ObjectStore:
     )
 
 
+async def test_put_bytes_blocking_from_a_thread_stores_the_body(case: Case) -> None:
+    data = pattern(200 * KiB, seed=4)
+    key = new_key("blobs", ".bin")
+    await asyncio.to_thread(case.store.put_bytes_blocking, key, data)
+    assert await case.store.read_head(key, 10**9) == data
+    await case.store.delete(key)
+
+
+async def test_put_bytes_blocking_on_a_store_that_is_down_is_storage_unavailable() -> None:
+    with pytest.raises(StorageUnavailable):
+        await asyncio.to_thread(dead_s3_store().put_bytes_blocking, new_key("k"), b"x")
+
+
 async def test_storage_down_is_storage_unavailable() -> None:
     store = dead_s3_store()
     start = time.monotonic()

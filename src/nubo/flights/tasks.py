@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import threading
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from nubo.flights.schemas import FlightOut
 from nubo.flights.service import add_event
 from nubo.kit import jobs
 from nubo.kit.jobs import JobContext
-from nubo.kit.storage import ObjectNotFound, StorageError
+from nubo.kit.storage import ObjectNotFound, ObjectStore, StorageError
 from nubo.kit.types import utcnow
 from nubo.models import BleedStatus, Flight, FlightEvent, ProcessingStatus
 from nubo.webhooks import outbox
@@ -226,14 +227,24 @@ async def _renew(ctx: JobContext, held: Claim) -> bool:
 
 
 async def analyze_and_store(ctx: JobContext, work: Work) -> Outcome:
-    outcome = await _analyze(ctx, work.key, work.aircraft_type, work.trend_state)
-    if outcome.features is not None:
-        # Written before the result is recorded; the key is the flight's own, so a rerun
-        # overwrites it and a crash in between leaves nothing that points at it.
-        await ctx.store.put_bytes(work.feature_key, outcome.features)
-    if outcome.series is not None:  # the plots' data, beside the features
-        await ctx.store.put_bytes(work.series_key, outcome.series)
-    return outcome
+    """The analysis of the flight's file and its two objects stored, in one thread: the
+    event loop only waits for the whole (docs/decisions/processing-job-statements.md)."""
+    if work.key is None:
+        return Outcome(error_code="file-missing", error_message="the flight has no data file")
+    if ctx.store.kind == "local" and ctx.store.root is not None:
+        # A local folder: read the object where it lies, no copy (and no folder for one).
+        path = ctx.store.root / work.key
+        if not path.is_file():
+            return _missing()
+        return await _analyze_path(ctx, work, path)
+    with tempfile.TemporaryDirectory(prefix="nubo-flight-") as tmp:
+        path = Path(tmp) / "data"
+        try:
+            await ctx.store.download_to(work.key, path)
+        except ObjectNotFound:
+            return _missing()
+        # Other storage errors raise: the run is queued again (see _retry_later).
+        return await _analyze_path(ctx, work, path)
 
 
 async def _finish(ctx: JobContext, held: Claim, work: Work, outcome: Outcome) -> None:
@@ -342,43 +353,40 @@ def _gave_up(flight: Flight, attempts: int) -> Outcome:
     )
 
 
-async def _analyze(
-    ctx: JobContext, key: str | None, aircraft_type: str | None, trend_state: TrendState | None
-) -> Outcome:
-    if key is None:
-        return Outcome(error_code="file-missing", error_message="the flight has no data file")
-    if ctx.store.kind == "local" and ctx.store.root is not None:
-        # A local folder: read the object where it lies, no copy (and no folder for one).
-        path = ctx.store.root / key
-        if not path.is_file():
-            return _missing()
-        return await _analyze_path(ctx, key, path, aircraft_type, trend_state)
-    with tempfile.TemporaryDirectory(prefix="nubo-flight-") as tmp:
-        path = Path(tmp) / "data"
-        try:
-            await ctx.store.download_to(key, path)
-        except ObjectNotFound:
-            return _missing()
-        # Other storage errors raise: the run is queued again (see _retry_later).
-        return await _analyze_path(ctx, key, path, aircraft_type, trend_state)
-
-
 def _missing() -> Outcome:
     return Outcome(error_code="file-missing", error_message="the data file is missing")
 
 
-async def _analyze_path(
-    ctx: JobContext, key: str, path: Path, aircraft_type: str | None,
-    trend_state: TrendState | None,
-) -> Outcome:
+async def _analyze_path(ctx: JobContext, work: Work, path: Path) -> Outcome:
+    dropped = threading.Event()
     try:
-        return await ctx.run_cpu(analyze_file, path, aircraft_type, trend_state)
+        return await ctx.run_cpu(_analyzed_and_stored, ctx.store, work, path, dropped)
+    except asyncio.CancelledError:
+        dropped.set()  # the claim is gone: the thread stores nothing after its analysis
+        raise
+
+
+def _analyzed_and_stored(
+    store: ObjectStore, work: Work, path: Path, dropped: threading.Event
+) -> Outcome:
+    """In a worker thread: the analysis, then its objects written (before the result is
+    recorded; the keys are the flight's own, so a rerun overwrites them and a crash in
+    between leaves nothing that points at them)."""
+    try:
+        outcome = analyze_file(path, work.aircraft_type, work.trend_state)
     except Exception as exc:  # a bug or a file the analysis chokes on: still terminal
-        log.exception("analysis of %s failed", key)
+        log.exception("analysis of %s failed", work.key)
         return Outcome(
             error_code="processing-error",
             error_message=f"the file could not be analysed ({type(exc).__name__})",
         )
+    if dropped.is_set():
+        return outcome
+    if outcome.features is not None:
+        store.put_bytes_blocking(work.feature_key, outcome.features)
+    if outcome.series is not None:  # the plots' data, beside the features
+        store.put_bytes_blocking(work.series_key, outcome.series)
+    return outcome
 
 
 async def apply_outcome(

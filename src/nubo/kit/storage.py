@@ -303,6 +303,15 @@ class ObjectStore:
         await self._put_whole(key, data)
         return StoredObject(key, len(data), hashlib.sha256(data).hexdigest())
 
+    def put_bytes_blocking(self, key: str, data: bytes) -> None:
+        """`put_bytes` from a worker thread, never the event loop: one request, waited for
+        in the thread, and no digest (a job's derived objects keep none)."""
+        _check_key(key)
+        try:
+            obstore.put(self._store, key, data, use_multipart=False)
+        except Exception as exc:
+            raise self._map(exc, key) from exc
+
     async def put_stream(
         self,
         key: str,
