@@ -4,6 +4,7 @@ without validation; their JSON must stay what the validated models gave."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from nubo.fleet.schemas import AircraftOut
@@ -52,6 +53,11 @@ async def test_the_flight_list_answers_the_json_of_the_validated_records(client,
     done.warnings, done.rows_read, done.rows_used = ["incomplete-flight"], 7200, 7100
     done.file_key, done.file_size, done.file_sha256 = "flights/x/data.csv", 1234, "b" * 64
     done.file_format, done.file_name, done.file_uploaded_at = "csv", "voo ção.csv", utcnow()
+    # Instants written by the database as the JSON writes them: whole seconds, a few
+    # microseconds, an early year.
+    done.departure_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    done.arrival_at = datetime(2026, 1, 2, 4, 5, 6, 120, tzinfo=UTC)
+    done.processed_at = datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     failed = await processed_flight(session, world.account_a, "PR-XBB")
     failed.processing_status = ProcessingStatus.failed
     failed.error_code, failed.error_message = "file-missing", "the data file is missing"
@@ -102,6 +108,11 @@ async def _varied_flights(session, world) -> None:
     done.coverage, done.warnings = {"ratio": 0.3333333333333333}, ["incomplete-flight"]
     done.file_key, done.file_size, done.file_sha256 = "flights/x/data.csv", 10**12, "b" * 64
     done.file_format, done.file_name, done.file_uploaded_at = "csv", "voo ção.csv", utcnow()
+    # Instants written by the database as the JSON writes them: whole seconds, a few
+    # microseconds, an early year.
+    done.departure_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    done.arrival_at = datetime(2026, 1, 2, 4, 5, 6, 120, tzinfo=UTC)
+    done.processed_at = datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     failed = await processed_flight(session, world.account_b, "PR-XBB")
     failed.processing_status = ProcessingStatus.failed
     failed.error_code, failed.error_message = "file-missing", None

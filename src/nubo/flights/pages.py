@@ -70,7 +70,8 @@ def _cells(rows: list[Any], language: str) -> list[tuple[Any, ...]]:
     fmt = i18n.formats(language)
     number, when = fmt.number, fmt.datetime
     return [
-        (f.id, f.flight_number or f.file_name, f.registration, when(f.departure_at),
+        (f.id, f.flight_number or f.file_name, f.registration,
+         when(f.departure_at and datetime.fromisoformat(f.departure_at)),
          f.processing_status, f.bleed_status or "none", number(f.integrity_score, 1))
         for f in rows
     ]

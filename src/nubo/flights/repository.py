@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nubo.identity.principal import Actor
 from nubo.kit.db import ReadConnection, fetch_rows
-from nubo.kit.listing import code_text, json_text, uuid_cast_text
+from nubo.kit.listing import code_text, instant_text, json_text, uuid_cast_text
 from nubo.kit.types import utcnow
 from nubo.models import Account, Flight, FlightEvent, ProcessingStatus, Role
 
@@ -69,19 +69,21 @@ def filtered(stmt: Rows, values: dict[str, Any]) -> Rows:
 
 # What a list of flights reads: the record of `GET /api/flight` (`schemas.flight_item`, which
 # takes them in this order) and what the flights page shows. Columns, not entities: no ORM
-# object is built per row; ids, codes and JSON documents as the text the page and the JSON
-# write (kit.listing).
+# object is built per row; ids, codes, instants and JSON documents as the text the JSON
+# writes (kit.listing).
 LIST_COLUMNS = (
     uuid_cast_text(Flight.id), uuid_cast_text(Flight.account_id), Flight.registration,
     Flight.aircraft_type, Flight.flight_number, Flight.origin, Flight.destination,
-    Flight.departure_at, Flight.arrival_at, code_text(Flight.processing_status),
+    instant_text(Flight.departure_at), instant_text(Flight.arrival_at),
+    code_text(Flight.processing_status),
     Flight.processing_run, code_text(Flight.bleed_status),
     Flight.integrity_score, json_text(Flight.engine_scores), json_text(Flight.findings),
     json_text(Flight.phases), Flight.model_version, Flight.rows_read, Flight.rows_used,
     json_text(Flight.coverage), json_text(Flight.warnings), Flight.error_code,
     Flight.error_message, Flight.file_key, Flight.file_size, Flight.file_sha256,
-    Flight.file_format, Flight.file_name, Flight.file_uploaded_at, Flight.processed_at,
-    Flight.created_at, Flight.updated_at,
+    Flight.file_format, Flight.file_name, instant_text(Flight.file_uploaded_at),
+    instant_text(Flight.processed_at), instant_text(Flight.created_at),
+    instant_text(Flight.updated_at),
 )
 
 

@@ -146,8 +146,8 @@ _ROW_FIELDS = tuple(name for name in FlightOut.model_fields if name not in ("fil
 
 def flight_item(row: Sequence[Any], stored: Holes) -> dict[str, Any]:
     """A `FlightOut` as the dict its JSON is written from, fields in the model's order, from a
-    row of `repository.LIST_COLUMNS` (ids and codes as text, JSON columns as stored, copied
-    into the page as they are: `stored`)."""
+    row of `repository.LIST_COLUMNS` (ids, codes and instants as text, JSON columns as
+    stored, copied into the page as they are: `stored`)."""
     (
         id_, account_id, registration, aircraft_type, flight_number, origin, destination,
         departure_at, arrival_at, processing_status, processing_run, bleed_status,
