@@ -181,15 +181,20 @@ async def test_unknown_task_is_refused(ctx):
     assert await ctx.queue.defer_quietly("test.nope") is False
 
 
+async def _a_unit_that_fails(ctx, email: str) -> None:
+    """A unit that writes an account with `email`, then raises before its end."""
+    with pytest.raises(RuntimeError):
+        async with ctx.unit() as session:
+            session.add(Account(name="Rolled back", email=email))
+            await session.flush()
+            raise RuntimeError("boom")
+
+
 async def test_the_unit_of_work_commits_or_rolls_back(ctx):
     email = f"jobs-{uuid.uuid4().hex[:8]}@example.com"
     async with ctx.unit() as session:
         session.add(Account(name="Jobs", email=email))
-    with pytest.raises(RuntimeError):
-        async with ctx.unit() as session:
-            session.add(Account(name="Jobs 2", email="2" + email))
-            await session.flush()
-            raise RuntimeError("boom")
+    await _a_unit_that_fails(ctx, "2" + email)
     async with ctx.unit() as session:
         found = (
             (await session.execute(select(Account.email).where(Account.email.like(f"%{email}"))))
@@ -212,11 +217,7 @@ async def test_a_statement_unit_is_committed_by_its_statement_and_units_stay_tra
             seen = await other.execute(select(Account.email).where(Account.email == email))
             assert seen.scalar_one_or_none() == email
     # The pooled connection goes back to units of several statements, rolled back whole.
-    with pytest.raises(RuntimeError):
-        async with ctx.unit() as session:
-            session.add(Account(name="Two", email="2" + email))
-            await session.flush()
-            raise RuntimeError("boom")
+    await _a_unit_that_fails(ctx, "2" + email)
     async with ctx.unit() as session:
         found = await session.execute(select(Account.email).where(Account.email.like(f"%{email}")))
         assert found.scalars().all() == [email]

@@ -47,29 +47,45 @@ def uuid_cast_text(column: Any) -> Label[str]:
     return _UuidText(column).label(column.key)
 
 
-class _UuidTextType(TypeDecorator[str]):
-    impl = Uuid(as_uuid=False)
+class _WrittenByPostgres(FunctionElement[str]):
+    """A column PostgreSQL's statement turns into the text the JSON writes (`postgresql`:
+    the SQL around it), so the driver hands that text over; elsewhere the column as it is,
+    converted by the element's type."""
+
+    inherit_cache = True
+    postgresql = "{}"
+
+
+@compiles(_WrittenByPostgres)
+def _as_read(element: _WrittenByPostgres, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_WrittenByPostgres, "postgresql")
+def _as_written(element: _WrittenByPostgres, compiler: Any, **kw: Any) -> str:
+    return element.postgresql.format(compiler.process(element.clauses, **kw))
+
+
+class _TextOutsidePostgres(TypeDecorator[str]):
+    """The type of a `_WrittenByPostgres`: nothing to convert on PostgreSQL."""
+
     cache_ok = True
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if dialect.name == "postgresql":
-            return None  # the statement cast it
+            return None  # the statement wrote it
         return super().result_processor(dialect, coltype)
 
 
-class _UuidText(FunctionElement[str]):
+class _UuidTextType(_TextOutsidePostgres):
+    impl = Uuid(as_uuid=False)
+    cache_ok = True
+
+
+class _UuidText(_WrittenByPostgres):
     type = _UuidTextType()
     inherit_cache = True
-
-
-@compiles(_UuidText)
-def _uuid_column(element: _UuidText, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.clauses, **kw))
-
-
-@compiles(_UuidText, "postgresql")
-def _uuid_cast(element: _UuidText, compiler: Any, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
+    postgresql = "CAST({} AS TEXT)"
 
 
 def instant_text(column: Any) -> Label[str]:
@@ -80,14 +96,9 @@ def instant_text(column: Any) -> Label[str]:
     return _InstantText(column).label(column.key)
 
 
-class _InstantTextType(TypeDecorator[str]):
+class _InstantTextType(_TextOutsidePostgres):
     impl = DateTime(timezone=True)
     cache_ok = True
-
-    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
-        if dialect.name == "postgresql":
-            return None  # the statement wrote it
-        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
@@ -96,21 +107,12 @@ class _InstantTextType(TypeDecorator[str]):
         return to_json(at)[1:-1].decode()
 
 
-class _InstantText(FunctionElement[str]):
+class _InstantText(_WrittenByPostgres):
     type = _InstantTextType()
     inherit_cache = True
-
-
-@compiles(_InstantText)
-def _instant_column(element: _InstantText, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.clauses, **kw))
-
-
-@compiles(_InstantText, "postgresql")
-def _instant_written(element: _InstantText, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return (f"replace(to_char({column} AT TIME ZONE 'UTC', "
-            f"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')")
+    # Pydantic writes the microseconds only when there are any.
+    postgresql = ("replace(to_char({} AT TIME ZONE 'UTC', "
+                  "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '.000000Z', 'Z')")
 
 
 def code_text(column: Any) -> Label[str]:
