@@ -65,11 +65,13 @@
       fmtDate: time.fmtDate, tzDate: time.tzDate,
       axes: [{ values: time.values }, {}],
       cursor: { sync: { key: "trend" } },
-      // One flight alone: a day either side, not the years uPlot pads a single time with
-      // (it pads before calling this, so the data says it, not min and max).
+      // Flights within a day of each other (one alone, or several uploaded at once without a
+      // departure): a day either side, not the years uPlot pads so short a span with. It
+      // pads before calling this, so the data says it; a zoom inside the data stays as asked.
       scales: { x: { time: true, range: function (u, min, max) {
-        var xs = u.data[0];
-        return xs.length === 1 ? [xs[0] - 86400, xs[0] + 86400] : [min, max];
+        var xs = u.data[0], first = xs[0], last = xs[xs.length - 1];
+        var whole = min <= first && max >= last;
+        return whole && last - first < 86400 ? [first - 86400, last + 86400] : [min, max];
       } } },
       plugins: [resetsPlugin(resets.map(function (r) { return r.at; }), labels.reset)],
       series: [{ label: labels.flown, value: time.legend }].concat(series.map(function (s) {
